@@ -1,0 +1,35 @@
+# Set-up and the two commands of README.md. Every target builds what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+# Order matters: pyradiomics 3.x has no wheel for Python 3.11 and builds against the numpy already
+# in the environment (--no-build-isolation), so its build tools come first. torch is pinned to the
+# CPU build that this machine keeps on disk; an unpinned torch would pull several GB of CUDA.
+# (pyradiomics 3.1.0's sdist lacks its C headers and reports the wrong version, so 3.0.1 is used.)
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet numpy versioneer wheel setuptools
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/responsepredictor demo -o $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q Testing
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_features.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,187 @@
+"""Radiomic features through pyradiomics, driven by parameter-file presets.
+
+The settings are pyradiomics' own: a preset is a pyradiomics parameter file in
+``Resources/Presets`` and any other parameter file can be given instead, so a result computed
+here is the result pyradiomics gives for the same file. Feature names stay pyradiomics' names
+(``original_firstorder_Mean``); its ``diagnostics_*`` entries are kept apart from the features.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .errors import GeometryMismatchError, ImageContentError, MaskError, SettingsError
+from .resources import resource_path
+from .volume import Volume, as_label_map
+
+# pyradiomics logs every filter and class at INFO; users need its warnings only.
+logging.getLogger("radiomics").setLevel(logging.WARNING)
+
+DIAGNOSTICS_PREFIX = "diagnostics_"
+
+
+def presets_dir() -> Path:
+    return resource_path("Presets")
+
+
+def available_presets() -> list[str]:
+    return sorted(path.stem for path in presets_dir().glob("*.yaml"))
+
+
+def load_settings(preset: str | None = None, params: str | Path | None = None) -> dict[str, Any]:
+    """The pyradiomics parameters of a named preset or of a parameter file (YAML or JSON)."""
+    if (preset is None) == (params is None):
+        raise SettingsError("Give either a preset name or a parameter file, not both and not neither.")
+    if preset is not None:
+        path = presets_dir() / f"{preset}.yaml"
+        if not path.is_file():
+            raise SettingsError(f"Unknown preset {preset!r}; available: {', '.join(available_presets())}.")
+    else:
+        path = Path(params)  # type: ignore[arg-type]
+        if not path.is_file():
+            raise SettingsError(f"Parameter file not found: {path}.")
+    try:
+        # YAML is a superset of JSON, so one loader reads both kinds of pyradiomics parameter file.
+        settings = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path} is not a valid YAML or JSON parameter file: {error}") from None
+    if not isinstance(settings, dict):
+        raise SettingsError(f"{path} must hold a mapping (imageType, featureClass, setting).")
+    return settings
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    """Features of one label of one case."""
+
+    label: int
+    features: dict[str, float]
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+def mask_labels(mask: Volume) -> list[int]:
+    """Labels present in a label map, background (0) excluded."""
+    counts = np.bincount(as_label_map(mask).array.ravel())
+    return [int(label) for label in np.flatnonzero(counts) if label != 0]
+
+
+class FeatureExtractor:
+    """A configured pyradiomics extractor that checks its input before handing it over.
+
+    Build it once per settings and reuse it over cases: pyradiomics validates the settings when
+    it is built.
+    """
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+        self.settings = dict(settings)
+        try:
+            self._extractor = RadiomicsFeatureExtractor(dict(self.settings))
+        except Exception as error:  # pykwalify's SchemaError and pyradiomics' own checks
+            raise SettingsError(f"pyradiomics rejected the settings: {error}") from None
+
+    @classmethod
+    def from_preset(cls, name: str) -> FeatureExtractor:
+        return cls(load_settings(preset=name))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FeatureExtractor:
+        return cls(load_settings(params=path))
+
+    @property
+    def min_roi_dimensions(self) -> int:
+        return int(self._extractor.settings.get("minimumROIDimensions", 2))
+
+    def extract(self, image: Volume, mask: Volume, label: int | None = None) -> FeatureResult:
+        """Features of ``label`` (the mask's only label when ``None``)."""
+        mask = self._checked_mask(image, mask)
+        label = _choose_label(mask, label)
+        _check_roi(mask, label, self.min_roi_dimensions)
+        _check_finite(image)
+        try:
+            values = self._extractor.execute(image.to_sitk(), mask.to_sitk(), label=label)
+        except ValueError as error:  # pyradiomics' mask checks (e.g. too few voxels after resampling)
+            raise MaskError(f"pyradiomics cannot use label {label} of this mask: {error}") from None
+        features, diagnostics = {}, {}
+        for name, value in values.items():
+            if name.startswith(DIAGNOSTICS_PREFIX):
+                diagnostics[name] = value
+            else:
+                features[name] = float(value)
+        return FeatureResult(label=label, features=features, diagnostics=diagnostics)
+
+    def extract_labels(self, image: Volume, mask: Volume, labels: list[int] | None = None) -> list[FeatureResult]:
+        """Features of several labels of one mask (all present labels when ``labels`` is None)."""
+        mask = self._checked_mask(image, mask)
+        return [self.extract(image, mask, label) for label in (labels or mask_labels(mask))]
+
+    @staticmethod
+    def _checked_mask(image: Volume, mask: Volume) -> Volume:
+        differences = mask.grid_differences(image)
+        if differences:
+            raise GeometryMismatchError(
+                f"The mask is not on the image's voxel grid ({'; '.join(differences)}); resample it first "
+                "(volume.conform_mask with resample=True)."
+            )
+        return as_label_map(mask)
+
+
+def _choose_label(mask: Volume, label: int | None) -> int:
+    present = mask_labels(mask)
+    if not present:
+        raise MaskError("The mask is empty: it has no voxel with a label above 0. Segment the tumor first.")
+    if label is None:
+        if len(present) > 1:
+            raise MaskError(
+                f"The mask holds several labels ({', '.join(map(str, present))}); choose one (--label N) or "
+                "extract all of them (--all-labels)."
+            )
+        return present[0]
+    if label not in present:
+        raise MaskError(f"Label {label} is not in the mask; labels present: {', '.join(map(str, present))}.")
+    return label
+
+
+def _check_roi(mask: Volume, label: int, min_dimensions: int) -> None:
+    region = np.argwhere(mask.array == label)
+    if len(region) == 1:
+        raise MaskError(
+            f"Label {label} covers a single voxel: shape and texture features need a region of several voxels."
+        )
+    extent = int(np.sum(region.max(axis=0) > region.min(axis=0)))
+    if extent < min_dimensions:
+        raise MaskError(
+            f"Label {label} spans only {extent} dimension(s) ({len(region)} voxels); the settings need a region "
+            f"extending in at least {min_dimensions} (minimumROIDimensions)."
+        )
+
+
+def _check_finite(image: Volume) -> None:
+    if image.array.dtype.kind != "f":
+        return
+    bad = int(np.count_nonzero(~np.isfinite(image.array)))
+    if bad:
+        raise ImageContentError(
+            f"The image has {bad} voxels that are NaN or infinite; fill or crop them before extracting features."
+        )
+
+
+def extract_features(
+    image: Volume,
+    mask: Volume,
+    *,
+    preset: str | None = "ct",
+    params: str | Path | None = None,
+    label: int | None = None,
+) -> FeatureResult:
+    """One-call extraction for the console: features of one label with a preset or parameter file."""
+    extractor = FeatureExtractor(load_settings(preset=None if params else preset, params=params))
+    return extractor.extract(image, mask, label)

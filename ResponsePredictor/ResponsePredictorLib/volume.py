@@ -1,0 +1,218 @@
+"""One image type for the whole engine, and reading and writing it.
+
+``Volume`` holds a 3D numpy array indexed ``[k, j, i]`` (slice, row, column: the order of
+SimpleITK's ``GetArrayFromImage`` and Slicer's ``arrayFromVolume``) with its geometry in LPS
+physical space as SimpleITK keeps it: ``spacing`` and ``origin`` as ``(x, y, z)`` in mm and
+``direction`` as the 3x3 matrix (row-major, 9 numbers) whose columns are the i, j, k axes.
+The MRML side converts to and from Slicer's RAS convention; nothing else does.
+
+Files: NRRD (.nrrd, .nhdr), NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd), and DICOM series
+given as a folder (see ``dicom.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .errors import GeometryMismatchError, ImageContentError, ImageReadError, MaskError
+
+IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+# Two grids count as the same when they differ by less than this (mm for origin and spacing,
+# unitless for direction cosines): enough to absorb float32 round-off in file headers, far below
+# any real voxel size.
+GRID_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A 3D array with its voxel grid in LPS physical space."""
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if self.array.ndim != 3:
+            raise ImageContentError(
+                f"A Volume needs a 3D array; got {self.array.ndim}D with shape {self.array.shape}."
+            )
+        object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
+        object.__setattr__(self, "origin", tuple(float(o) for o in self.origin))
+        object.__setattr__(self, "direction", tuple(float(d) for d in self.direction))
+        if len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
+            raise ImageContentError("A Volume needs 3 spacings, 3 origin coordinates and 9 direction cosines.")
+        if min(self.spacing) <= 0:
+            raise ImageContentError(f"Voxel spacing must be positive; got {self.spacing}.")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape, ``(k, j, i)``."""
+        return self.array.shape  # type: ignore[return-value]
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        """Grid size in SimpleITK order, ``(i, j, k)``."""
+        return tuple(reversed(self.array.shape))  # type: ignore[return-value]
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """A new Volume on this grid holding ``array`` (same shape)."""
+        if array.shape != self.array.shape:
+            raise GeometryMismatchError(f"Array shape {array.shape} does not match the grid {self.array.shape}.")
+        return Volume(array, self.spacing, self.origin, self.direction)
+
+    @classmethod
+    def from_sitk(cls, image: sitk.Image) -> Volume:
+        if image.GetDimension() != 3:
+            raise ImageContentError(
+                f"ResponsePredictor analyses 3D volumes; this image is {image.GetDimension()}D "
+                f"(size {image.GetSize()}). Load the whole series or volume, not a single slice."
+            )
+        if image.GetNumberOfComponentsPerPixel() != 1:
+            raise ImageContentError(
+                f"The image has {image.GetNumberOfComponentsPerPixel()} components per voxel (colour or "
+                "vector data); a scalar CT, MR or PET volume is needed."
+            )
+        return cls(sitk.GetArrayFromImage(image), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+
+    def to_sitk(self) -> sitk.Image:
+        # SimpleITK copies the buffer, so the Volume's array is never aliased by an image.
+        image = sitk.GetImageFromArray(self.array)
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+        return image
+
+    def grid_differences(self, other: Volume, tolerance: float = GRID_TOLERANCE) -> list[str]:
+        """Human-readable differences between this grid and ``other``'s (empty when they match)."""
+        differences = []
+        if self.shape != other.shape:
+            differences.append(f"size {self.size} vs {other.size}")
+        for name in ("spacing", "origin", "direction"):
+            mine, theirs = np.asarray(getattr(self, name)), np.asarray(getattr(other, name))
+            if np.max(np.abs(mine - theirs)) > tolerance:
+                differences.append(f"{name} {_fmt(mine)} vs {_fmt(theirs)}")
+        return differences
+
+    def same_grid(self, other: Volume, tolerance: float = GRID_TOLERANCE) -> bool:
+        return not self.grid_differences(other, tolerance)
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise ImageReadError(f"File or folder not found: {path}. Check the path and try again.")
+
+
+def read_volume(path: str | Path, *, series_uid: str | None = None) -> Volume:
+    """Read an image file (NRRD, NIfTI, MetaImage) or a DICOM series folder.
+
+    ``series_uid`` chooses the series when a DICOM folder holds several.
+    """
+    path = Path(path)
+    _check_exists(path)
+    if path.is_dir():
+        from .dicom import read_dicom_series  # imported lazily: pydicom is only needed for folders
+
+        return read_dicom_series(path, series_uid=series_uid)
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path} is empty (0 bytes). The file was not written completely; copy it again.")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        supported = ", ".join(IMAGE_SUFFIXES)
+        raise ImageReadError(
+            f"Could not read {path} as a medical image: {_first_line(error)}. The file may be truncated or "
+            f"not an image. Supported: {supported}, or a folder holding one DICOM series."
+        ) from None
+    try:
+        return Volume.from_sitk(image)
+    except ImageContentError as error:
+        raise ImageContentError(f"{path}: {error}") from None
+
+
+def _first_line(error: Exception) -> str:
+    # SimpleITK errors carry a C++ stack trace; its last non-empty line holds the reason.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def write_volume(volume: Volume, path: str | Path, *, compress: bool = True) -> Path:
+    """Write ``volume`` to an NRRD, NIfTI or MetaImage file chosen by the suffix.
+
+    The file is written beside its destination and renamed into place, so a reader never sees
+    a half-written image.
+    """
+    path = Path(path)
+    if not path.name.lower().endswith(IMAGE_SUFFIXES):
+        raise ImageReadError(f"Cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)}.")
+    if path.name.lower().endswith((".nhdr", ".mhd")):
+        # Detached headers point to a data file by name: write in place, the pair can't be renamed.
+        sitk.WriteImage(volume.to_sitk(), str(path), compress)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix
+    partial = path.with_name(f".{path.name}.partial{suffix}")
+    try:
+        sitk.WriteImage(volume.to_sitk(), str(partial), compress)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def as_label_map(mask: Volume, *, source: str = "mask") -> Volume:
+    """Check that ``mask`` holds whole non-negative labels and return it as an integer Volume."""
+    array = mask.array
+    if array.dtype.kind == "b":
+        return mask.with_array(array.astype(np.uint8))
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all() or np.any(array != np.round(array)):
+            raise MaskError(
+                f"{source} holds non-integer values; a label map (0 = background, 1, 2, ... = labels) is "
+                "needed. If it is a probability map, threshold it first."
+            )
+    if array.min() < 0:
+        raise MaskError(f"{source} holds negative labels ({int(array.min())}); labels must be 0 or positive.")
+    if array.max() > np.iinfo(np.uint16).max:
+        raise MaskError(f"{source} holds labels above 65535; that is not a label map.")
+    dtype = np.uint8 if array.max() <= np.iinfo(np.uint8).max else np.uint16
+    return mask.with_array(array.astype(dtype, copy=False))
+
+
+def resample_to_grid(moving: Volume, reference: Volume, *, interpolator: int = sitk.sitkNearestNeighbor) -> Volume:
+    """``moving`` resampled onto ``reference``'s grid (voxels outside ``moving`` become 0)."""
+    resampled = sitk.Resample(moving.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0.0)
+    return Volume.from_sitk(resampled)
+
+
+def conform_mask(mask: Volume, image: Volume, *, resample: bool = False, source: str = "mask") -> Volume:
+    """The label map ``mask`` on ``image``'s grid.
+
+    A mask on another grid is an error, because silently resampling a clinician's segmentation
+    changes it; with ``resample=True`` it is resampled with nearest-neighbour interpolation.
+    """
+    mask = as_label_map(mask, source=source)
+    differences = mask.grid_differences(image)
+    if not differences:
+        return mask
+    if not resample:
+        raise GeometryMismatchError(
+            f"{source} is not on the image's voxel grid ({'; '.join(differences)}). Export the mask from the "
+            "same image, or ask for nearest-neighbour resampling onto the image grid (--resample-mask)."
+        )
+    return as_label_map(resample_to_grid(mask, image), source=source)
+
+
+def read_mask(path: str | Path, image: Volume, *, resample: bool = False) -> Volume:
+    """Read a label map (any supported format) and put it on ``image``'s grid (see ``conform_mask``)."""
+    return conform_mask(read_volume(path), image, resample=resample, source=f"Mask {path}")
