@@ -21,9 +21,6 @@ from .errors import GeometryMismatchError, ImageContentError, MaskError, Setting
 from .resources import resource_path
 from .volume import Volume, as_label_map
 
-# pyradiomics logs every filter and class at INFO; users need its warnings only.
-logging.getLogger("radiomics").setLevel(logging.WARNING)
-
 DIAGNOSTICS_PREFIX = "diagnostics_"
 
 
@@ -70,6 +67,15 @@ def mask_labels(mask: Volume) -> list[int]:
     """Labels present in a label map, background (0) excluded."""
     counts = np.bincount(as_label_map(mask).array.ravel())
     return [int(label) for label in np.flatnonzero(counts) if label != 0]
+
+
+def _drop_sum_average_notice(record: logging.LogRecord) -> bool:
+    # pyradiomics warns on every case that Sum Average = 2 x Joint Average for a symmetrical GLCM.
+    # That is a property of the feature, not of the user's data, so it is kept out of their console.
+    return not record.getMessage().startswith("GLCM is symmetrical, therefore Sum Average")
+
+
+logging.getLogger("radiomics.glcm").addFilter(_drop_sum_average_notice)
 
 
 class FeatureExtractor:

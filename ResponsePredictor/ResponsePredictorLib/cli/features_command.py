@@ -1,0 +1,67 @@
+"""``responsepredictor features IMAGE MASK -o OUT.csv``: radiomic features of one case."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..features import FeatureExtractor, FeatureResult, available_presets, load_settings
+from ..tables import CASE_COLUMN, write_feature_table, write_json
+from ..volume import read_mask, read_volume
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "features",
+        help="radiomic features of one image and mask (pyradiomics)",
+        description="Extract pyradiomics features of one label of a mask and write them as a one-row CSV "
+        "(first column 'case', then pyradiomics feature names).",
+    )
+    parser.add_argument("image", type=Path, help="image file (NRRD, NIfTI, MHA) or DICOM series folder")
+    parser.add_argument("mask", type=Path, help="label map on the image's grid (same formats)")
+    settings = parser.add_mutually_exclusive_group()
+    settings.add_argument("--preset", choices=available_presets(), help="settings preset (default: ct)")
+    settings.add_argument("--params", type=Path, help="pyradiomics parameter file (YAML or JSON)")
+    labels = parser.add_mutually_exclusive_group()
+    labels.add_argument("--label", type=int, help="label to analyse (needed when the mask holds several)")
+    labels.add_argument(
+        "--all-labels", action="store_true", help="one row per label, case named CASE_labelN"
+    )
+    parser.add_argument("--case", help="case name for the 'case' column (default: the image file name)")
+    parser.add_argument("--series", help="DICOM SeriesInstanceUID when the image folder holds several series")
+    parser.add_argument(
+        "--resample-mask", action="store_true", help="resample a mask on another grid onto the image grid (nearest neighbour)"
+    )
+    parser.add_argument("--diagnostics", type=Path, help="also write pyradiomics' diagnostics to this JSON file")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output CSV")
+    parser.set_defaults(run=run)
+
+
+def case_name(image_path: Path) -> str:
+    """The image file name without its image suffix(es)."""
+    name = image_path.name
+    for suffix in (".nii.gz", ".nrrd", ".nhdr", ".nii", ".mha", ".mhd"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def run(args: argparse.Namespace) -> None:
+    settings = load_settings(preset=None if args.params else (args.preset or "ct"), params=args.params)
+    extractor = FeatureExtractor(settings)
+    image = read_volume(args.image, series_uid=args.series)
+    mask = read_mask(args.mask, image, resample=args.resample_mask)
+    case = args.case or case_name(args.image)
+    if args.all_labels:
+        results = extractor.extract_labels(image, mask)
+        named = [(f"{case}_label{result.label}", result) for result in results]
+    else:
+        named = [(case, extractor.extract(image, mask, args.label))]
+    write_results(named, args.output, args.diagnostics)
+    print(f"{len(named[0][1].features)} features of {len(named)} label(s) written to {args.output}")
+
+
+def write_results(named: list[tuple[str, FeatureResult]], output: Path, diagnostics: Path | None) -> None:
+    write_feature_table(({CASE_COLUMN: case, **result.features} for case, result in named), output)
+    if diagnostics:
+        write_json({case: {"label": result.label, **result.diagnostics} for case, result in named}, diagnostics)

@@ -1,0 +1,71 @@
+"""The Slicer extension's files agree with each other: CMake lists, catalog entry, package metadata."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+
+import jsonschema
+
+from conftest import REPO_ROOT
+
+MODULE_DIR = REPO_ROOT / "ResponsePredictor"
+
+
+def cmake_list(name: str) -> set[str]:
+    text = (MODULE_DIR / "CMakeLists.txt").read_text()
+    block = re.search(rf"set\({name}\n(.*?)\n\s*\)", text, re.S)
+    assert block, f"{name} not found in ResponsePredictor/CMakeLists.txt"
+    return {line.strip().replace("${MODULE_NAME}", "ResponsePredictor") for line in block.group(1).splitlines()}
+
+
+def files_under(folder: str, pattern: str) -> set[str]:
+    return {
+        str(path.relative_to(MODULE_DIR))
+        for path in (MODULE_DIR / folder).rglob(pattern)
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_cmake_lists_every_engine_file():
+    on_disk = files_under("ResponsePredictorLib", "*.py") | {"ResponsePredictor.py"}
+    assert cmake_list("MODULE_PYTHON_SCRIPTS") == on_disk
+
+
+def test_cmake_lists_every_resource():
+    assert cmake_list("MODULE_PYTHON_RESOURCES") == files_under("Resources", "*")
+
+
+def test_extension_metadata():
+    text = (REPO_ROOT / "CMakeLists.txt").read_text()
+    for field in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS"):
+        assert re.search(rf'set\(EXTENSION_{field} "[^"]+"\)', text), field
+    assert re.search(r'set\(EXTENSION_DEPENDS "[^"]*\bPyTorch\b[^"]*"\)', text)
+    assert "add_subdirectory(ResponsePredictor)" in text
+    assert "WITH_GENERIC_TESTS" in (MODULE_DIR / "CMakeLists.txt").read_text()
+
+
+def test_catalog_entry_is_schema_valid_and_matches_cmake():
+    entry = json.loads((REPO_ROOT / "ResponsePredictor.json").read_text())
+    schema = json.loads((REPO_ROOT / "Testing" / "Data" / "slicer-extension-catalog-entry-schema-v1.0.1.json").read_text())
+    jsonschema.validate(entry, schema)
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    assert f'set(EXTENSION_CATEGORY "{entry["category"]}")' in cmake
+    assert f'set(EXTENSION_HOMEPAGE "{entry["scm_url"]}")' in cmake
+
+
+def test_package_metadata_covers_the_engine():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    assert project["scripts"]["responsepredictor"] == "ResponsePredictorLib.cli:main"
+    assert project["version"] == __import__("ResponsePredictorLib").__version__
+    # A wheel holds only the packages listed; every engine folder with Python code must be one.
+    lib = MODULE_DIR / "ResponsePredictorLib"
+    subpackages = {
+        "ResponsePredictorLib." + ".".join(init.parent.relative_to(lib).parts)
+        for init in lib.rglob("__init__.py")
+        if init.parent != lib
+    }
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    assert subpackages | {"ResponsePredictorLib", "ResponsePredictorLib.Resources"} == listed

@@ -1,0 +1,38 @@
+"""Write the demo's sample case into ResponsePredictor/Resources/SampleData from the public NSCLC crops.
+
+The sample is patient 070 of the NSCLC-Radiogenomics collection (source cohort l2, CC BY 3.0), a
+92 mm cube of CT around an adenocarcinoma with its expert tumor mask. The crops come without a
+header; their provider states 1 mm isotropic voxels, which is what we write (origin 0, axes LPS).
+
+    python scripts/make_sample_data.py [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.volume import Volume, write_volume
+
+PATIENT = 70
+GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default = os.environ.get("RP_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=Path(default))
+    args = parser.parse_args()
+    crop = np.load(args.data_dir / "nsclc_crops" / "images" / f"patient_{PATIENT:03d}.npz")
+    out = resource_path("SampleData")
+    write_volume(Volume(crop["scan"], **GEOMETRY), out / f"nsclc{PATIENT:03d}_ct.nrrd")
+    write_volume(Volume((crop["mask"] > 0).astype(np.uint8), **GEOMETRY), out / f"nsclc{PATIENT:03d}_tumor.nrrd")
+    print(f"wrote the sample case into {out}")
+
+
+if __name__ == "__main__":
+    main()
