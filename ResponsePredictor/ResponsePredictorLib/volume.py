@@ -12,6 +12,9 @@ given as a folder (see ``dicom.py``).
 
 from __future__ import annotations
 
+import gzip
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,23 +128,65 @@ def read_volume(path: str | Path, *, series_uid: str | None = None) -> Volume:
         return read_dicom_series(path, series_uid=series_uid)
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path} is empty (0 bytes). The file was not written completely; copy it again.")
+    if not path.name.lower().endswith(IMAGE_SUFFIXES):
+        from .dicom import read_dicom_series, series_uid_of_file
+
+        if (uid := series_uid_of_file(path)) is not None:
+            # One file of a DICOM series stands for its series: read every slice from its folder.
+            return read_dicom_series(path.parent, series_uid=series_uid or uid)
     try:
-        image = sitk.ReadImage(str(path))
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        image = reader.Execute()
+        shortfall = _nifti_shortfall(path, reader) if path.name.lower().endswith((".nii", ".nii.gz")) else None
     except RuntimeError as error:
         supported = ", ".join(IMAGE_SUFFIXES)
         raise ImageReadError(
-            f"Could not read {path} as a medical image: {_first_line(error)}. The file may be truncated or "
+            f"Could not read {path} as a medical image: {itk_reason(error)}. The file may be truncated or "
             f"not an image. Supported: {supported}, or a folder holding one DICOM series."
         ) from None
+    if shortfall:
+        raise ImageReadError(f"{path} is truncated: {shortfall}. The file was not written or copied completely; copy it again.")
     try:
         return Volume.from_sitk(image)
     except ImageContentError as error:
         raise ImageContentError(f"{path}: {error}") from None
 
 
-def _first_line(error: Exception) -> str:
-    # SimpleITK errors carry a C++ stack trace; its last non-empty line holds the reason.
+def _nifti_shortfall(path: Path, reader: sitk.ImageFileReader) -> str | None:
+    """Why a NIfTI file holds fewer voxel bytes than its header announces, or None.
+
+    ITK's NIfTI reader fills a truncated file's missing voxels with zeros without a word.
+    """
+    dims = [int(reader.GetMetaData(f"dim[{d}]")) for d in range(1, int(reader.GetMetaData("dim[0]")) + 1)]
+    expected = int(float(reader.GetMetaData("vox_offset"))) + int(np.prod(dims)) * int(reader.GetMetaData("bitpix")) // 8
+    if not path.name.lower().endswith(".gz"):
+        size = path.stat().st_size
+        return None if size >= expected else f"it holds {size} of the {expected} bytes its header announces"
+    # A gzip file ends with its uncompressed size (mod 2**32): a free check that a complete file
+    # passes. Files of several gzip members (bgzip) state only their last member's size, so a
+    # mismatch is confirmed by decompressing to the end before the file is called truncated.
+    with open(path, "rb") as file:
+        file.seek(-4, 2)
+        if int.from_bytes(file.read(4), "little") == expected % 2**32:
+            return None
+    try:
+        with gzip.open(path) as stream:
+            while stream.read(1 << 24):
+                pass
+    except (EOFError, OSError, zlib.error) as error:
+        return f"its compressed data ends early ({error})"
+    return None
+
+
+def itk_reason(error: Exception) -> str:
+    """The one line of a SimpleITK error that says what failed."""
+    # SimpleITK messages start with a C++ source location; the "ERROR:" line says what failed
+    # (a "Reason:" line after it often repeats a stale errno such as "No such file or directory").
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if "ERROR:" in line:
+            return re.sub(r"^\w+\(0x[0-9a-fA-F]+\):\s*", "", line.split("ERROR:", 1)[1].strip()).rstrip(".")
     return lines[-1] if lines else type(error).__name__
 
 
