@@ -145,3 +145,26 @@ def test_parameter_file_gives_the_same_result_as_the_same_settings(tmp_path):
     from_file = extract_features(image, mask, params=params, label=1)
     from_dict = FeatureExtractor(FIRST_ORDER).extract(image, mask, label=1)
     assert from_file.features == from_dict.features
+
+
+def test_mask_within_grid_tolerance_is_put_on_the_image_grid():
+    # pyradiomics compares grids more tightly than we do; a mask that we accept must reach it on
+    # the image's exact grid.
+    image, mask = make_case()
+    nudged = Volume(mask.array, mask.spacing, tuple(o + 5e-5 for o in mask.origin), mask.direction)
+    result = FeatureExtractor(FIRST_ORDER).extract(image, nudged, label=1)
+    assert result.features == FeatureExtractor(FIRST_ORDER).extract(image, mask, label=1).features
+
+
+def test_correct_mask_setting_resamples_a_mask_on_another_grid():
+    image, mask = make_case()
+    # The same labels on a grid twice as fine in-plane: nearest neighbour gives back the original.
+    fine = np.repeat(np.repeat(mask.array, 2, axis=1), 2, axis=2)
+    spacing = (image.spacing[0] / 2, image.spacing[1] / 2, image.spacing[2])
+    origin = (image.origin[0] - spacing[0] / 2, image.origin[1] - spacing[1] / 2, image.origin[2])
+    fine_mask = Volume(fine, spacing, origin, IDENTITY)
+    with pytest.raises(GeometryMismatchError):
+        FeatureExtractor(FIRST_ORDER).extract(image, fine_mask, label=1)
+    settings = {**FIRST_ORDER, "setting": {**FIRST_ORDER["setting"], "correctMask": True}}
+    resampled = FeatureExtractor(settings).extract(image, fine_mask, label=1)
+    assert resampled.features == FeatureExtractor(FIRST_ORDER).extract(image, mask, label=1).features

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from .errors import GeometryMismatchError, ImageContentError, MaskError, SettingsError
+from .errors import ImageContentError, MaskError, SettingsError
 from .resources import resource_path
-from .volume import Volume, as_label_map
+from .volume import Volume, as_label_map, conform_mask
 
 DIAGNOSTICS_PREFIX = "diagnostics_"
 
@@ -44,6 +43,8 @@ def load_settings(preset: str | None = None, params: str | Path | None = None) -
         path = Path(params)  # type: ignore[arg-type]
         if not path.is_file():
             raise SettingsError(f"Parameter file not found: {path}.")
+    import yaml  # here, not at the top: Slicer lists presets before its first-use install of PyYAML
+
     try:
         # YAML is a superset of JSON, so one loader reads both kinds of pyradiomics parameter file.
         settings = yaml.safe_load(path.read_text())
@@ -108,7 +109,7 @@ class FeatureExtractor:
 
     def extract(self, image: Volume, mask: Volume, label: int | None = None) -> FeatureResult:
         """Features of ``label`` (the mask's only label when ``None``)."""
-        mask = self._checked_mask(image, mask)
+        mask = self._on_image_grid(image, mask)
         label = _choose_label(mask, label)
         _check_roi(mask, label, self.min_roi_dimensions)
         _check_finite(image)
@@ -126,18 +127,14 @@ class FeatureExtractor:
 
     def extract_labels(self, image: Volume, mask: Volume, labels: list[int] | None = None) -> list[FeatureResult]:
         """Features of several labels of one mask (all present labels when ``labels`` is None)."""
-        mask = self._checked_mask(image, mask)
+        mask = self._on_image_grid(image, mask)
         return [self.extract(image, mask, label) for label in (labels or mask_labels(mask))]
 
-    @staticmethod
-    def _checked_mask(image: Volume, mask: Volume) -> Volume:
-        differences = mask.grid_differences(image)
-        if differences:
-            raise GeometryMismatchError(
-                f"The mask is not on the image's voxel grid ({'; '.join(differences)}); resample it first "
-                "(volume.conform_mask with resample=True)."
-            )
-        return as_label_map(mask)
+    def _on_image_grid(self, image: Volume, mask: Volume) -> Volume:
+        # pyradiomics' own correctMask setting asks for a mask on another grid to be resampled onto
+        # the image's (nearest neighbour); without it such a mask is an error, as in pyradiomics.
+        resample = bool(self.settings.get("setting", {}).get("correctMask", False))
+        return conform_mask(mask, image, resample=resample, source="The mask")
 
 
 def _choose_label(mask: Volume, label: int | None) -> int:

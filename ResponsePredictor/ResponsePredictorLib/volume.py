@@ -249,11 +249,14 @@ def conform_mask(mask: Volume, image: Volume, *, resample: bool = False, source:
     mask = as_label_map(mask, source=source)
     differences = mask.grid_differences(image)
     if not differences:
-        return mask
+        # Within tolerance the grids are one: give the mask the image's exact geometry, so that no
+        # library downstream (pyradiomics, with SimpleITK's tighter tolerance) sees two grids.
+        return image.with_array(mask.array)
     if not resample:
         raise GeometryMismatchError(
             f"{source} is not on the image's voxel grid ({'; '.join(differences)}). Export the mask from the "
-            "same image, or ask for nearest-neighbour resampling onto the image grid (--resample-mask)."
+            "same image, or ask for nearest-neighbour resampling onto the image grid (--resample-mask on the command "
+            "line, resample=True in Python, correctMask: true in pyradiomics settings)."
         )
     return as_label_map(resample_to_grid(mask, image), source=source)
 
