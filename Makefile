@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet numpy versioneer wheel setuptools
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet slicer-core==5.12.4.0
 	$(PY) -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
 	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,bench]'
 	touch $(STAMP)

@@ -1,0 +1,257 @@
+"""MRML nodes to and from the engine's types: the only module that imports slicer and vtk.
+
+Slicer keeps a volume's geometry in RAS (its IJK-to-RAS matrix); ``Volume`` keeps it in LPS like
+SimpleITK. The two differ by the sign of the first two physical axes, so the conversion flips x and
+y of the origin and of the direction cosines and nothing else: it is exact, bit for bit.
+
+Every function takes the scene or the nodes it works on as arguments (there is no global scene
+outside the Slicer application), so the same code runs in Slicer and against ``slicer-core``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import slicer
+import vtk
+from slicer.util import updateVolumeFromArray
+from vtk.util.numpy_support import vtk_to_numpy
+
+from .errors import GeometryMismatchError, ImageContentError, InputError, MaskError
+from .tables import CASE_COLUMN
+from .volume import Volume, as_label_map
+
+if TYPE_CHECKING:
+    from .features import FeatureResult
+
+# diag(-1, -1, 1) takes LPS to RAS and back.
+_LPS_RAS_FLIP = np.array([-1.0, -1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """A label map on a reference volume's grid, with what each label stands for."""
+
+    volume: Volume
+    names: dict[int, str]  # label value -> segment name ("label N" for a label map volume)
+    segment_ids: dict[int, str] = field(default_factory=dict)  # label value -> segment ID, when from segments
+
+
+def _require_node(node: Any, class_name: str, what: str) -> None:
+    if node is None:
+        raise InputError(f"No {what} selected.")
+    if not hasattr(node, "IsA") or not node.IsA(class_name):
+        kind = node.GetClassName() if hasattr(node, "GetClassName") else type(node).__name__
+        raise InputError(f"The {what} must be a {class_name}; got {kind}.")
+
+
+def _matrix_to_numpy(matrix: vtk.vtkMatrix4x4) -> np.ndarray:
+    return np.array([[matrix.GetElement(row, column) for column in range(4)] for row in range(4)])
+
+
+def volume_from_node(node: slicer.vtkMRMLScalarVolumeNode) -> Volume:
+    """The voxels and LPS geometry of a scalar (or label map) volume node, copied.
+
+    The geometry is the node's own IJK-to-RAS; a parent transform is not applied (harden it first
+    to analyse the volume where the views show it).
+    """
+    _require_node(node, "vtkMRMLScalarVolumeNode", "volume")
+    image = node.GetImageData()
+    name = node.GetName()
+    if image is None or image.GetNumberOfPoints() == 0 or image.GetPointData().GetScalars() is None:
+        raise ImageContentError(f"Volume '{name}' has no voxels. Load or compute the image first.")
+    if image.GetNumberOfScalarComponents() != 1:
+        raise ImageContentError(
+            f"Volume '{name}' has {image.GetNumberOfScalarComponents()} components per voxel (colour or vector "
+            "data); a scalar CT, MR or PET volume is needed."
+        )
+    # Read as slicer.util.arrayFromVolume does, but for any scalar node class (that helper knows a
+    # fixed list); copied, because VTK's buffer is freed or reused with the node.
+    shape = tuple(reversed(image.GetDimensions()))
+    array = np.array(vtk_to_numpy(image.GetPointData().GetScalars()).reshape(shape), copy=True)
+    direction = vtk.vtkMatrix4x4()
+    node.GetIJKToRASDirectionMatrix(direction)
+    ras_direction = _matrix_to_numpy(direction)[:3, :3]
+    ras_origin = np.array(node.GetOrigin())
+    extent_start = np.array(image.GetExtent()[::2], dtype=float)
+    if extent_start.any():
+        # The array starts at this IJK index, not at 0: its first voxel is where the origin moves to.
+        ras_origin = ras_origin + ras_direction @ (extent_start * np.array(node.GetSpacing()))
+    return Volume(
+        array,
+        spacing=node.GetSpacing(),
+        origin=tuple(_LPS_RAS_FLIP * ras_origin),
+        direction=tuple((_LPS_RAS_FLIP[:, None] * ras_direction).ravel()),
+    )
+
+
+def volume_to_node(
+    volume: Volume, scene: slicer.vtkMRMLScene, name: str, *, labelmap: bool = False
+) -> slicer.vtkMRMLScalarVolumeNode:
+    """A new scalar (or label map) volume node in ``scene`` holding a copy of ``volume``."""
+    _require_node(scene, "vtkMRMLScene", "scene")
+    if not isinstance(volume, Volume):
+        raise InputError(f"Expected a Volume; got {type(volume).__name__}.")
+    array = volume.array
+    if labelmap:
+        array = as_label_map(volume, source=f"Label map '{name}'").array
+    elif array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    elif array.dtype.kind in "iu" and array.dtype.itemsize == 8:
+        # Slicer does not display 64-bit integer volumes; CT, MR and PET values fit 32 bits.
+        if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+            raise ImageContentError(f"Volume '{name}' holds values beyond 32-bit integers; Slicer cannot show them.")
+        array = array.astype(np.int32)
+    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode", name)
+    updateVolumeFromArray(node, array)
+    direction = vtk.vtkMatrix4x4()
+    ras_direction = _LPS_RAS_FLIP[:, None] * np.reshape(volume.direction, (3, 3))
+    for row in range(3):
+        for column in range(3):
+            direction.SetElement(row, column, ras_direction[row, column])
+    node.SetIJKToRASDirectionMatrix(direction)
+    node.SetSpacing(*volume.spacing)
+    node.SetOrigin(*(_LPS_RAS_FLIP * np.array(volume.origin)))
+    node.CreateDefaultDisplayNodes()
+    return node
+
+
+def labelmap_from_segmentation(
+    segmentation_node: slicer.vtkMRMLSegmentationNode,
+    reference_volume_node: slicer.vtkMRMLScalarVolumeNode,
+    segment_ids: list[str] | None = None,
+) -> LabelMap:
+    """Segments as one label map on the reference volume's grid, labels 1, 2, ... in segment order.
+
+    Slicer's own export does the work (it converts surface-only segments and applies the transforms
+    between the segmentation and the volume), so the mask is the one the user sees in the views.
+    ``segment_ids`` chooses segments and their order (default: all, in the segmentation's order).
+    """
+    _require_node(segmentation_node, "vtkMRMLSegmentationNode", "segmentation")
+    _require_node(reference_volume_node, "vtkMRMLScalarVolumeNode", "reference volume")
+    segmentation = segmentation_node.GetSegmentation()
+    name = segmentation_node.GetName()
+    if segment_ids is None:
+        segment_ids = [segmentation.GetNthSegmentID(index) for index in range(segmentation.GetNumberOfSegments())]
+    segment_ids = list(segment_ids)
+    if not segment_ids:
+        raise MaskError(f"Segmentation '{name}' has no segments. Segment the tumor first (Segment Editor).")
+    unknown = [segment_id for segment_id in segment_ids if segmentation.GetSegment(segment_id) is None]
+    if unknown:
+        raise MaskError(f"Segmentation '{name}' has no segment with ID {', '.join(unknown)}.")
+    scene = segmentation_node.GetScene()
+    if scene is None:
+        raise InputError(f"Segmentation '{name}' is not in a scene; Slicer's export needs one.")
+
+    # The export writes into a label map node that must be in the scene, and adds a display node and
+    # a colour table for it; all of them are removed afterwards so that the user's scene is left as
+    # it was.
+    existing = _node_ids(scene)
+    exported = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", f"{name} export")
+    try:
+        ok = slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
+            segmentation_node, segment_ids, exported, reference_volume_node
+        )
+        if not ok:
+            raise MaskError(f"Slicer could not export segmentation '{name}' onto '{reference_volume_node.GetName()}'.")
+        mask = as_label_map(volume_from_node(exported), source=f"Segmentation '{name}'")
+    finally:
+        _remove_nodes_added_since(scene, existing)
+
+    names = {label: segmentation.GetSegment(segment_id).GetName() for label, segment_id in enumerate(segment_ids, 1)}
+    counts = np.bincount(mask.array.ravel(), minlength=len(segment_ids) + 1)
+    empty = [names[label] for label in names if counts[label] == 0]
+    if empty:
+        raise MaskError(
+            f"Segment(s) {', '.join(empty)} of '{name}' have no voxel inside volume "
+            f"'{reference_volume_node.GetName()}'. Paint them, or leave them out."
+        )
+    return LabelMap(mask, names, dict(enumerate(segment_ids, 1)))
+
+
+def mask_from_node(mask_node: Any, reference_volume_node: slicer.vtkMRMLScalarVolumeNode) -> LabelMap:
+    """A segmentation or label map volume node as a label map on the reference volume's grid.
+
+    A label map volume must already be on that grid (it is never resampled silently); a
+    segmentation is exported onto it.
+    """
+    if mask_node is not None and hasattr(mask_node, "IsA") and mask_node.IsA("vtkMRMLSegmentationNode"):
+        return labelmap_from_segmentation(mask_node, reference_volume_node)
+    _require_node(mask_node, "vtkMRMLLabelMapVolumeNode", "mask (segmentation or label map volume)")
+    source = f"Label map '{mask_node.GetName()}'"
+    mask = as_label_map(volume_from_node(mask_node), source=source)
+    differences = mask.grid_differences(volume_from_node(reference_volume_node))
+    if differences:
+        raise GeometryMismatchError(
+            f"{source} is not on the voxel grid of '{reference_volume_node.GetName()}' ({'; '.join(differences)}). "
+            "Convert it to a segmentation (Data module, right-click), which is exported onto the volume's grid."
+        )
+    labels = [int(label) for label in np.flatnonzero(np.bincount(mask.array.ravel())) if label != 0]
+    if not labels:
+        raise MaskError(f"{source} is empty: it has no voxel with a label above 0.")
+    return LabelMap(mask, {label: f"label {label}" for label in labels})
+
+
+def _node_ids(scene: slicer.vtkMRMLScene) -> set[str]:
+    return {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
+
+
+def _remove_nodes_added_since(scene: slicer.vtkMRMLScene, existing: set[str]) -> None:
+    added = [scene.GetNthNode(index) for index in range(scene.GetNumberOfNodes())]
+    # Newest first, so display nodes go before the nodes they show. Singletons (the subject
+    # hierarchy) are shared by the whole scene and stay.
+    for node in reversed(added):
+        if node.GetID() not in existing and not node.GetSingletonTag():
+            scene.RemoveNode(node)
+
+
+def features_to_table(
+    results: list[tuple[str, FeatureResult]],
+    scene: slicer.vtkMRMLScene,
+    table_node: slicer.vtkMRMLTableNode | None = None,
+) -> slicer.vtkMRMLTableNode:
+    """Feature results as a table: one row per (case name, result), first column ``case``.
+
+    Columns are pyradiomics' feature names in the first result's order, stored as doubles. An
+    existing ``table_node`` is emptied and refilled; otherwise a new one is added to ``scene``.
+    """
+    _require_node(scene, "vtkMRMLScene", "scene")
+    if table_node is not None:
+        _require_node(table_node, "vtkMRMLTableNode", "output table")
+    results = list(results)
+    if not results:
+        raise InputError("No feature results to put into a table.")
+    names = list(results[0][1].features)
+    if not names:
+        raise InputError(f"Case '{results[0][0]}' has no features: the settings enable no feature class.")
+    for case, result in results[1:]:
+        if set(result.features) != set(names):
+            raise InputError(f"Case '{case}' has other features than case '{results[0][0]}'; use one preset for all.")
+
+    cases = vtk.vtkStringArray()
+    cases.SetName(CASE_COLUMN)
+    columns = []
+    for feature in names:
+        column = vtk.vtkDoubleArray()
+        column.SetName(feature)
+        column.SetNumberOfValues(len(results))
+        columns.append(column)
+    for row, (case, result) in enumerate(results):
+        cases.InsertNextValue(str(case))
+        for feature, column in zip(names, columns):
+            column.SetValue(row, float(result.features[feature]))
+
+    if table_node is None:
+        table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", "Radiomic features")
+    # One Modified event for the whole refill, so views redraw once, not once per column.
+    was_modifying = table_node.StartModify()
+    try:
+        table_node.RemoveAllColumns()
+        table_node.AddColumn(cases)
+        for column in columns:
+            table_node.AddColumn(column)
+    finally:
+        table_node.EndModify(was_modifying)
+    return table_node
