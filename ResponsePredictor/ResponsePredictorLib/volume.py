@@ -91,6 +91,20 @@ class Volume:
         image.SetDirection(self.direction)
         return image
 
+    def index_to_physical(self, index: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """LPS millimetres of a (continuous) voxel index given as (i, j, k)."""
+        matrix = np.reshape(self.direction, (3, 3)) * np.asarray(self.spacing)[None, :]
+        return matrix @ np.asarray(index, float) + np.asarray(self.origin)
+
+    def physical_to_index(self, point: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """Continuous voxel index (i, j, k) of a point in LPS millimetres."""
+        matrix = np.reshape(self.direction, (3, 3)) * np.asarray(self.spacing)[None, :]
+        return np.linalg.solve(matrix, np.asarray(point, float) - np.asarray(self.origin))
+
+    def contains_index(self, index: np.ndarray) -> bool:
+        """Whether a continuous index lies inside the image (within half a voxel of its border voxels)."""
+        return bool(np.all(index >= -0.5) and np.all(index <= np.asarray(self.size) - 0.5))
+
     def grid_differences(self, other: Volume, tolerance: float = GRID_TOLERANCE) -> list[str]:
         """Human-readable differences between this grid and ``other``'s (empty when they match)."""
         differences = []
@@ -212,6 +226,26 @@ def write_volume(volume: Volume, path: str | Path, *, compress: bool = True) -> 
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def crop_padded(volume: Volume, start: tuple[int, int, int], stop: tuple[int, int, int], pad_value: float) -> Volume:
+    """The box of voxels ``start`` (inclusive) to ``stop`` (exclusive), in (i, j, k) order, of ``volume``.
+
+    Parts of the box outside the image are filled with ``pad_value``; the result keeps its place in
+    physical space (its origin is the physical position of ``start``).
+    """
+    start_arr, stop_arr = np.asarray(start, int), np.asarray(stop, int)
+    if np.any(stop_arr <= start_arr):
+        raise ImageContentError(f"Empty crop box {tuple(start_arr)} to {tuple(stop_arr)}.")
+    size = np.asarray(volume.size)
+    inner_start, inner_stop = np.clip(start_arr, 0, size), np.clip(stop_arr, 0, size)
+    out = np.full(tuple((stop_arr - start_arr)[::-1]), pad_value, dtype=volume.array.dtype)
+    if np.all(inner_stop > inner_start):
+        source = tuple(slice(a, b) for a, b in zip(inner_start[::-1], inner_stop[::-1]))
+        target = tuple(slice(a, b) for a, b in zip((inner_start - start_arr)[::-1], (inner_stop - start_arr)[::-1]))
+        out[target] = volume.array[source]
+    origin = volume.index_to_physical(start_arr)
+    return Volume(out, volume.spacing, tuple(origin), volume.direction)
 
 
 def as_label_map(mask: Volume, *, source: str = "mask") -> Volume:

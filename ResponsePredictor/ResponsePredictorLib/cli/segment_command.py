@@ -1,0 +1,75 @@
+"""``responsepredictor segment IMAGE (--seed X,Y,Z | --roi X0,Y0,Z0,X1,Y1,Z1) -o MASK``: tumor segmentation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..catalog import check_modality, load_model
+from ..segment.inference import Segmenter
+from ..volume import read_volume, write_volume
+
+
+def coordinates(count: int):
+    """An argparse type: ``count`` comma-separated numbers (mm)."""
+
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(f"expected {count} comma-separated numbers in mm, got {text!r}")
+        return values
+
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "segment",
+        help="segment the tumor at a click or in a box (MONAI network)",
+        description="Segment the tumor at a seed point or inside a box with a MONAI model, and write the mask "
+        "on the image's own grid. Coordinates are millimetres in the image's physical space, LPS (as SimpleITK "
+        "and DICOM; Slicer shows RAS: negate x and y).",
+    )
+    parser.add_argument("image", type=Path, help="image file (NRRD, NIfTI, MHA) or DICOM series folder")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--seed", type=coordinates(3), metavar="X,Y,Z", help="a point on the tumor (mm, LPS)")
+    where.add_argument("--roi", type=coordinates(6), metavar="X0,Y0,Z0,X1,Y1,Z1", help="two opposite box corners (mm, LPS)")
+    parser.add_argument("--whole-volume", action="store_true",
+                        help="sliding-window inference over the whole scan (the seed, if any, guides a guided model)")
+    parser.add_argument("--model", help="catalog id, model folder, MONAI bundle or weights file (default: the catalog's default)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--modality", help="the image's modality (CT, MR, PET): warns when the model was made for another")
+    parser.add_argument("--series", help="DICOM SeriesInstanceUID when the image folder holds several series")
+    parser.add_argument("--offline", action="store_true", help="never download model weights")
+    parser.add_argument("--probability", type=Path, metavar="PROB.nrrd", help="also write the tumor probability (x 255, uint8)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output mask (NRRD, NIfTI or MHA)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.whole_volume and args.roi:
+        raise argparse.ArgumentTypeError("--whole-volume takes an optional --seed, not a --roi")
+    model = load_model(args.model, device="cpu", allow_download=not args.offline)
+    warning = check_modality(model.spec, args.modality)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    segmenter = Segmenter(model.spec, model.network, device=args.device)
+    image = read_volume(args.image, series_uid=args.series)
+    if args.whole_volume:
+        result = segmenter.segment_volume(image, seed=args.seed, probability=bool(args.probability))
+    else:
+        result = segmenter.segment_roi(image, seed=args.seed, box=args.roi, probability=bool(args.probability))
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    write_volume(result.mask, args.output)
+    if args.probability:
+        write_volume(result.probability, args.probability)
+    voxels = int(result.mask.array.sum())
+    volume_ml = voxels * float(result.mask.spacing[0] * result.mask.spacing[1] * result.mask.spacing[2]) / 1000
+    seconds = sum(result.timings.values())
+    print(f"tumor: {voxels} voxels ({volume_ml:.1f} ml) -> {args.output} in {seconds:.1f} s "
+          f"with {model.spec.id} {model.spec.version} on {segmenter.device}")

@@ -1,0 +1,1 @@
+"""Tumor segmentation with MONAI networks: specs, weights, pre/post-processing, inference, training."""

@@ -1,0 +1,219 @@
+"""Tumor segmentation with a loaded MONAI network: guided by a click or a box, or over the whole scan.
+
+Both ways run the same steps on a region of the scan: crop it (padding where it leaves the image),
+bring it to the network's conventions (``preprocess``), infer with MONAI's sliding-window inferer,
+undo the orientation and resampling with MONAI's inverse transforms, threshold, keep the tumor's
+connected component, fill holes, and paste the result into a mask on the scan's own grid.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+from monai.transforms import Compose, ResizeWithPadOrCrop
+
+from ..errors import InputError
+from ..volume import Volume, crop_padded
+from .postprocess import clean_mask
+from .preprocess import image_transforms, seed_channel, to_metatensor, voxel_of
+from .spec import ModelSpec
+
+# Voxels added around a region so that interpolation at its border sees real neighbours.
+INTERPOLATION_MARGIN = 2
+
+
+class RegionError(InputError):
+    """A seed point or box that does not lie in the image."""
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """A tumor mask on the input's grid, and what it took to make it."""
+
+    mask: Volume  # uint8, 1 = tumor
+    probability: Volume | None  # uint8, the network's tumor probability x 255; None unless asked for
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: the GPU when PyTorch sees one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device='cuda' was asked for but PyTorch sees no GPU here; use device='cpu' or 'auto'.")
+    return resolved
+
+
+class Segmenter:
+    """Runs one loaded network on scans. Build it once; it keeps the network on its device."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        network: torch.nn.Module,
+        *,
+        device: str | torch.device = "auto",
+        threshold: float = 0.5,
+        overlap: float = 0.25,
+        sw_batch_size: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.device = resolve_device(device)
+        self.network = network.to(self.device).eval()
+        self.threshold = threshold
+        self.overlap = overlap
+        self.sw_batch_size = sw_batch_size
+
+    def segment_roi(
+        self,
+        image: Volume,
+        *,
+        seed: tuple[float, float, float] | None = None,
+        box: tuple[float, float, float, float, float, float] | None = None,
+        probability: bool = False,
+    ) -> SegmentationResult:
+        """The tumor at ``seed`` (a point) or inside ``box`` (two opposite corners), in LPS mm.
+
+        The region seen is the model's ``roi_size`` around the seed, or the box (with a margin);
+        a box partly outside the image is cut to the image, with a warning.
+        """
+        if (seed is None) == (box is None):
+            raise RegionError("Give either a seed point or a box, not both and not neither.")
+        warnings: list[str] = []
+        if seed is not None:
+            seed_index = image.physical_to_index(seed)
+            if not image.contains_index(seed_index):
+                raise RegionError(
+                    f"The seed {tuple(round(float(c), 1) for c in seed)} mm lies outside the image (voxel "
+                    f"{tuple(round(float(c), 1) for c in seed_index)} of {image.size}); coordinates are LPS "
+                    "millimetres in the image's physical space."
+                )
+            half = np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing) / 2
+            start, stop = _index_box(image, seed_index, half)
+            inside_box = None
+        else:
+            corners = np.reshape(np.asarray(box, float), (2, 3))
+            start, stop, inside_box, seed_index = self._box_region(image, corners, warnings)
+            seed = tuple(image.index_to_physical(seed_index))
+        # A region that fits the network's window is inferred in exactly one window: one forward
+        # pass, no overlap blending. A larger box is covered by sliding windows.
+        window_mm = np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)
+        fits = inside_box is None or np.all(
+            (np.asarray(inside_box[1]) - inside_box[0]) * np.asarray(image.spacing) <= window_mm.min()
+        )
+        return self._run(image, start, stop, np.asarray(seed, float), inside_box, probability, warnings,
+                         fixed_size=bool(fits))
+
+    def segment_volume(
+        self, image: Volume, *, seed: tuple[float, float, float] | None = None, probability: bool = False
+    ) -> SegmentationResult:
+        """The whole scan with sliding windows; a guided model also needs the ``seed``."""
+        if self.spec.seed_channel and seed is None:
+            raise RegionError(f"Model {self.spec.id} is guided by a click: give a seed point on the tumor.")
+        if seed is not None and not image.contains_index(image.physical_to_index(seed)):
+            raise RegionError(f"The seed {tuple(seed)} mm lies outside the image.")
+        start, stop = np.zeros(3, int), np.asarray(image.size)
+        return self._run(image, start, stop, None if seed is None else np.asarray(seed, float), None,
+                         probability, [], fixed_size=False)
+
+    def _box_region(self, image: Volume, corners: np.ndarray, warnings: list[str]):
+        # The box's eight corners in voxel space (an oblique image turns an LPS box).
+        all_corners = np.array([[corners[a, 0], corners[b, 1], corners[c, 2]]
+                                for a in (0, 1) for b in (0, 1) for c in (0, 1)])
+        indices = np.array([image.physical_to_index(c) for c in all_corners])
+        low, high = indices.min(axis=0), indices.max(axis=0)
+        size = np.asarray(image.size)
+        if np.any(high < -0.5) or np.any(low > size - 0.5):
+            raise RegionError(f"The box {tuple(corners.ravel())} mm lies entirely outside the image.")
+        if np.any(low < -0.5) or np.any(high > size - 0.5):
+            warnings.append("The box extends beyond the image; only its part inside the image is segmented.")
+        low, high = np.clip(low, 0, size - 1), np.clip(high, 0, size - 1)
+        inside = (np.floor(low + 0.5).astype(int), np.floor(high + 0.5).astype(int) + 1)
+        center = (low + high) / 2
+        # The network sees at least its own region size around the box's centre.
+        half = np.maximum((high - low) / 2 * np.asarray(image.spacing),
+                          np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing) / 2)
+        start, stop = _index_box(image, center, half)
+        return start, stop, inside, center
+
+    def _run(self, image, start, stop, seed, inside_box, probability, warnings, *, fixed_size):
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        low = self.spec.intensity_window[0]
+        region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
+        transforms = image_transforms(self.spec)
+        if fixed_size:
+            transforms = Compose([*transforms.transforms, ResizeWithPadOrCrop(self.spec.roi_size)])
+        x = transforms(to_metatensor(region))
+        channels = [x]
+        if self.spec.seed_channel:
+            channels.append(seed_channel(x, voxel_of(x, seed), self.spec.seed_sigma_mm))
+        inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
+        timings["preprocess_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        with torch.inference_mode():
+            logits = sliding_window_inference(
+                inputs, self.spec.roi_size, self.sw_batch_size, self.network,
+                overlap=self.overlap, mode="gaussian",
+            )
+            tumor = _tumor_probability(logits)[0].cpu()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        timings["inference_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        # MONAI undoes the resampling and orientation recorded on x, applied to the probabilities.
+        tumor_mt = x.clone()
+        tumor_mt.set_array(tumor)
+        restored = transforms.inverse(tumor_mt)
+        prob = np.asarray(restored.as_tensor().numpy()[0].transpose(2, 1, 0), dtype=np.float32)
+        region_mask = prob >= self.threshold
+        if inside_box is not None:
+            keep = np.zeros_like(region_mask)
+            a, b = np.asarray(inside_box[0]) - start, np.asarray(inside_box[1]) - start
+            keep[a[2]:b[2], a[1]:b[1], a[0]:b[0]] = True
+            region_mask &= keep
+        seed_in_region = None if seed is None else (image.physical_to_index(seed) - start)[::-1]
+        region_mask = clean_mask(region_mask, seed_in_region)
+        mask = _paste(image, region_mask.astype(np.uint8), start, stop)
+        prob_volume = None
+        if probability:
+            prob_volume = _paste(image, np.round(np.clip(prob, 0, 1) * 255).astype(np.uint8), start, stop)
+        timings["postprocess_s"] = time.perf_counter() - clock
+        if not mask.array.any():
+            warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
+        return SegmentationResult(mask, prob_volume, timings, warnings)
+
+
+def _tumor_probability(logits: torch.Tensor) -> torch.Tensor:
+    # Two classes: softmax; one output channel: a sigmoid.
+    if logits.shape[1] == 1:
+        return torch.sigmoid(logits)[:, 0]
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+def _index_box(image: Volume, center_index: np.ndarray, half_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel box (i, j, k) covering ``half_mm`` around a centre, whatever the image's axis order."""
+    # A region given in the model's RAS-aligned millimetres, measured along the image's own axes:
+    # the largest half-extent covers every axis permutation.
+    half_voxels = np.ceil(np.max(half_mm) / np.asarray(image.spacing)).astype(int) + INTERPOLATION_MARGIN
+    center = np.floor(center_index + 0.5).astype(int)
+    return center - half_voxels, center + half_voxels + 1
+
+
+def _paste(image: Volume, region: np.ndarray, start: np.ndarray, stop: np.ndarray) -> Volume:
+    """``region`` (covering voxels ``start``..``stop``) written into a zero volume on ``image``'s grid."""
+    full = np.zeros(image.shape, dtype=region.dtype)
+    size = np.asarray(image.size)
+    a, b = np.clip(start, 0, size), np.clip(stop, 0, size)
+    target = tuple(slice(lo, hi) for lo, hi in zip(a[::-1], b[::-1]))
+    source = tuple(slice(lo, hi) for lo, hi in zip((a - start)[::-1], (b - start)[::-1]))
+    full[target] = region[source]
+    return image.with_array(full)

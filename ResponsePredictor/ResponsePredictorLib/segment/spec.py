@@ -1,0 +1,112 @@
+"""What a segmentation model needs to be run: its network and its input conventions, as data.
+
+A ``ModelSpec`` is one entry of ``Resources/Models.json`` (or a user's model folder): it says how to
+build the network (a ``monai.networks.nets`` class and its arguments), at which voxel spacing and
+intensity window the network was trained, how large a region it sees, and whether it is guided by
+a seed channel (a click on the tumor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+
+INFERENCE_MODES = ("roi", "sliding_window")
+
+
+class ModelSpecError(InputError):
+    """A model description that is incomplete or inconsistent."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    version: str
+    modality: str
+    network: str
+    network_args: Mapping[str, Any]
+    spacing: tuple[float, float, float]
+    roi_size: tuple[int, int, int]
+    intensity_window: tuple[float, float]
+    inference: str = "roi"
+    seed_channel: bool = True
+    # Width of the Gaussian that marks the click in the seed channel (mm).
+    seed_sigma_mm: float = 3.0
+    task: str = "tumor-segmentation"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_channels(self) -> int:
+        return 2 if self.seed_channel else 1
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "model description") -> ModelSpec:
+        required = ("id", "version", "modality", "network", "spacing", "roi_size", "intensity_window")
+        missing = [key for key in required if key not in data]
+        if missing:
+            raise ModelSpecError(f"{source} lacks {', '.join(missing)}.")
+        network = data["network"]
+        if not isinstance(network, Mapping) or "name" not in network:
+            raise ModelSpecError(f"{source}: 'network' must be {{'name': <monai.networks.nets class>, 'args': {{...}}}}.")
+        known = {f for f in cls.__dataclass_fields__ if f not in ("network", "network_args", "extra")}
+        spec = cls(
+            id=str(data["id"]),
+            version=str(data["version"]),
+            modality=str(data["modality"]).upper(),
+            network=str(network["name"]),
+            network_args=dict(network.get("args", {})),
+            spacing=_triple(data["spacing"], float, "spacing", source),
+            roi_size=_triple(data["roi_size"], int, "roi_size", source),
+            intensity_window=tuple(float(v) for v in data["intensity_window"]),  # type: ignore[arg-type]
+            inference=str(data.get("inference", "roi")),
+            seed_channel=bool(data.get("seed_channel", True)),
+            seed_sigma_mm=float(data.get("seed_sigma_mm", 3.0)),
+            task=str(data.get("task", "tumor-segmentation")),
+            extra={key: value for key, value in data.items() if key not in known and key != "network"},
+        )
+        spec.validate(source)
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "id": self.id,
+            "version": self.version,
+            "task": self.task,
+            "modality": self.modality,
+            "inference": self.inference,
+            "network": {"name": self.network, "args": dict(self.network_args)},
+            "spacing": list(self.spacing),
+            "roi_size": list(self.roi_size),
+            "intensity_window": list(self.intensity_window),
+            "seed_channel": self.seed_channel,
+            "seed_sigma_mm": self.seed_sigma_mm,
+        }
+
+    def validate(self, source: str = "model description") -> None:
+        if self.inference not in INFERENCE_MODES:
+            raise ModelSpecError(f"{source}: inference must be one of {INFERENCE_MODES}; got {self.inference!r}.")
+        low, high = self.intensity_window if len(self.intensity_window) == 2 else (0, 0)
+        if not low < high:
+            raise ModelSpecError(f"{source}: intensity_window must be [low, high] with low < high.")
+        if min(self.spacing) <= 0 or min(self.roi_size) <= 0:
+            raise ModelSpecError(f"{source}: spacing and roi_size must be positive.")
+        declared = self.network_args.get("in_channels")
+        if declared is not None and int(declared) != self.in_channels:
+            raise ModelSpecError(
+                f"{source}: the network takes {declared} input channel(s) but the model "
+                f"{'has' if self.seed_channel else 'has no'} seed channel ({self.in_channels} expected)."
+            )
+
+
+def _triple(values: Any, kind: type, name: str, source: str) -> tuple:
+    try:
+        triple = tuple(kind(v) for v in values)
+    except (TypeError, ValueError):
+        triple = ()
+    if len(triple) != 3:
+        raise ModelSpecError(f"{source}: {name} must hold 3 numbers; got {values!r}.")
+    return triple

@@ -1,0 +1,187 @@
+"""Training a click-guided tumor segmentation network on (scan, expert mask) pairs, with MONAI.
+
+Each training sample imitates a radiologist's click: a random voxel of the tumor becomes the
+centre of the network's window and is marked in the seed channel; MONAI augmentations then vary
+intensity, orientation, scale and position (which moves the click away from the window's centre,
+as happens when a box or a whole scan is segmented). The preprocessing is ``preprocess``'s, the
+same code that runs at inference.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from monai.data import DataLoader, Dataset
+from monai.losses import DiceCELoss
+from monai.transforms import (
+    Compose,
+    RandAffined,
+    Randomizable,
+    RandFlipd,
+    RandGaussianNoised,
+    RandRotate90d,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+    SpatialCrop,
+    SpatialPad,
+)
+from monai.utils import set_determinism
+
+from ..volume import Volume
+from .network import build_network
+from .preprocess import image_transforms, mask_transforms, seed_channel, to_metatensor
+from .spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int = 4000
+    batch_size: int = 4
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-5
+    seed: int = 20261122
+    num_workers: int = 0
+    device: str = "auto"
+    # Mixed precision (bfloat16) where the device supports it: the same result, about twice as fast on a GPU.
+    amp: bool = True
+    # A time budget: training stops after this many seconds even if fewer steps were made (recorded).
+    max_seconds: float | None = None
+
+
+def training_sample(spec: ModelSpec, image: Volume, mask: Volume) -> dict[str, torch.Tensor]:
+    """One case as the training loop keeps it: preprocessed image and mask on the model's grid.
+
+    Both are padded by half a window on every side, so that every tumor voxel can be a window's
+    centre (the pad value 0 is the bottom of the intensity window, as when inference pads outside
+    a scan); the tumor's voxel positions are listed once here rather than at every step.
+    """
+    pad = SpatialPad([s + 2 * (w // 2) for s, w in zip(_model_grid_shape(spec, image), spec.roi_size)])
+    x = pad(image_transforms(spec)(to_metatensor(image))).as_tensor()
+    y = (pad(mask_transforms(spec)(to_metatensor(mask))).as_tensor() > 0.5).to(torch.uint8)
+    return {"image": x, "label": y, "tumor_voxels": torch.nonzero(y[0])}
+
+
+def _model_grid_shape(spec: ModelSpec, image: Volume) -> list[int]:
+    return list(mask_transforms(spec)(to_metatensor(image)).shape[1:])
+
+
+class _RandTumorCentredCrop(Randomizable):
+    """A window centred on a random tumor voxel: the click a radiologist might make."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.size = spec.roi_size
+
+    def randomize(self, count: int) -> int:
+        return int(self.R.randint(count))
+
+    def __call__(self, data: dict) -> dict:
+        voxels = data["tumor_voxels"]
+        crop = SpatialCrop(roi_center=voxels[self.randomize(len(voxels))].tolist(), roi_size=self.size)
+        return {"image": crop(data["image"]), "label": crop(data["label"])}
+
+
+class _AddCentredSeed:
+    """Appends the seed channel of a click at the window's centre (where the crop put a tumor voxel)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        centre = np.asarray(spec.roi_size) // 2  # where _RandTumorCentredCrop puts the clicked voxel
+        reference = to_metatensor(Volume(np.zeros(spec.roi_size[::-1], np.float32), spec.spacing, (0, 0, 0),
+                                         (1, 0, 0, 0, 1, 0, 0, 0, 1)))
+        self.channel = seed_channel(reference, centre, spec.seed_sigma_mm)
+
+    def __call__(self, data: dict) -> dict:
+        data = dict(data)
+        image = torch.as_tensor(data["image"])
+        data["image"] = torch.cat([image, self.channel.to(image.device)])
+        return data
+
+
+def augmentation(spec: ModelSpec) -> Compose:
+    both = ("image", "label")
+    return Compose([
+        _RandTumorCentredCrop(spec),
+        RandScaleIntensityd("image", factors=0.1, prob=0.5),
+        RandShiftIntensityd("image", offsets=0.05, prob=0.5),
+        RandGaussianNoised("image", std=0.01, prob=0.3),
+        _AddCentredSeed(spec),
+        RandFlipd(both, prob=0.5, spatial_axis=0),
+        RandFlipd(both, prob=0.5, spatial_axis=1),
+        RandFlipd(both, prob=0.5, spatial_axis=2),
+        RandRotate90d(both, prob=0.5, spatial_axes=(0, 1)),
+        RandAffined(
+            both, prob=0.5, rotate_range=(0.25, 0.25, 0.25), scale_range=(0.1, 0.1, 0.1),
+            translate_range=(12, 12, 12), mode=("bilinear", "nearest"), padding_mode="zeros",
+        ),
+    ])
+
+
+def train(
+    spec: ModelSpec,
+    samples: Sequence[dict[str, torch.Tensor]],
+    config: TrainingConfig,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[torch.nn.Module, list[float]]:
+    """A network trained on ``samples`` (from ``training_sample``); returns it with the loss per step."""
+    from .inference import resolve_device
+
+    set_determinism(seed=config.seed)
+    device = resolve_device(config.device)
+    network = build_network(spec).to(device)
+    workers = config.num_workers
+    if device.type == "cuda":
+        # MONAI's transforms run on the GPU as well; there the augmentation no longer starves the
+        # network, as it does when a few CPU workers resample every 3D sample.
+        samples = [{key: value.to(device) for key, value in sample.items()} for sample in samples]
+        workers = 0
+    loader = DataLoader(
+        Dataset(list(samples), transform=augmentation(spec)),
+        batch_size=config.batch_size, shuffle=True, num_workers=workers, drop_last=True,
+        persistent_workers=workers > 0,
+    )
+    loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=config.steps)
+    use_amp = config.amp and device.type == "cuda"
+    losses: list[float] = []
+    started = time.perf_counter()
+    network.train()
+    while len(losses) < config.steps:
+        for batch in loader:
+            inputs, labels = batch["image"].to(device), batch["label"].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                loss = loss_function(network(inputs).float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if progress:
+                progress(len(losses), losses[-1])
+            if len(losses) == config.steps:
+                break
+            if config.max_seconds and time.perf_counter() - started > config.max_seconds:
+                log.warning("time budget of %.0f s reached after %d of %d steps", config.max_seconds, len(losses), config.steps)
+                return network.eval().cpu(), losses
+    log.info("trained %d steps in %.0f s", config.steps, time.perf_counter() - started)
+    return network.eval().cpu(), losses
+
+
+def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Dice overlap of two binary masks (1.0 when both are empty)."""
+    prediction, truth = prediction.astype(bool), truth.astype(bool)
+    total = prediction.sum() + truth.sum()
+    return 1.0 if total == 0 else float(2 * np.logical_and(prediction, truth).sum() / total)
+
+
+def central_seed(mask: Volume) -> tuple[float, float, float]:
+    """A click on the tumor: the tumor voxel nearest to its centroid, in LPS mm (deterministic)."""
+    voxels = np.argwhere(mask.array > 0)  # (k, j, i)
+    nearest = voxels[np.argmin(np.sum((voxels - voxels.mean(axis=0)) ** 2, axis=1))]
+    return tuple(mask.index_to_physical(nearest[::-1]))

@@ -1,0 +1,167 @@
+"""Segmentation: geometry of the ROI and whole-volume paths, post-processing, training, the shipped model.
+
+The geometry tests use a stand-in network that thresholds its input, so the expected mask is known
+exactly: any error in cropping, orientation, resampling, inversion or pasting shows as lost Dice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ResponsePredictorLib.catalog import load_model
+from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.segment.inference import RegionError, Segmenter
+from ResponsePredictorLib.segment.network import save_weights
+from ResponsePredictorLib.segment.postprocess import fill_holes, keep_component
+from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
+from ResponsePredictorLib.segment.training import TrainingConfig, central_seed, dice, train, training_sample
+from ResponsePredictorLib.volume import Volume, read_volume
+
+OBLIQUE = (0.8, 0.6, 0.0, -0.6, 0.8, 0.0, 0.0, 0.0, 1.0)
+SPEC = dict(id="t", version="0", modality="CT", network={"name": "UNet", "args": {}}, spacing=[1, 1, 1],
+            roi_size=[64, 64, 64], intensity_window=[-1000, 500])
+
+
+class ThresholdNetwork(torch.nn.Module):
+    """Logits saying 'tumor' wherever the (windowed) image is above the middle of the window."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tumor = (x[:, :1] > 0.5).float() * 20 - 10
+        return torch.cat([-tumor, tumor], dim=1)
+
+
+def sphere_case(direction=OBLIQUE, spacing=(0.7, 0.7, 4.0), radius_mm=15.0):
+    shape = (41, 150, 160)
+    centre = np.array([100, 70, 20])  # i, j, k
+    k, j, i = np.indices(shape)
+    distance = np.linalg.norm((np.stack([i, j, k], -1) - centre) * np.array(spacing), axis=-1)
+    truth = distance < radius_mm
+    array = np.where(truth, 100, -800).astype(np.int16)
+    image = Volume(array, spacing, (10.0, -20.0, 30.0), direction)
+    return image, truth, centre
+
+
+@pytest.fixture
+def segmenter():
+    return Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu")
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0, 0, 1, 0, 0, 0, 1), OBLIQUE])
+def test_seed_box_and_whole_volume_map_back_exactly(segmenter, direction):
+    image, truth, centre = sphere_case(direction)
+    seed = tuple(image.index_to_physical(centre + [3, -2, 1]))
+    by_seed = segmenter.segment_roi(image, seed=seed, probability=True)
+    assert dice(by_seed.mask.array, truth) > 0.97
+    assert by_seed.mask.same_grid(image) and by_seed.mask.array.dtype == np.uint8
+    assert by_seed.probability.array.dtype == np.uint8 and by_seed.probability.array.max() == 255
+    corners = image.index_to_physical(centre - [30, 30, 6]), image.index_to_physical(centre + [30, 30, 6])
+    by_box = segmenter.segment_roi(image, box=(*corners[0], *corners[1]))
+    assert dice(by_box.mask.array, truth) > 0.97
+    assert dice(segmenter.segment_volume(image, seed=seed).mask.array, truth) > 0.97
+
+
+def test_a_large_box_is_covered_by_sliding_windows(segmenter):
+    image, truth, centre = sphere_case(radius_mm=40.0)
+    corners = image.index_to_physical([0, 0, 0]), image.index_to_physical(np.array(image.size) - 1)
+    result = segmenter.segment_roi(image, box=(*corners[0], *corners[1]))
+    assert dice(result.mask.array, truth) > 0.97
+
+
+def test_seed_outside_the_image(segmenter):
+    image, _, _ = sphere_case()
+    with pytest.raises(RegionError, match="outside the image"):
+        segmenter.segment_roi(image, seed=tuple(image.index_to_physical([-20, 5, 5])))
+
+
+def test_box_partly_outside_is_cut_with_a_warning(segmenter):
+    image, truth, centre = sphere_case()
+    low = image.index_to_physical(centre - [40, 40, 30])  # below k = 0
+    high = image.index_to_physical(centre + [40, 40, 5])
+    result = segmenter.segment_roi(image, box=(*low, *high))
+    assert any("beyond the image" in w for w in result.warnings)
+    assert dice(result.mask.array, truth) > 0.97
+
+
+def test_box_entirely_outside(segmenter):
+    image, _, _ = sphere_case()
+    low, high = image.index_to_physical([-90, -90, -30]), image.index_to_physical([-60, -60, -20])
+    with pytest.raises(RegionError, match="entirely outside"):
+        segmenter.segment_roi(image, box=(*low, *high))
+
+
+def test_guided_model_needs_a_seed_for_the_whole_volume(segmenter):
+    image, _, _ = sphere_case()
+    with pytest.raises(RegionError, match="give a seed point"):
+        segmenter.segment_volume(image)
+
+
+def test_keep_component_prefers_the_clicked_lesion_over_a_larger_one():
+    mask = np.zeros((30, 30, 30), bool)
+    mask[2:6, 2:6, 2:6] = True  # small, clicked
+    mask[10:25, 10:25, 10:25] = True  # large
+    assert keep_component(mask, np.array([3, 3, 3])).sum() == 64
+    # A click just outside a lesion takes the nearest one.
+    assert keep_component(mask, np.array([3, 3, 7])).sum() == 64
+    assert keep_component(mask, None).sum() == 15**3
+
+
+def test_fill_holes_fills_enclosed_cavities_only():
+    mask = np.zeros((20, 20, 20), bool)
+    mask[5:15, 5:15, 5:15] = True
+    mask[8:11, 8:11, 8:11] = False  # a closed cavity
+    mask[9, 9, 0:15] = False  # ...now opened to the outside along a tunnel
+    filled = fill_holes(mask)
+    assert not filled[9, 9, 9]
+    mask[9, 9, 0:15] = True
+    mask[8:11, 8:11, 8:11] = False
+    assert fill_holes(mask)[9, 9, 9]
+
+
+def test_spec_errors():
+    with pytest.raises(ModelSpecError, match="lacks"):
+        ModelSpec.from_dict({"id": "x"})
+    with pytest.raises(ModelSpecError, match="input channel"):
+        ModelSpec.from_dict({**SPEC, "network": {"name": "UNet", "args": {"in_channels": 1}}})
+    with pytest.raises(ModelSpecError, match="spacing"):
+        ModelSpec.from_dict({**SPEC, "spacing": [1, 1]})
+
+
+def test_training_runs_and_its_weights_load(tmp_path):
+    spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32], "network": {"name": "UNet", "args": {
+        "spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [4, 8], "strides": [2]}}})
+    image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=6.0)
+    mask = image.with_array(truth.astype(np.uint8))
+    sample = training_sample(spec, image, mask)
+    # Padded by half a window on every side; the tumor's voxels listed for the crop.
+    assert sample["image"].shape[1:] == tuple(n + 32 for n in image.size)
+    assert len(sample["tumor_voxels"]) == truth.sum()
+    network, losses = train(spec, [sample, sample], TrainingConfig(steps=3, batch_size=2, device="cpu"))
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    weights = save_weights(network, tmp_path / "w.safetensors")
+    loaded = load_model(_model_folder(tmp_path, spec, weights))
+    x = torch.rand(1, 2, 32, 32, 32)
+    assert torch.equal(loaded.network(x), network(x))
+
+
+def _model_folder(folder, spec, weights):
+    import json
+
+    (folder / "model.json").write_text(json.dumps({**spec.to_dict(), "weights": {"file": weights.name},
+                                                   "license": "test only"}))
+    return folder
+
+
+def test_shipped_model_segments_the_sample_case_deterministically():
+    model = load_model(allow_download=False)
+    image = read_volume(resource_path("SampleData", "nsclc070_ct.nrrd"))
+    truth = read_volume(resource_path("SampleData", "nsclc070_tumor.nrrd"))
+    segmenter = Segmenter(model.spec, model.network, device="cpu")
+    first = segmenter.segment_roi(image, seed=central_seed(truth))
+    second = segmenter.segment_roi(image, seed=central_seed(truth))
+    assert np.array_equal(first.mask.array, second.mask.array)
+    # A guard against a broken model or pipeline (which gives a Dice near 0), not a measure of
+    # accuracy: that is the held-back validation in the model card. This part-solid tumor is one
+    # the model undersegments (its ground-glass rim).
+    assert dice(first.mask.array, truth.array) > 0.5

@@ -1,0 +1,132 @@
+"""Segmentation benchmark: speed and memory of the default model on 2 CPU cores, and Dice on full CTs.
+
+    python benchmarks/bench_segmentation.py        (RP_DATA_DIR: the public data folder)
+
+Measured in one run, each stage in a fresh process (so that peak memory is the stage's own):
+- model load time (catalog lookup, sha256 check, network build, weights);
+- ROI inference of a 96^3 region from a click, end to end (crop, MONAI transforms, network, inverse
+  transforms, post-processing), next to its peer, the bare network forward pass on a 96^3 input;
+- whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
+- Dice on lung1 and lung2 (pyradiomics' full CTs) clicked at the tumor label's voxel nearest its
+  centroid, for the model and for the classical threshold baseline of the training script.
+Results go to benchmarks/results/segmentation.json and .md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RP_DATA_DIR", REPO.parent / "shared" / "data"))
+RESULTS = REPO / "benchmarks" / "results"
+REPEATS = 5
+
+
+def stage(name: str) -> dict:
+    """Run one stage in a child process and return what it printed (JSON) plus its peak memory."""
+    completed = subprocess.run([sys.executable, __file__, "--stage", name], capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_stage(name: str) -> dict:
+    import numpy as np
+    import torch
+
+    from ResponsePredictorLib.catalog import load_model
+    from ResponsePredictorLib.segment.inference import Segmenter
+    from ResponsePredictorLib.segment.training import central_seed, dice
+    from ResponsePredictorLib.volume import read_volume
+
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    model = load_model(allow_download=False)
+    load_s = time.perf_counter() - started
+    segmenter = Segmenter(model.spec, model.network, device="cpu")
+    if name == "load":
+        return {"load_s": load_s}
+    if name == "roi":
+        image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
+        seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
+        segmenter.segment_roi(image, seed=seed)  # warm-up
+        ours, bare = [], []
+        x = torch.rand(1, 2, 96, 96, 96)
+        for _ in range(REPEATS):  # interleaved, so that drift hits both alike
+            clock = time.perf_counter()
+            segmenter.segment_roi(image, seed=seed)
+            ours.append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            with torch.inference_mode():
+                model.network(x)
+            bare.append(time.perf_counter() - clock)
+        return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)), "peak_mb": peak_mb()}
+    if name == "volume":
+        image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
+        seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
+        clock = time.perf_counter()
+        segmenter.segment_volume(image, seed=seed)
+        return {"volume_s": time.perf_counter() - clock, "peak_mb": peak_mb(), "size": list(image.size)}
+    if name == "dice":
+        sys.path.insert(0, str(REPO / "scripts"))
+        from train_segmentation import threshold_segmentation
+
+        training = json.loads((RESULTS / "segmentation_training.json").read_text())
+        threshold = training["baseline"]["threshold_hu"]
+        out = {}
+        for case in ("lung1", "lung2"):
+            image = read_volume(DATA / "pyradiomics" / f"{case}_image.nrrd")
+            label = read_volume(DATA / "pyradiomics" / f"{case}_label.nrrd")
+            seed = central_seed(label)
+            truth = label.array > 0
+            out[case] = {
+                "model_dice": dice(segmenter.segment_roi(image, seed=seed).mask.array, truth),
+                "baseline_dice": dice(threshold_segmentation(image, seed, threshold), truth),
+                "spacing": list(image.spacing), "tumor_voxels": int(truth.sum()),
+            }
+        return out
+    raise ValueError(name)
+
+
+def main() -> None:
+    if not (DATA / "pyradiomics").is_dir():
+        sys.exit(f"public data not found at {DATA} (set RP_DATA_DIR)")
+    results = {
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start",
+        "load": stage("load"), "roi": stage("roi"), "volume": stage("volume"), "dice": stage("dice"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "segmentation.json").write_text(json.dumps(results, indent=2))
+    roi, volume, dice = results["roi"], results["volume"], results["dice"]
+    lines = [
+        "# Segmentation benchmark (default model, CPU, 2 threads)", "",
+        f"Run {results['date']} on {results['machine']} by `benchmarks/bench_segmentation.py`.", "",
+        "| measure | value | peer in the same run |", "|---|---|---|",
+        f"| model load (catalog, sha256, build, weights) | {results['load']['load_s']:.2f} s | |",
+        f"| ROI inference, 96^3 region from a click, end to end | {roi['roi_s']:.2f} s (goal < 1 s) | bare network forward {roi['bare_forward_s']:.2f} s (x{roi['roi_s'] / roi['bare_forward_s']:.2f}) |",
+        f"| ROI peak memory (process) | {roi['peak_mb']:.0f} MB | |",
+        f"| whole-volume sliding window, lung2 {volume['size']} | {volume['volume_s']:.1f} s | |",
+        f"| whole-volume peak memory (process) | {volume['peak_mb']:.0f} MB | |",
+        "", "| full CT, click at the label's centroid | model Dice | threshold baseline Dice |", "|---|---|---|",
+    ]
+    lines += [f"| {case} (spacing {tuple(round(s, 2) for s in d['spacing'])} mm, {d['tumor_voxels']} voxels) | "
+              f"{d['model_dice']:.3f} | {d['baseline_dice']:.3f} |" for case, d in dice.items()]
+    (RESULTS / "segmentation.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--stage":
+        print(json.dumps(run_stage(sys.argv[2])))
+    else:
+        main()

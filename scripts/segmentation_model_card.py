@@ -1,0 +1,98 @@
+"""Write the segmentation model's card from the results its training script recorded.
+
+    python scripts/segmentation_model_card.py [benchmarks/results/segmentation_training.json]
+
+Every number in the card comes from that file (written by scripts/train_segmentation.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "segmentation_training.json"
+MODELS = REPO / "ResponsePredictor" / "Resources" / "Models"
+
+
+def interval(summary: dict) -> str:
+    low, high = summary["ci95"]
+    return f"{summary['mean']:.3f} (95% CI {low:.3f}-{high:.3f}; median {summary['median']:.3f}; n = {summary['n']})"
+
+
+def by_size(cases: list[dict], limit_cm3: float = 50.0) -> str:
+    """Mean Dice of small and large tumors (1 mm voxels: 1000 voxels = 1 cm3)."""
+    parts = []
+    for label, chosen in (("under", [c for c in cases if c["tumor_voxels"] < limit_cm3 * 1000]),
+                          ("over", [c for c in cases if c["tumor_voxels"] >= limit_cm3 * 1000])):
+        if chosen:
+            mean = sum(c["dice_central_click"] for c in chosen) / len(chosen)
+            parts.append(f"{mean:.3f} for the {len(chosen)} tumors {label} {limit_cm3:.0f} cm3")
+    return ", ".join(parts)
+
+
+def card(results: dict, entry: dict) -> str:
+    training, validation, split = results["training"], results["validation"], results["split"]
+    excluded = ", ".join(f"{e['id']} ({e['reason']})" for e in results["excluded"]) or "none"
+    border = [c for c in validation["cases"] if c["touches_border"]]
+    return f"""# Model card: {results['model']} {results['version']}
+
+{entry.get('description', '')}
+
+## Intended use
+Research use only: a starting segmentation of a primary lung tumor in a CT scan, from one click (or
+a box) on the tumor, to be reviewed and corrected by a radiologist before any measurement. Not a
+medical device; not for clinical decisions. Other modalities, organs or lesion types are out of scope.
+
+## Network and inputs
+MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. Input: the CT
+resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
+{entry['roi_size']} voxel region around the click, and a second channel marking the click (Gaussian,
+sigma {entry['seed_sigma_mm']} mm). Output: tumor probability; mask = probability >= 0.5, the connected
+component at the click, holes filled.
+
+## Training data
+{results['data']}: 92 mm CT crops around the primary tumor with expert masks (1 mm voxels as the
+provider states). Left out: {excluded}. Split with seed {split['seed']}, stratified by source cohort:
+{len(split['training_ids'])} training and {len(split['validation_ids'])} validation patients (ids in
+`benchmarks/results/segmentation_training.json`).
+
+## Training
+{training['steps_done']} steps of batch {training['batch_size']} (AdamW, one-cycle learning rate up to
+{training['learning_rate']}, Dice + cross-entropy), seed {training['seed']}, on {training['hardware']},
+in {training['seconds'] / 60:.1f} minutes. Each sample is a window centred on a random tumor voxel (the
+click), with MONAI augmentations (intensity scale and shift, noise, flips, 90-degree rotations, small
+affine rotations, scaling and shifts). Command: `{results['command']}`.
+
+## Validation (held-back patients, product inference path)
+| | Dice |
+|---|---|
+| click at the tumor voxel nearest its centroid | {interval(validation['dice_central_click'])} |
+| three random clicks inside the tumor, per patient | {interval(validation['dice_random_clicks'])} |
+| classical baseline: HU > {results['baseline']['threshold_hu']:.0f} (chosen on training patients), component at the click, holes filled | {interval(validation['baseline_dice'])} |
+
+{len(border)} of the validation tumors touch the border of their crop, so part of the tumor lies
+outside the data. By size (central click): {by_size(validation['cases'])}. This validation is an
+internal hold-out of {split['validation_fraction']:.0%} of one public data set; accuracy on other
+scanners, protocols and institutions is unknown and expected to be lower.
+
+## License
+{entry['license']}
+
+Weights: `{results['weights']['file']}`, sha256 `{results['weights']['sha256']}`.
+"""
+
+
+def main() -> None:
+    results = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else RESULTS).read_text())
+    catalog = json.loads((REPO / "ResponsePredictor" / "Resources" / "Models.json").read_text())
+    entry = next(m for m in catalog["models"] if m["id"] == results["model"])
+    path = MODELS / entry["card"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(card(results, entry))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
