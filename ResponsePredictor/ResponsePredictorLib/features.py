@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ImageContentError, MaskError, SettingsError
 from .resources import resource_path
-from .volume import Volume, as_label_map, conform_mask
+from .volume import Volume, as_label_map, conform_mask, nonzero_box
 
 DIAGNOSTICS_PREFIX = "diagnostics_"
 
@@ -66,8 +66,12 @@ class FeatureResult:
 
 def mask_labels(mask: Volume) -> list[int]:
     """Labels present in a label map, background (0) excluded."""
-    counts = np.bincount(as_label_map(mask).array.ravel())
-    return [int(label) for label in np.flatnonzero(counts) if label != 0]
+    array = as_label_map(mask).array
+    box = nonzero_box(array)
+    if box is None:
+        return []
+    # Counting within the labels' bounding box only: a tumor fills a small part of a CT.
+    return [int(label) for label in np.flatnonzero(np.bincount(array[box].ravel())) if label != 0]
 
 
 def _drop_sum_average_notice(record: logging.LogRecord) -> bool:
@@ -154,7 +158,8 @@ def _choose_label(mask: Volume, label: int | None) -> int:
 
 
 def _check_roi(mask: Volume, label: int, min_dimensions: int) -> None:
-    region = np.argwhere(mask.array == label)
+    box = nonzero_box(mask.array)  # not None: the label was found present
+    region = np.argwhere(mask.array[box] == label)
     if len(region) == 1:
         raise MaskError(
             f"Label {label} covers a single voxel: shape and texture features need a region of several voxels."

@@ -248,6 +248,23 @@ def crop_padded(volume: Volume, start: tuple[int, int, int], stop: tuple[int, in
     return Volume(out, volume.spacing, tuple(origin), volume.direction)
 
 
+def nonzero_box(array: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box of ``array`` holding all its non-zero values, as slices; None when all are zero.
+
+    Each axis is narrowed before the next is searched, so a tumor in a few slices of a large scan
+    costs one pass over the scan and then passes over those slices only.
+    """
+    box: list[slice] = [slice(None)] * array.ndim
+    for axis in range(array.ndim):
+        others = tuple(a for a in range(array.ndim) if a != axis)
+        present = np.flatnonzero(array[tuple(box)].any(axis=others))
+        if present.size == 0:
+            return None
+        start = (box[axis].start or 0) + int(present[0])
+        box[axis] = slice(start, start + int(present[-1] - present[0]) + 1)
+    return tuple(box)
+
+
 def as_label_map(mask: Volume, *, source: str = "mask") -> Volume:
     """Check that ``mask`` holds whole non-negative labels and return it as an integer Volume."""
     array = mask.array
