@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,9 @@ class Volume:
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: tuple[float, ...]
+    # The SimpleITK image a Volume was read from, when it was: to_sitk() then hands it back without
+    # copying the voxels again, and the array is made read-only so that the two cannot diverge.
+    _image: sitk.Image | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.array.ndim != 3:
@@ -81,10 +84,15 @@ class Volume:
                 f"The image has {image.GetNumberOfComponentsPerPixel()} components per voxel (colour or "
                 "vector data); a scalar CT, MR or PET volume is needed."
             )
-        return cls(sitk.GetArrayFromImage(image), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+        # A copy, not GetArrayViewFromImage: a view does not keep its image alive.
+        array = sitk.GetArrayFromImage(image)
+        array.flags.writeable = False
+        return cls(array, image.GetSpacing(), image.GetOrigin(), image.GetDirection(), _image=image)
 
     def to_sitk(self) -> sitk.Image:
-        # SimpleITK copies the buffer, so the Volume's array is never aliased by an image.
+        if self._image is not None:
+            # SimpleITK copies images lazily (copy on write): the caller may change its image, never ours.
+            return sitk.Image(self._image)
         image = sitk.GetImageFromArray(self.array)
         image.SetSpacing(self.spacing)
         image.SetOrigin(self.origin)
