@@ -100,4 +100,7 @@ def test_demo_writes_its_outputs(tmp_path, sample_features, capsys):
     assert row["case"] == "nsclc070"
     assert float(row["original_shape_MeshVolume"]) == sample_features["original_shape_MeshVolume"]
     assert (tmp_path / "diagnostics.json").is_file()
-    assert "nsclc070" in capsys.readouterr().out
+    auto = read_volume(tmp_path / "tumor_auto.nrrd")
+    assert auto.same_grid(read_volume(IMAGE)) and auto.array.any()
+    assert read_volume(tmp_path / "tumor_probability.nrrd").array.dtype == np.uint8
+    assert "Dice" in capsys.readouterr().out

@@ -32,3 +32,15 @@ class GeometryMismatchError(InputError):
 
 class SettingsError(InputError):
     """Radiomics settings (preset name or parameter file) that cannot be used."""
+
+
+class TableError(InputError):
+    """A feature or outcome table that cannot be used (no ``case`` column, repeated cases, bad outcome values)."""
+
+
+class MissingFeatureError(TableError):
+    """A table that lacks a feature column the model was trained on."""
+
+
+class ModelFileError(InputError):
+    """A saved model that is missing, incomplete, altered since it was saved, or of an unknown format."""

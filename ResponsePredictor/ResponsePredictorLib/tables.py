@@ -20,6 +20,7 @@ CASE_COLUMN = "case"
 def _atomic_write(path: Path, write: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.chmod(temporary, 0o644)  # mkstemp makes files private (0600); a results table is not
     try:
         with os.fdopen(handle, "w", newline="") as stream:
             write(stream)

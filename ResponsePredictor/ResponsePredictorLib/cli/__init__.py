@@ -13,11 +13,27 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import InputError
-from . import demo_command, features_command
+from . import (
+    demo_command,
+    evaluate_command,
+    features_command,
+    models_command,
+    predict_command,
+    segment_command,
+    train_command,
+)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
-COMMANDS = (features_command, demo_command)
+COMMANDS = (
+    features_command,
+    segment_command,
+    models_command,
+    train_command,
+    predict_command,
+    evaluate_command,
+    demo_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

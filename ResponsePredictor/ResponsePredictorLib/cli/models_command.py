@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..bundle import export_bundle
-from ..catalog import fetch_weights, import_model, load_model, local_weights
-from ..catalog_file import read_catalog
+# The engine's model modules import torch and MONAI (seconds): they are imported by the actions
+# that need them, so that other commands start fast.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> None:
+    from ..catalog import local_weights
+    from ..catalog_file import read_catalog
+
     catalog = read_catalog(args.catalog)
     for entry in catalog.entries.values():
         spec, weights = entry.spec, entry.weights
@@ -52,18 +54,26 @@ def run_list(args: argparse.Namespace) -> None:
 
 
 def run_import(args: argparse.Namespace) -> None:
+    from ..catalog import import_model
+
     model = import_model(args.path, catalog=args.catalog)
     use = model.spec.id if args.path.is_file() else str(args.path)
     print(f"Model {model.spec.id} {model.spec.version} loads ({model.source}); use it as --model {use}")
 
 
 def run_export(args: argparse.Namespace) -> None:
+    from ..bundle import export_bundle
+    from ..catalog import load_model
+
     model = load_model(args.model, catalog=args.catalog)
     export_bundle(model, args.folder)
     print(f"Model {model.spec.id} {model.spec.version} ({model.source}) written as a MONAI bundle to {args.folder}")
 
 
 def run_download(args: argparse.Namespace) -> None:
+    from ..catalog import fetch_weights
+    from ..catalog_file import read_catalog
+
     catalog = read_catalog(args.catalog)
     _, source = fetch_weights(catalog.get(args.id), catalog)
     print(f"Model {args.id}: weights {source}")

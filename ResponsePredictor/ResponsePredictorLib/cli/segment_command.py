@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..catalog import check_modality, load_model
-from ..segment.inference import Segmenter
 from ..volume import read_volume, write_volume
 
 
@@ -53,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.whole_volume and args.roi:
         raise argparse.ArgumentTypeError("--whole-volume takes an optional --seed, not a --roi")
+    # torch and MONAI load here, not when the command line starts (seconds for every other command).
+    from ..catalog import check_modality, load_model
+    from ..segment.inference import Segmenter
+
     model = load_model(args.model, device="cpu", allow_download=not args.offline)
     warning = check_modality(model.spec, args.modality)
     if warning:

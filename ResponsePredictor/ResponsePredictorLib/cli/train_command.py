@@ -1,0 +1,60 @@
+"""``responsepredictor train TABLE.csv (--outcome COL | --time COL --event COL) -o MODEL_DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a prediction model on a feature table and validate it by nested cross-validation",
+        description="Train a model on a CSV table (one row per case, a 'case' column, feature columns and the "
+        "outcome), print its nested cross-validated performance with 95%% intervals, and save it with its model "
+        "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median.",
+    )
+    parser.add_argument("table", type=Path, help="CSV table: 'case', features, outcome column(s)")
+    outcome = parser.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--outcome", metavar="COL", help="binary outcome column (1 = e.g. responder, 0 = not)")
+    outcome.add_argument("--time", metavar="COL", help="time-to-event column (needs --event)")
+    parser.add_argument("--event", metavar="COL", help="event column for --time (1 = event, 0 = censored)")
+    parser.add_argument("--model", metavar="NAME", help="binary: lightgbm (default), logistic; survival: coxnet (default), rsf")
+    parser.add_argument("--horizon", type=float, help="survival: time for survival probability and AUC (default: median follow-up)")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="COL", help="columns that are not features")
+    parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default 5)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of the outer folds (default 2)")
+    parser.add_argument("--inner-folds", type=int, default=5, help="inner folds for tuning (default 5)")
+    parser.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for per-patient intervals (default 100)")
+    parser.add_argument("--permutations", type=int, default=0, help="permutation test with this many shuffles (slow; default off)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--jobs", type=int, default=1, help="outer folds fitted in parallel (default 1)")
+    parser.add_argument("--name", default="ResponsePredictor model", help="model name for its card")
+    parser.add_argument("--data-description", default="Not described.", help="training data, source and license, for the card")
+    parser.add_argument("--outcome-definition", default="Not described.", help="how the outcome was defined, for the card")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+    parser.set_defaults(run=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..predict import BinaryOutcome, CardInfo, SurvivalOutcome, make_model, read_table, save_model, train_model
+
+    if args.time and not args.event:
+        args.parser.error("--time needs --event")
+    if args.event and not args.time:
+        args.parser.error("--event goes with --time, not with --outcome")
+    outcome = BinaryOutcome(args.outcome) if args.outcome else SurvivalOutcome(args.time, args.event)
+    model = make_model(outcome.kind, args.model, args.horizon, inner_folds=args.inner_folds,
+                       n_bootstrap=args.bootstrap, random_state=args.seed)
+    info = CardInfo(name=args.name, data=args.data_description, outcome_definition=args.outcome_definition)
+    started = time.perf_counter()
+    table = read_table(args.table)
+    result = train_model(table, outcome, model=model, exclude=args.exclude, folds=args.folds, repeats=args.repeats,
+                         permutations=args.permutations, n_jobs=args.jobs, info=info)
+    fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown)
+    settings = result.validation.settings
+    print(f"{model.learner} on {settings['cases']} cases, nested cross-validation ({settings['repeats']} x "
+          f"{settings['outer_folds']}-fold, inner {settings['inner_folds']}-fold):")
+    print(result.validation.summary())
+    print(f"Model saved to {args.output} (fingerprint {fingerprint}) in {time.perf_counter() - started:.1f} s")

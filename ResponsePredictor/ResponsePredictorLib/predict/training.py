@@ -1,0 +1,68 @@
+"""Train, validate and describe a model in one call: what ``responsepredictor train`` and the default
+model's script run.
+
+The order matters for honesty: the figures come from nested cross-validation of the whole
+procedure; the model that is saved is then fitted once on every case with the same procedure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .model_card import CardInfo, build_card, render_markdown
+from .models import BinaryModel, OutcomeModel, SurvivalModel
+from .table import Outcome, feature_columns
+from .validation import Validation, cross_validate, permutation_test
+
+DEFAULT_LEARNER = {BinaryModel.kind: "lightgbm", SurvivalModel.kind: "coxnet"}
+
+
+@dataclass
+class TrainingResult:
+    model: OutcomeModel
+    validation: Validation
+    card: dict[str, Any]
+
+    @property
+    def card_markdown(self) -> str:
+        return render_markdown(self.card)
+
+
+def make_model(kind: str, learner: str | None = None, horizon: float | None = None, **params: Any) -> OutcomeModel:
+    """An unfitted model for this kind of outcome; ``params`` are the model's constructor parameters."""
+    learner = learner or DEFAULT_LEARNER[kind]
+    if kind == BinaryModel.kind:
+        return BinaryModel(learner=learner, **params)
+    return SurvivalModel(learner=learner, horizon=horizon, **params)
+
+
+def train_model(
+    table: pd.DataFrame,
+    outcome: Outcome,
+    *,
+    model: OutcomeModel | None = None,
+    exclude: Iterable[str] = (),
+    folds: int = 5,
+    repeats: int = 2,
+    permutations: int = 0,
+    n_resamples: int = 1000,
+    n_jobs: int = 1,
+    info: CardInfo | None = None,
+    excluded_cases: list[dict[str, str]] | None = None,
+) -> TrainingResult:
+    """Validate ``model`` (default: the kind's default learner) by nested CV, then fit it on every case."""
+    X = table[feature_columns(table, outcome, exclude)]
+    y = outcome.values(table)
+    model = model or make_model(outcome.kind)
+    validation = cross_validate(model, X, y, folds=folds, repeats=repeats, random_state=model.random_state,
+                                n_resamples=n_resamples, n_jobs=n_jobs)
+    if permutations:
+        validation.permutation = permutation_test(model, X, y, n_permutations=permutations, folds=folds,
+                                                  random_state=model.random_state, n_jobs=n_jobs)
+    model.fit(X, y)
+    card = build_card(info or CardInfo(), model, outcome, X, y, validation, excluded_cases)
+    return TrainingResult(model, validation, card)

@@ -1,0 +1,215 @@
+"""Honest estimates of how a model will do on new patients.
+
+``cross_validate``: repeated stratified K-fold; in every outer training fold the whole model is
+fitted from scratch (inner cross-validation for its hyper-parameters and threshold, preprocessing
+included, see ``models``), then predicts the outer test fold it never saw. ``evaluate``: a fitted
+model on a held-out table with known outcomes. ``permutation_test``: the same cross-validation with
+the outcomes shuffled, to show what chance alone gives.
+
+Each figure is the mean over test folds (over repeats too) of the metric computed in that fold, with
+a percentile interval from resampling the cases of every test fold with replacement (within class,
+or within event/censored) and recomputing. It reflects the uncertainty from the limited number of
+test cases, not the variation between models fitted to other training sets, so it is a lower bound
+on the uncertainty of a new model fitted to a new cohort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from . import metrics
+from .models import BinaryModel, OutcomeModel, SurvivalModel, outcome_strata, stratified_bootstrap
+
+PRIMARY_METRIC = {"binary": "auc", "survival": "c_index"}
+LABELS = {
+    "auc": "AUC", "sensitivity": "sensitivity", "specificity": "specificity", "brier": "Brier score",
+    "c_index": "C-index", "auc_at_horizon": "AUC at horizon", "brier_at_horizon": "Brier score at horizon",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    lower: float
+    upper: float
+
+    def __str__(self) -> str:
+        if np.isnan(self.lower):
+            return f"{self.value:.3f}"
+        return f"{self.value:.3f} (95% CI {self.lower:.3f}-{self.upper:.3f})"
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "lower": self.lower, "upper": self.upper}
+
+
+@dataclass(frozen=True)
+class TestFold:
+    """One set of predictions for cases the model did not see, with what is needed to score them."""
+
+    y: np.ndarray
+    outputs: pd.DataFrame
+    threshold: float = 0.5  # binary
+    horizon: float = float("nan")  # survival
+    censoring: np.ndarray | None = None  # survival: metrics.censoring_survival of these cases
+
+
+def _test_fold(model: OutcomeModel, y: np.ndarray, outputs: pd.DataFrame, reference: np.ndarray) -> TestFold:
+    """Predictions of a fitted model with its threshold, or its horizon and the censoring distribution
+    estimated on ``reference`` (the training fold; for held-out data the test cases themselves)."""
+    if isinstance(model, BinaryModel):
+        return TestFold(y, outputs, threshold=model.threshold_)
+    return TestFold(y, outputs, horizon=model.horizon_, censoring=metrics.censoring_survival(reference, y, model.horizon_))
+
+
+@dataclass
+class Validation:
+    """Metrics with intervals, calibration, out-of-fold predictions and the settings that made them."""
+
+    kind: str
+    metrics: dict[str, Estimate]
+    calibration: list[dict[str, Any]]
+    settings: dict[str, Any]
+    predictions: pd.DataFrame
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)
+    permutation: dict[str, Any] | None = None
+
+    def summary(self) -> str:
+        lines = [f"{LABELS[name]:>24}: {estimate}" for name, estimate in self.metrics.items()]
+        if self.permutation:
+            lines.append(f"{'permutation test':>24}: p = {self.permutation['p_value']:.3g} "
+                         f"({self.permutation['permutations']} shuffles of the outcome)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "settings": self.settings,
+            "metrics": {name: estimate.to_dict() for name, estimate in self.metrics.items()},
+            "calibration": self.calibration, "permutation": self.permutation,
+        }
+
+
+def cross_validate(
+    model: OutcomeModel,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    folds: int = 5,
+    repeats: int = 2,
+    random_state: int = 0,
+    n_resamples: int = 1000,
+    n_jobs: int = 1,
+) -> Validation:
+    """Nested cross-validation of ``model`` (which is cloned; bootstrap refits are skipped)."""
+    from joblib import Parallel, delayed
+
+    model = _for_validation(model, y)
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state)
+    splits = list(splitter.split(X, outcome_strata(y)))
+    # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
+    fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(delayed(_fit_fold)(model, X, y, train, test) for train, test in splits)
+    test_folds = [_test_fold(fold_model, y[test], outputs, y[train]) for (train, test), (fold_model, outputs) in zip(splits, fitted)]
+    predictions = pd.concat([fold.outputs for fold in test_folds]).groupby(level=0, sort=False).mean().reindex(X.index)
+    settings = {"method": "nested cross-validation", "outer_folds": folds, "repeats": repeats,
+                "inner_folds": model.inner_folds, "random_state": random_state, "resamples": n_resamples,
+                "cases": len(X)}
+    return _validation(model, test_folds, predictions, settings, n_resamples, random_state)
+
+
+def evaluate(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_resamples: int = 1000,
+             random_state: int = 0, level: float = 0.95) -> Validation:
+    """A fitted model on held-out cases with known outcomes (censoring weights from these cases)."""
+    outputs = model.outputs(X, level)
+    fold = _test_fold(model, y, outputs, y)
+    settings = {"method": "held-out evaluation", "cases": len(X), "resamples": n_resamples}
+    return _validation(model, [fold], outputs, settings, n_resamples, random_state)
+
+
+def permutation_test(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_permutations: int = 100,
+                     folds: int = 5, random_state: int = 0, n_jobs: int = 1) -> dict[str, Any]:
+    """p-value of the cross-validated AUC (or C-index) against shuffled outcomes (Ojala & Garriga 2010).
+
+    Each shuffle reruns the whole nested cross-validation (one repeat), so the p-value accounts for
+    everything the model learns, tuning included.
+    """
+    metric = PRIMARY_METRIC[model.kind]
+
+    def score(outcome: np.ndarray) -> float:
+        result = cross_validate(model, X, outcome, folds=folds, repeats=1, random_state=random_state, n_resamples=0, n_jobs=n_jobs)
+        return result.metrics[metric].value
+
+    rng = np.random.default_rng(random_state)
+    observed = score(y)
+    null = np.array([score(y[rng.permutation(len(y))]) for _ in range(n_permutations)])
+    return {
+        "metric": metric, "observed": observed, "permutations": n_permutations,
+        "p_value": float((1 + np.sum(null >= observed)) / (1 + n_permutations)),
+        "null_mean": float(np.mean(null)), "null_95th_percentile": float(np.percentile(null, 95)),
+    }
+
+
+def _for_validation(model: OutcomeModel, y: np.ndarray) -> OutcomeModel:
+    model = clone(model).set_params(n_bootstrap=0)
+    if isinstance(model, SurvivalModel) and model.horizon is None:
+        # One horizon for every fold, so that fold metrics at the horizon can be averaged.
+        model.set_params(horizon=float(np.median(y["time"])))
+    return model
+
+
+def _fit_fold(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[OutcomeModel, pd.DataFrame]:
+    fitted = clone(model).fit(X.iloc[train], y[train])
+    return fitted, fitted.outputs(X.iloc[test])
+
+
+def _fold_metrics(kind: str, fold: TestFold, rows: np.ndarray | None = None) -> dict[str, float]:
+    rows = np.arange(len(fold.y)) if rows is None else rows
+
+    def column(name: str) -> np.ndarray:
+        return fold.outputs[name].to_numpy()[rows]
+
+    if kind == BinaryModel.kind:
+        return metrics.binary_metrics(fold.y[rows], column("probability"), fold.threshold)
+    return metrics.survival_metrics(fold.y[rows], column("score"), column("risk"), fold.horizon, fold.censoring[rows])
+
+
+def _validation(model: OutcomeModel, test_folds: list[TestFold], predictions: pd.DataFrame, settings: dict[str, Any],
+                n_resamples: int, random_state: int) -> Validation:
+    kind = model.kind
+    names = metrics.BINARY_METRICS if kind == BinaryModel.kind else metrics.SURVIVAL_METRICS
+    per_fold = [_fold_metrics(kind, fold) for fold in test_folds]
+    point = {name: float(np.nanmean([fold[name] for fold in per_fold])) for name in names}
+    lower = upper = {name: float("nan") for name in names}
+    if n_resamples:
+        resampled = _resample(kind, test_folds, names, n_resamples, np.random.default_rng(random_state))
+        lower = dict(zip(names, np.nanpercentile(resampled, 2.5, axis=0)))
+        upper = dict(zip(names, np.nanpercentile(resampled, 97.5, axis=0)))
+    estimates = {name: Estimate(point[name], float(lower[name]), float(upper[name])) for name in names}
+    if kind == SurvivalModel.kind:
+        settings = {**settings, "horizon": test_folds[0].horizon}
+    return Validation(kind, estimates, _calibration(kind, test_folds), settings, predictions, per_fold)
+
+
+def _resample(kind: str, test_folds: list[TestFold], names: tuple[str, ...], n_resamples: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """The fold-averaged metrics over ``n_resamples`` resamplings of every test fold, shape (resamples, metrics)."""
+    strata = [outcome_strata(fold.y) for fold in test_folds]
+    resampled = np.empty((n_resamples, len(names)))
+    for draw in range(n_resamples):
+        per_fold = [_fold_metrics(kind, fold, stratified_bootstrap(s, rng)) for fold, s in zip(test_folds, strata)]
+        resampled[draw] = [np.nanmean([fold[name] for fold in per_fold]) for name in names]
+    return resampled
+
+
+def _calibration(kind: str, test_folds: list[TestFold]) -> list[dict[str, Any]]:
+    """Calibration of all out-of-fold predictions pooled (each case once per repeat)."""
+    y = np.concatenate([fold.y for fold in test_folds])
+    outputs = pd.concat([fold.outputs for fold in test_folds])
+    bins = 5 if len(y) < 500 else 10
+    if kind == BinaryModel.kind:
+        return metrics.calibration_curve(y, outputs["probability"].to_numpy(), bins)
+    return metrics.survival_calibration(y, outputs["survival"].to_numpy(), test_folds[0].horizon, bins)

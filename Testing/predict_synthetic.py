@@ -1,0 +1,46 @@
+"""Synthetic feature tables for the prediction tests: no external data, seconds to fit.
+
+A few informative columns, noise columns, a nearly duplicated column, a constant column and a text
+column, like a small radiomics table with a clinical covariate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ResponsePredictorLib.predict.table import SURVIVAL_DTYPE
+
+
+def feature_table(n: int = 80, noise: int = 8, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(rng.normal(size=(n, 3 + noise)), columns=["signal_a", "signal_b", "signal_c"] + [f"noise_{i}" for i in range(noise)])
+    table["signal_a_copy"] = table["signal_a"] + rng.normal(scale=0.01, size=n)  # dropped as correlated
+    table["constant"] = 1.0  # dropped as constant
+    table["histology"] = rng.choice(["adeno", "squamous", "large"], size=n)
+    table.index = pd.Index([f"case{i:03d}" for i in range(n)], name="case")
+    return table
+
+
+def linear_predictor(table: pd.DataFrame) -> np.ndarray:
+    return 2.0 * table["signal_a"] - 1.5 * table["signal_b"] + 1.0 * (table["histology"] == "adeno")
+
+
+def binary_outcome(table: pd.DataFrame, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random(len(table)) < 1 / (1 + np.exp(-linear_predictor(table).to_numpy()))).astype(int)
+
+
+def survival_outcome(table: pd.DataFrame, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    event_time = rng.exponential(500 * np.exp(-0.8 * linear_predictor(table).to_numpy()))
+    censor_time = rng.uniform(100, 1500, len(table))
+    y = np.empty(len(table), dtype=SURVIVAL_DTYPE)
+    y["event"], y["time"] = event_time <= censor_time, np.round(np.minimum(event_time, censor_time), 1) + 1
+    return y
+
+
+def with_outcomes(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as a user's CSV would hold it: a case column, the features and both kinds of outcome."""
+    survival = survival_outcome(table)
+    return table.assign(responder=binary_outcome(table), time=survival["time"], event=survival["event"].astype(int)).reset_index()
