@@ -103,4 +103,8 @@ def test_demo_writes_its_outputs(tmp_path, sample_features, capsys):
     auto = read_volume(tmp_path / "tumor_auto.nrrd")
     assert auto.same_grid(read_volume(IMAGE)) and auto.array.any()
     assert read_volume(tmp_path / "tumor_probability.nrrd").array.dtype == np.uint8
-    assert "Dice" in capsys.readouterr().out
+    prediction = read_rows(tmp_path / "prediction.csv")[0]
+    assert 0 < float(prediction["survival"]) < 1
+    assert float(prediction["survival_lower"]) <= float(prediction["survival"]) <= float(prediction["survival_upper"])
+    printed = capsys.readouterr().out
+    assert "Dice" in printed and "overall survival" in printed

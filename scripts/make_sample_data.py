@@ -10,6 +10,8 @@ header; their provider states 1 mm isotropic voxels, which is what we write (ori
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 from pathlib import Path
 
@@ -31,7 +33,17 @@ def main() -> None:
     out = resource_path("SampleData")
     write_volume(Volume(crop["scan"], **GEOMETRY), out / f"nsclc{PATIENT:03d}_ct.nrrd")
     write_volume(Volume((crop["mask"] > 0).astype(np.uint8), **GEOMETRY), out / f"nsclc{PATIENT:03d}_tumor.nrrd")
+    write_clinical(args.data_dir / "nsclc_crops" / "clinical.csv", out / f"nsclc{PATIENT:03d}_clinical.json")
     print(f"wrote the sample case into {out}")
+
+
+def write_clinical(source: Path, target: Path) -> None:
+    """The patient's covariates as the default survival model takes them (histology in lower case)."""
+    with open(source, newline="") as stream:
+        row = next(r for r in csv.DictReader(stream) if int(r["PatientID"]) == PATIENT)
+    clinical = {"age": float(row["age"]), "Tstage": int(row["Tstage"]), "Nstage": int(row["Nstage"]),
+                "Mstage": int(row["Mstage"]), "Histology": row["Histology"].strip().lower()}
+    target.write_text(json.dumps(clinical, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from ..features import FeatureExtractor
+from ..predict import load_model as load_outcome_model
 from ..resources import resource_path
 from ..volume import read_mask, read_volume, write_volume
+from ..tables import write_feature_table
 from .features_command import write_results
 
 SAMPLE_IMAGE = ("SampleData", "nsclc070_ct.nrrd")
 SAMPLE_MASK = ("SampleData", "nsclc070_tumor.nrrd")
+SAMPLE_CLINICAL = ("SampleData", "nsclc070_clinical.json")
+SURVIVAL_MODEL = ("Models", "nsclc_os_ct")
+TOP_CONTRIBUTIONS = 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,4 +64,21 @@ def run(args: argparse.Namespace) -> None:
     for name in ("original_shape_MeshVolume", "original_shape_Sphericity", "original_firstorder_Mean",
                  "original_glcm_Contrast"):
         print(f"     {name:32s} {features.features[name]:.4g}")
+
+    # 3. Overall survival from the default model: the features plus the patient's covariates.
+    saved = load_outcome_model(resource_path(*SURVIVAL_MODEL))
+    clinical = json.loads(resource_path(*SAMPLE_CLINICAL).read_text())
+    table = pd.DataFrame([{**features.features, **clinical}], index=pd.Index(["nsclc070"], name="case"))
+    prediction = saved.model.outputs(table).iloc[0]
+    contributions = saved.model.contributions(table).iloc[0]
+    top = contributions.reindex(contributions.abs().sort_values(ascending=False).index)[:TOP_CONTRIBUTIONS]
+    prediction_csv = args.output_dir / "prediction.csv"
+    write_feature_table([{"case": "nsclc070", **{k: float(v) for k, v in prediction.items()}}], prediction_csv)
+    horizon_years = saved.model.horizon_ / 365.25
+    print(f"3. {horizon_years:.0f}-year overall survival (default model, research use): "
+          f"{prediction['survival']:.0%} (95% interval {prediction['survival_lower']:.0%}-"
+          f"{prediction['survival_upper']:.0%}; in-sample: this patient is one of the model's training cases) "
+          f"-> {prediction_csv}")
+    for name, value in top.items():
+        print(f"     {name:40s} {value:+.3f} to the risk score")
     print(f"done in {time.perf_counter() - clock:.1f} s; outputs in {args.output_dir}")
