@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .bundle import is_bundle, load_bundle
-from .catalog_cache import atomic_file, cache_root, cached_weights_path, unwritable
+from .catalog_cache import cache_root, cached_weights_path, unwritable
+from .files import atomic_file
 from .catalog_download import DEFAULT_TIMEOUT_S, download_file
 from .catalog_file import Catalog, CatalogEntry, CatalogError, read_catalog, read_model_json, sha256_file
 from .loaded_model import LoadedModel

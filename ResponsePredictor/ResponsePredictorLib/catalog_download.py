@@ -15,7 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .catalog_cache import atomic_file, unwritable
+from .catalog_cache import unwritable
+from .files import atomic_file
 from .errors import InputError
 
 DEFAULT_TIMEOUT_S = 30.0

@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from .files import atomic_file
 
 CASE_COLUMN = "case"
 
 
-def _atomic_write(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.chmod(temporary, 0o644)  # mkstemp makes files private (0600); a results table is not
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _atomic_write(path: Path, write: Callable[[TextIO], object]) -> Path:
+    with atomic_file(path) as partial, open(partial, "w", newline="") as stream:
+        write(stream)
     return path
 
 

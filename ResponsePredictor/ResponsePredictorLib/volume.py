@@ -22,6 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import GeometryMismatchError, ImageContentError, ImageReadError, MaskError
+from .files import atomic_file
 
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 
@@ -225,14 +226,10 @@ def write_volume(volume: Volume, path: str | Path, *, compress: bool = True) -> 
         # Detached headers point to a data file by name: write in place, the pair can't be renamed.
         sitk.WriteImage(volume.to_sitk(), str(path), compress)
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix
-    partial = path.with_name(f".{path.name}.partial{suffix}")
-    try:
+    # The temporary name keeps the extension: ITK picks the file format from it.
+    extension = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix
+    with atomic_file(path, suffix=f".partial{extension}") as partial:
         sitk.WriteImage(volume.to_sitk(), str(partial), compress)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 
