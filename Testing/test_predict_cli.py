@@ -10,6 +10,7 @@ import pytest
 
 from predict_synthetic import feature_table, with_outcomes
 from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_OK, main
+from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.predict import load_model, read_table
 
 FAST = ["--folds", "3", "--repeats", "1", "--inner-folds", "3", "--bootstrap", "5"]
@@ -46,7 +47,18 @@ def test_train_prints_the_validation_and_saves_the_model(tables, binary_model, c
     assert "AUC:" in out and "95% CI" in out and "fingerprint" in out
     saved = load_model(model_dir)
     assert saved.card["name"] == "Responders" and "auc" in saved.card["validation"]["metrics"]
+    assert saved.feature_settings is None  # not told how the table's features were made
     assert {"model.json", "manifest.json", "model_card.md", "arrays.npz"} <= {p.name for p in model_dir.iterdir()}
+
+
+def test_train_records_the_feature_settings_it_is_given(tables, tmp_path):
+    model_dir = tmp_path / "with_settings"
+    assert main(["train", str(tables / "train.csv"), "--outcome", "responder", "--exclude", "time", "event", *FAST,
+                 "--preset", "mr", "-o", str(model_dir)]) == EXIT_OK
+    assert load_model(model_dir).feature_settings == load_settings(preset="mr")
+    assert main(["train", str(tables / "train.csv"), "--outcome", "responder", *FAST, "--preset", "nope",
+                 "-o", str(tmp_path / "never")]) == EXIT_INPUT
+    assert not (tmp_path / "never").exists()
 
 
 def test_predict_writes_probabilities_intervals_and_contributions(tables, binary_model, tmp_path):

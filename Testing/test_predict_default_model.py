@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO_ROOT, data_path
-from ResponsePredictorLib.features import FeatureExtractor
+from ResponsePredictorLib.features import FeatureExtractor, load_settings
 from ResponsePredictorLib.predict import load_model, read_table
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import read_mask, read_volume
@@ -61,6 +61,11 @@ def test_default_model_predicts_the_sample_case(default_model, sample_features):
 
 def test_every_model_feature_comes_from_our_extractor_or_the_clinical_columns(default_model, sample_features):
     assert set(default_model.model.feature_names_in_) == set(sample_features) | set(CLINICAL)
+
+
+def test_the_model_records_the_feature_settings_it_was_trained_with(default_model):
+    # New cases and heatmaps take their features from these settings, so they must be the ct preset's.
+    assert default_model.feature_settings == load_settings(preset="ct")
 
 
 @pytest.mark.realdata

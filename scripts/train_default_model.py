@@ -31,6 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nsclc_features  # noqa: E402  (the sibling script that computes the cached feature table)
 
+from ResponsePredictorLib.features import load_settings  # noqa: E402
 from ResponsePredictorLib.predict import CardInfo, SurvivalModel, SurvivalOutcome, cross_validate, read_table, save_model, train_model  # noqa: E402
 from ResponsePredictorLib.predict.persistence import library_versions  # noqa: E402
 from ResponsePredictorLib.predict.validation import Validation  # noqa: E402
@@ -111,7 +112,8 @@ def main() -> None:
     card = CardInfo(**{**CARD.__dict__, "notes": notes})
     result = train_model(table, OUTCOME, model=model, folds=FOLDS, repeats=REPEATS, n_jobs=args.jobs, info=card,
                          excluded_cases=excluded)
-    fingerprint = save_model(result.model, OUTCOME, MODEL_DIR, result.card, result.card_markdown)
+    fingerprint = save_model(result.model, OUTCOME, MODEL_DIR, result.card, result.card_markdown,
+                             load_settings(preset=nsclc_features.PRESET))
     print(result.validation.summary())
     print(f"default model -> {MODEL_DIR} (fingerprint {fingerprint}) in {time.perf_counter() - started:.0f} s")
     if not args.no_comparison:

@@ -33,11 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", default="ResponsePredictor model", help="model name for its card")
     parser.add_argument("--data-description", default="Not described.", help="training data, source and license, for the card")
     parser.add_argument("--outcome-definition", default="Not described.", help="how the outcome was defined, for the card")
+    features = parser.add_mutually_exclusive_group()
+    features.add_argument("--preset", metavar="NAME", help="radiomics preset the table's features were computed with "
+                          "(recorded in the model, so that new cases and heatmaps use the same settings)")
+    features.add_argument("--params", type=Path, metavar="FILE", help="pyradiomics parameter file of the table's features")
     parser.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
     parser.set_defaults(run=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> None:
+    from ..features import load_settings
     from ..predict import BinaryOutcome, CardInfo, SurvivalOutcome, make_model, read_table, save_model, train_model
 
     if args.time and not args.event:
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> None:
     if args.event and not args.time:
         args.parser.error("--event goes with --time, not with --outcome")
     outcome = BinaryOutcome(args.outcome) if args.outcome else SurvivalOutcome(args.time, args.event)
+    feature_settings = load_settings(args.preset, args.params) if args.preset or args.params else None
     model = make_model(outcome.kind, args.model, args.horizon, inner_folds=args.inner_folds,
                        n_bootstrap=args.bootstrap, random_state=args.seed)
     info = CardInfo(name=args.name, data=args.data_description, outcome_definition=args.outcome_definition)
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> None:
     table = read_table(args.table)
     result = train_model(table, outcome, model=model, exclude=args.exclude, folds=args.folds, repeats=args.repeats,
                          permutations=args.permutations, n_jobs=args.jobs, info=info)
-    fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown)
+    fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown, feature_settings)
     settings = result.validation.settings
     print(f"{model.learner} on {settings['cases']} cases, nested cross-validation ({settings['repeats']} x "
           f"{settings['outer_folds']}-fold, inner {settings['inner_folds']}-fold):")

@@ -3,7 +3,8 @@
 A model folder holds
 
     model.json       format version, outcome, the fitted model's numbers and names, library
-                     versions, the model card's content
+                     versions, the model card's content, and the pyradiomics settings its features
+                     were computed with (so that a new case and its heatmap get the same features)
     arrays.npz       numpy arrays, read with ``allow_pickle=False`` (numbers only)
     lightgbm/*.txt   LightGBM boosters in LightGBM's own text format
     model_card.md    the model card for people
@@ -55,17 +56,29 @@ class SavedModel:
     card: dict[str, Any]
     fingerprint: str
     directory: Path
+    feature_settings: dict[str, Any] | None = None  # None: the table's features came from elsewhere
 
 
-def save_model(model: OutcomeModel, outcome: Outcome, directory: str | Path, card: dict[str, Any], card_markdown: str) -> str:
-    """Write the model folder (replacing an earlier model there) and return its fingerprint."""
+def save_model(
+    model: OutcomeModel,
+    outcome: Outcome,
+    directory: str | Path,
+    card: dict[str, Any],
+    card_markdown: str,
+    feature_settings: dict[str, Any] | None = None,
+) -> str:
+    """Write the model folder (replacing an earlier model there) and return its fingerprint.
+
+    ``feature_settings``: the pyradiomics settings (as ``features.load_settings`` returns them) that
+    produced the model's radiomic features, when known.
+    """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not (directory / MANIFEST).is_file():
         raise ModelFileError(f"{directory} exists and is not a model folder; choose a new or empty folder.")
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
     try:
-        files = _write_files(staging, model, outcome, card, card_markdown)
+        files = _write_files(staging, model, outcome, card, card_markdown, feature_settings)
         manifest = json.dumps({"format": FORMAT, "files": files}, indent=2, sort_keys=True).encode()
         (staging / MANIFEST).write_bytes(manifest)
         staging.chmod(0o755)
@@ -119,15 +132,26 @@ def load_model(directory: str | Path, fingerprint: str | None = None) -> SavedMo
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ModelFileError(f"{directory} matches its manifest but its content is malformed ({type(error).__name__}: {error}).") from None
-    return SavedModel(model, outcome, document.get("card", {}), actual, directory)
+    settings = document.get("feature_settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise ModelFileError(f"{directory} matches its manifest but its feature settings are not a mapping.")
+    return SavedModel(model, outcome, document.get("card", {}), actual, directory, settings)
 
 
-def _write_files(folder: Path, model: OutcomeModel, outcome: Outcome, card: dict[str, Any], card_markdown: str) -> dict[str, str]:
+def _write_files(
+    folder: Path,
+    model: OutcomeModel,
+    outcome: Outcome,
+    card: dict[str, Any],
+    card_markdown: str,
+    feature_settings: dict[str, Any] | None,
+) -> dict[str, str]:
     arrays: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
     document = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "outcome": outcome.to_dict(),
         "model": _encode(model.to_state(), arrays, texts), "versions": library_versions(), "card": card,
+        "feature_settings": feature_settings,
     }
     payload = {MODEL_JSON: json.dumps(document, indent=1, default=_plain).encode(), CARD_MD: card_markdown.encode()}
     if arrays:
