@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import tomllib
@@ -20,21 +21,21 @@ def cmake_list(name: str) -> set[str]:
     return {line.strip().replace("${MODULE_NAME}", "ResponsePredictor") for line in block.group(1).splitlines()}
 
 
-def files_under(folder: str, pattern: str) -> set[str]:
-    return {
-        str(path.relative_to(MODULE_DIR))
-        for path in (MODULE_DIR / folder).rglob(pattern)
-        if path.is_file() and "__pycache__" not in path.parts
-    }
+def on_disk() -> dict[str, list[str]]:
+    """What the lists must name, by the rule scripts/update_cmake_lists.py writes them with."""
+    spec = importlib.util.spec_from_file_location("update_cmake_lists", REPO_ROOT / "scripts" / "update_cmake_lists.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script.module_files()
 
 
 def test_cmake_lists_every_engine_file():
-    on_disk = files_under("ResponsePredictorLib", "*.py") | {"ResponsePredictor.py"}
-    assert cmake_list("MODULE_PYTHON_SCRIPTS") == on_disk
+    # Fix a failure with: python scripts/update_cmake_lists.py
+    assert cmake_list("MODULE_PYTHON_SCRIPTS") == set(on_disk()["MODULE_PYTHON_SCRIPTS"])
 
 
 def test_cmake_lists_every_resource():
-    assert cmake_list("MODULE_PYTHON_RESOURCES") == files_under("Resources", "*")
+    assert cmake_list("MODULE_PYTHON_RESOURCES") == set(on_disk()["MODULE_PYTHON_RESOURCES"])
 
 
 def test_extension_metadata():
