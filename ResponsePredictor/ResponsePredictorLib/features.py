@@ -107,16 +107,9 @@ class FeatureExtractor:
     def from_file(cls, path: str | Path) -> FeatureExtractor:
         return cls(load_settings(params=path))
 
-    @property
-    def min_roi_dimensions(self) -> int:
-        return int(self._extractor.settings.get("minimumROIDimensions", 2))
-
     def extract(self, image: Volume, mask: Volume, label: int | None = None) -> FeatureResult:
         """Features of ``label`` (the mask's only label when ``None``)."""
-        mask = self._on_image_grid(image, mask)
-        label = _choose_label(mask, label)
-        _check_roi(mask, label, self.min_roi_dimensions)
-        _check_finite(image)
+        mask, label = checked_region(image, mask, self.settings, label)
         try:
             values = self._extractor.execute(image.to_sitk(), mask.to_sitk(), label=label)
         except ValueError as error:  # pyradiomics' mask checks (e.g. too few voxels after resampling)
@@ -131,14 +124,28 @@ class FeatureExtractor:
 
     def extract_labels(self, image: Volume, mask: Volume, labels: list[int] | None = None) -> list[FeatureResult]:
         """Features of several labels of one mask (all present labels when ``labels`` is None)."""
-        mask = self._on_image_grid(image, mask)
+        mask = _on_image_grid(image, mask, self.settings)
         return [self.extract(image, mask, label) for label in (labels or mask_labels(mask))]
 
-    def _on_image_grid(self, image: Volume, mask: Volume) -> Volume:
-        # pyradiomics' own correctMask setting asks for a mask on another grid to be resampled onto
-        # the image's (nearest neighbour); without it such a mask is an error, as in pyradiomics.
-        resample = bool(self.settings.get("setting", {}).get("correctMask", False))
-        return conform_mask(mask, image, resample=resample, source="The mask")
+
+def checked_region(image: Volume, mask: Volume, settings: Mapping[str, Any], label: int | None = None) -> tuple[Volume, int]:
+    """The mask on the image's grid and the label to use, refusing what pyradiomics could not use.
+
+    Empty masks, absent or ambiguous labels, regions too thin for ``minimumROIDimensions`` and
+    images with NaN voxels each get their own clear error.
+    """
+    mask = _on_image_grid(image, mask, settings)
+    label = _choose_label(mask, label)
+    _check_roi(mask, label, int((settings.get("setting") or {}).get("minimumROIDimensions", 2)))
+    _check_finite(image)
+    return mask, label
+
+
+def _on_image_grid(image: Volume, mask: Volume, settings: Mapping[str, Any]) -> Volume:
+    # pyradiomics' own correctMask setting asks for a mask on another grid to be resampled onto
+    # the image's (nearest neighbour); without it such a mask is an error, as in pyradiomics.
+    resample = bool((settings.get("setting") or {}).get("correctMask", False))
+    return conform_mask(mask, image, resample=resample, source="The mask")
 
 
 def _choose_label(mask: Volume, label: int | None) -> int:

@@ -16,6 +16,8 @@ from ..errors import InputError
 from . import (
     demo_command,
     evaluate_command,
+    explain_command,
+    featuremap_command,
     features_command,
     models_command,
     predict_command,
@@ -27,11 +29,13 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 COMMANDS = (
     features_command,
+    featuremap_command,
     segment_command,
     models_command,
     train_command,
     predict_command,
     evaluate_command,
+    explain_command,
     demo_command,
 )
 

@@ -1,0 +1,164 @@
+"""Contribution maps: the model's own explanation of a case, spread over the tumor.
+
+For every voxel, the model's features are computed in a small kernel around it (``featuremaps``),
+put in the model's table in place of the whole-tumor values, and passed through the model's own
+preprocessing (imputation, standardisation with the training mean and scale) and its exact
+per-feature contributions (``OutcomeModel.contributions``). The map is the sum of the mapped
+features' contributions at each voxel:
+
+- linear learners (``coxnet``, ``logistic``): coefficient x standardised local value, exactly the
+  term the feature adds to the log hazard ratio or log-odds when the tumor looks like this kernel;
+- tree learners (``lightgbm``, ``rsf``): the exact TreeSHAP contributions of the mapped features for
+  the voxel's row (the other features at the case's values), so interactions are included.
+
+Features over a kernel of 27 voxels do not have the range of whole-tumor features (texture over 27
+voxels is coarser, extremes are fewer), so the raw kernel contributions would say "higher risk"
+everywhere for one tumor and "lower" everywhere for the next, whatever the case's prediction. The map
+is therefore anchored on the case: its mean over the tumor is the mapped features' contribution to
+this case's score (from the whole-tumor features), and its variation around that mean is the
+variation of the kernel contributions. Red and blue then agree with the prediction, and the parts of
+the tumor that push it further one way or the other stand out.
+
+Features without a map (shape, clinical covariates) are the same everywhere in the tumor: they are
+left out of the map and their share is reported in the notes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..features import FeatureExtractor
+from ..predict import SavedModel
+from ..volume import Volume
+from .grid import to_input_grid, tumor_mask
+from .heatmap import Heatmap, display_range
+from .model_inputs import RADIOMIC_NAME, NotExplainableError, covariate_values, model_inputs, model_settings, restricted_settings
+from .scores import model_rows, score_units, towards
+
+# Voxel rows passed through the model at a time: bounds the memory of the model's table.
+CHUNK = 16384
+LINEAR = {"coxnet", "logistic"}
+
+
+def contribution_map(
+    saved: SavedModel,
+    image: Volume,
+    mask: Volume,
+    covariates: Mapping[str, Any] | None = None,
+    *,
+    radius: int = 1,
+    device: str = "auto",
+    backend: str = "fast",
+    settings: Mapping[str, Any] | None = None,
+    case_features: Mapping[str, float] | None = None,
+    timings: dict[str, float] | None = None,
+) -> Heatmap:
+    """The signed contribution map of ``saved`` for this case, on ``image``'s grid (0 outside the tumor).
+
+    ``covariates``: the case's clinical values by column name (missing ones are imputed as in
+    training). ``settings``: the pyradiomics settings of the model's features, for a model that does
+    not record them. ``case_features``: the case's whole-tumor features when already extracted with
+    those settings (the prediction needed them), so that they are not extracted again. ``timings``,
+    when given, receives the seconds each stage took.
+    """
+    clock = _Clock(timings)
+    settings = model_settings(saved, settings)
+    mask, label = tumor_mask(image, mask, settings)
+    inputs = model_inputs(saved)
+    if not inputs.mapped:
+        raise NotExplainableError(
+            f"None of the {len(inputs.used)} inputs the model uses has a voxel-wise map (shape features and clinical "
+            "covariates are one number per tumor); use the occlusion method instead."
+        )
+    clinical, notes = covariate_values(inputs, covariates)
+    constant_radiomic = [name for name in inputs.constant if RADIOMIC_NAME.match(name)]
+    known = dict(case_features or {})
+    missing = [name for name in constant_radiomic + inputs.mapped if name not in known]
+    if missing:  # whole-tumor values: the case's own contributions anchor the map, and tree models read them
+        known.update(FeatureExtractor(restricted_settings(missing, settings)).extract(image, mask, label).features)
+    case = {**clinical, **{name: known[name] for name in constant_radiomic}}
+    case_shares = saved.model.contributions(model_rows(saved, {**case, **{name: known[name] for name in inputs.mapped}}, 1))
+    case_mapped = float(case_shares[inputs.mapped].to_numpy().sum())
+    constant_shares = case_shares[inputs.constant].to_numpy().sum(axis=0)
+    clock.lap("case features")
+
+    from ..featuremaps import compute_feature_maps
+
+    maps = compute_feature_maps(image, mask, inputs.mapped, settings, radius=radius, label=label, device=device, backend=backend)
+    clock.lap("feature maps")
+
+    grid = maps[inputs.mapped[0]]
+    stack = np.stack([maps[name].array.ravel() for name in inputs.mapped], axis=1)
+    voxels = np.flatnonzero(np.isfinite(stack).any(axis=1))
+    local = np.full(grid.array.size, np.nan, np.float32)
+    for start in range(0, len(voxels), CHUNK):
+        rows = voxels[start:start + CHUNK]
+        # A NaN inside the tumor (a kernel where a feature is undefined) stays empty: the model imputes it.
+        values = {**case, **dict(zip(inputs.mapped, stack[rows].T))}
+        shares = saved.model.contributions(model_rows(saved, values, len(rows)))
+        local[rows] = shares[inputs.mapped].to_numpy().sum(axis=1)
+    local[voxels] += case_mapped - local[voxels].mean()  # anchored on the case (see the module's docstring)
+    clock.lap("model contributions")
+
+    tumor = mask.array == label
+    values, unreached = to_input_grid(grid.with_array(local.reshape(grid.shape)), image, tumor)
+    clock.lap("to input grid")
+
+    units = score_units(saved)
+    notes += _constant_notes(inputs.constant, constant_shares, units)
+    if unreached:
+        notes.append(f"{unreached} tumor voxel(s) at the border lie outside every kernel of the feature grid: left at 0.")
+    linear = saved.model.learner in LINEAR
+    method = ("coefficient x standardised local feature value (exact for this linear model)" if linear else
+              "exact TreeSHAP contributions of the local feature values, other features at the case's values")
+    notes.append(
+        f"{len(inputs.mapped)} mapped feature(s): {', '.join(inputs.mapped)}. Kernel {2 * radius + 1}^3 voxels on the "
+        f"features' grid ({_spacing(grid)} mm), feature-map backend {backend}."
+    )
+    notes.append(
+        f"The map's mean over the tumor is the mapped features' contribution to this case's score ({case_mapped:+.3g}); "
+        f"the variation around it is that of the {(2 * radius + 1) ** 3}-voxel kernels' contributions, whose own level "
+        "differs from whole-tumor values."
+    )
+    return Heatmap(
+        volume=image.with_array(values),
+        colormap="signed",
+        method="contribution",
+        description=(
+            f"Contribution of each voxel's neighbourhood to the model's {units}: red (positive) pushes the prediction "
+            f"towards {towards(saved)}, blue (negative) against. Method: {method}."
+        ),
+        value_range=display_range(values[tumor], "signed"),
+        notes=notes,
+        units=units,
+    )
+
+
+def _constant_notes(names: list[str], shares: np.ndarray, units: str) -> list[str]:
+    if not names:
+        return []
+    order = np.argsort(-np.abs(shares), kind="stable")
+    listed = ", ".join(f"{names[i]} {shares[i]:+.3g}" for i in order)
+    return [f"Not in the map (one value for the whole tumor): {listed}; together {shares.sum():+.3g} ({units})."]
+
+
+def _spacing(volume: Volume) -> str:
+    return "x".join(f"{s:g}" for s in volume.spacing)
+
+
+class _Clock:
+    """Seconds per stage, written into the caller's dict."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[stage] = now - self.last
+        self.last = now

@@ -1,0 +1,122 @@
+"""What a saved model reads, split the way a heatmap needs it.
+
+A model's table holds radiomic features and clinical covariates. Only the columns the fitted model
+actually uses matter (a coefficient that is not 0, a feature some tree splits on). Of those, the
+radiomic features of a class with a voxel-wise map can vary over the tumor; shape features and
+covariates are one number per case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..predict import SavedModel
+
+# pyradiomics names its features <image type>_<class>_<feature>, e.g. log-sigma-1-0-mm-3D_glcm_Imc1.
+RADIOMIC_NAME = re.compile(r"^(?P<image>[A-Za-z0-9-]+)_(?P<cls>firstorder|shape|shape2D|glcm|glrlm|glszm|gldm|ngtdm)_(?P<feature>\w+)$")
+
+
+class NotExplainableError(InputError):
+    """A model, or a model and case, that a heatmap method cannot explain."""
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The model's input columns that change its prediction, in table order."""
+
+    used: list[str]  # every column with an effect on the prediction
+    mapped: list[str]  # radiomic features with a voxel-wise map
+    constant: list[str]  # used columns that are one number per case (shape, covariates, no map)
+
+    @property
+    def radiomic(self) -> list[str]:
+        return [name for name in self.used if RADIOMIC_NAME.match(name)]
+
+    @property
+    def covariates(self) -> list[str]:
+        return [name for name in self.used if not RADIOMIC_NAME.match(name)]
+
+
+def model_inputs(saved: SavedModel) -> ModelInputs:
+    from ..featuremaps import mappable
+
+    pipeline = saved.model.pipeline_
+    encoder = pipeline.encoder
+    kept = pipeline.head.filter.kept_[used_kept_columns(pipeline.head.learner)]
+    used_sources = set(encoder.sources_[kept].tolist())
+    used = [column for index, column in enumerate(encoder.columns_) if index in used_sources]
+    mapped = [name for name in used if RADIOMIC_NAME.match(name) and mappable(name)]
+    return ModelInputs(used, mapped, [name for name in used if name not in mapped])
+
+
+def used_kept_columns(learner: Any) -> np.ndarray:
+    """Indices (into the filter's kept columns) that the fitted learner reads."""
+    if hasattr(learner, "coef_"):  # logistic, coxnet
+        return np.flatnonzero(np.asarray(learner.coef_) != 0)
+    if hasattr(learner, "booster_"):  # LightGBM
+        return np.flatnonzero(learner.booster_.feature_importance(importance_type="split") > 0)
+    if hasattr(learner, "forest_"):  # random survival forest
+        return np.unique(learner.forest_.feature[learner.forest_.feature >= 0])
+    raise NotExplainableError(f"Heatmaps do not know the learner {type(learner).__name__}.")
+
+
+def model_settings(saved: SavedModel, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The pyradiomics settings of the model's features: ``settings`` when given, else the model's own."""
+    if settings is not None:
+        return dict(settings)
+    if saved.feature_settings is None:
+        raise NotExplainableError(
+            f"The model in {saved.directory} does not record the pyradiomics settings of its features (it was "
+            "trained on a table computed elsewhere). Give the settings it was trained with (--preset or --params)."
+        )
+    return dict(saved.feature_settings)
+
+
+def restricted_settings(names: list[str], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` computing only ``names``: only their classes, features and image types.
+
+    Image types are matched by the prefix pyradiomics gives their features; a type this function
+    cannot match is kept (it costs time, never correctness).
+    """
+    wanted: dict[str, list[str]] = {}
+    prefixes = set()
+    for name in names:
+        match = RADIOMIC_NAME.match(name)
+        if match is None:
+            raise ValueError(f"{name!r} is not a pyradiomics feature name")
+        wanted.setdefault(match["cls"], []).append(match["feature"])
+        prefixes.add(match["image"].lower())
+    image_types: dict[str, Any] = {}
+    for image_type, options in dict(settings.get("imageType") or {}).items():
+        options = dict(options or {})
+        if image_type == "LoG":
+            sigmas = [s for s in options.get("sigma", []) if f"log-sigma-{str(float(s)).replace('.', '-')}-mm-3d" in prefixes]
+            if sigmas:
+                image_types[image_type] = {**options, "sigma": sigmas}
+        elif any(prefix.startswith(image_type.lower()) for prefix in prefixes) or image_type.lower() not in _KNOWN_TYPES:
+            image_types[image_type] = options
+    return {**dict(settings), "imageType": image_types, "featureClass": {cls: sorted(set(f)) for cls, f in wanted.items()}}
+
+
+# Image types whose feature prefix starts with their lower-cased name.
+_KNOWN_TYPES = {"original", "wavelet", "square", "squareroot", "logarithm", "exponential", "gradient"}
+
+
+def covariate_values(inputs: ModelInputs, covariates: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """The model's covariates from ``covariates`` (missing ones as NaN: the model imputes them) and notes."""
+    covariates = dict(covariates or {})
+    values = {name: covariates.get(name, np.nan) for name in inputs.covariates}
+    notes = []
+    missing = [name for name in inputs.covariates if name not in covariates]
+    if missing:
+        notes.append(f"Covariates not given, replaced by the model's training median or no category: {', '.join(missing)}.")
+    unused = sorted(set(covariates) - set(inputs.used))
+    if unused:
+        notes.append(f"Given but not used by the model: {', '.join(unused)}.")
+    return values, notes

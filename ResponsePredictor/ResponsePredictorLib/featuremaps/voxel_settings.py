@@ -1,0 +1,36 @@
+"""pyradiomics settings for a voxel-based run that computes exactly the requested maps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .names import FeatureName
+
+
+def voxel_settings(settings: Mapping[str, Any], names: list[FeatureName], radius: int, label: int) -> dict[str, Any]:
+    """``settings`` (a pyradiomics parameter mapping) narrowed to the image types and features of ``names``.
+
+    The preprocessing settings (resampling, bin width, shift, ...) are kept as given; the kernel
+    radius and label are set; voxels outside the mask get NaN instead of pyradiomics' default 0.
+    """
+    given_types = settings.get("imageType") or {}
+    image_types: dict[str, dict[str, Any]] = {}
+    for name in names:
+        sigma = name.log_sigma
+        if sigma is None:
+            image_types["Original"] = dict(given_types.get("Original") or {})
+        else:
+            log = image_types.setdefault("LoG", {**(given_types.get("LoG") or {}), "sigma": []})
+            if sigma not in log["sigma"]:
+                log["sigma"].append(sigma)
+    feature_classes: dict[str, list[str]] = {}
+    for name in names:
+        feature_classes.setdefault(name.feature_class, []).append(name.feature)
+    return {
+        "imageType": image_types,
+        "featureClass": feature_classes,
+        "setting": {**(settings.get("setting") or {}), "label": int(label), "additionalInfo": False},
+        "voxelSetting": {**(settings.get("voxelSetting") or {}), "kernelRadius": int(radius), "initValue": math.nan},
+    }

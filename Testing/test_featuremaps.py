@@ -1,0 +1,204 @@
+"""Voxel-wise feature maps on tiny synthetic volumes: the fast backend against pyradiomics' voxel mode.
+
+No shared data: each test builds its own small image and irregular mask, so pyradiomics' (slow)
+voxel mode stays fast enough to be the reference for every feature of every class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ResponsePredictorLib.errors import InputError, MaskError, SettingsError
+from ResponsePredictorLib.featuremaps import MAPPABLE_CLASSES, UnmappableFeatureError, compute_feature_maps, mappable
+from ResponsePredictorLib.featuremaps.agreement import agreements
+from ResponsePredictorLib.featuremaps.names import mappable_features
+from ResponsePredictorLib.volume import Volume
+
+TOLERANCE = 1e-4
+SETTINGS = {"setting": {"binWidth": 25}}
+# pyradiomics' default voxel mode computes all kernels in one batch; a kernel without pairs along an
+# angle then puts NaN into its GLCM and numpy.linalg.eigvals refuses the whole batch, so MCC has no
+# map at all. With one kernel per batch that angle is dropped instead, which is what the fast backend does.
+ONE_KERNEL_PER_BATCH = {"setting": {"binWidth": 25}, "voxelSetting": {"voxelBatch": 1}}
+
+
+def synthetic_case(seed: int = 0, shape: tuple[int, int, int] = (8, 9, 10), fill: float = 0.6) -> tuple[Volume, Volume]:
+    """A noisy image and a ragged mask (holes, thin parts, a border-touching face) on an anisotropic grid."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0, 60, shape).round()
+    mask = (rng.random(shape) < fill).astype(np.uint8)
+    mask[:, 0] = 0  # a face without region: kernels there are clipped by the region, not by the image
+    geometry = dict(spacing=(0.8, 1.1, 2.0), origin=(-3.0, 4.0, 10.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
+    return Volume(image, **geometry), Volume(mask, **geometry)
+
+
+def assert_agree(fast: dict[str, Volume], reference: dict[str, Volume]) -> None:
+    failed = {name: result for name, result in agreements(fast, reference).items() if not result.within(TOLERANCE)}
+    assert not failed, failed
+
+
+@pytest.mark.parametrize("feature_class", MAPPABLE_CLASSES)
+def test_every_feature_of_each_class_matches_pyradiomics(feature_class: str) -> None:
+    image, mask = synthetic_case()
+    names = [f"original_{feature_class}_{feature}" for feature in mappable_features(feature_class) if feature != "MCC"]
+    reference = compute_feature_maps(image, mask, names, SETTINGS, backend="pyradiomics")
+    fast = compute_feature_maps(image, mask, names, SETTINGS, backend="fast", device="cpu")
+    assert_agree(fast, reference)
+    assert all(volume.array.dtype == np.float32 for volume in fast.values())
+
+
+def test_mcc_matches_pyradiomics_one_kernel_per_batch() -> None:
+    image, mask = synthetic_case(seed=3)
+    reference = compute_feature_maps(image, mask, ["original_glcm_MCC"], ONE_KERNEL_PER_BATCH, backend="pyradiomics")
+    fast = compute_feature_maps(image, mask, ["original_glcm_MCC"], SETTINGS, device="cpu")
+    assert_agree(fast, reference)
+
+
+def test_larger_radius_and_region_touching_the_image_border() -> None:
+    image, mask = synthetic_case(seed=1, shape=(7, 8, 9), fill=0.75)
+    names = [
+        "original_firstorder_Median",
+        "original_glcm_Imc1",
+        "original_glcm_JointAverage",
+        "original_glrlm_RunEntropy",
+        "original_glszm_ZoneEntropy",
+        "original_gldm_DependenceVariance",
+        "original_ngtdm_Busyness",
+    ]
+    reference = compute_feature_maps(image, mask, names, SETTINGS, radius=2, backend="pyradiomics")
+    fast = compute_feature_maps(image, mask, names, SETTINGS, radius=2, device="cpu")
+    assert_agree(fast, reference)
+
+
+def test_resampling_log_filter_and_shift_are_pyradiomics_own() -> None:
+    """The ct-like preprocessing (BSpline resampling, LoG images, padDistance, voxelArrayShift, a bin width)."""
+    image, mask = synthetic_case(seed=2, shape=(10, 12, 12), fill=0.8)
+    settings = {
+        "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0]}},
+        "setting": {
+            "binWidth": 10,
+            "resampledPixelSpacing": [1, 1, 1],
+            "interpolator": "sitkBSpline",
+            "padDistance": 10,
+            "voxelArrayShift": 1000,
+        },
+    }
+    names = [
+        "original_firstorder_Energy",
+        "original_glcm_Correlation",
+        "log-sigma-1-0-mm-3D_glcm_Imc1",
+        "log-sigma-1-0-mm-3D_gldm_DependenceVariance",
+        "log-sigma-2-0-mm-3D_glrlm_RunEntropy",
+        "log-sigma-2-0-mm-3D_glszm_GrayLevelNonUniformity",
+        "log-sigma-2-0-mm-3D_firstorder_Kurtosis",
+    ]
+    reference = compute_feature_maps(image, mask, names, settings, backend="pyradiomics")
+    fast = compute_feature_maps(image, mask, names, settings, device="cpu")
+    assert_agree(fast, reference)
+    grid = fast["original_firstorder_Energy"]
+    assert grid.spacing == pytest.approx((1.0, 1.0, 1.0))
+
+
+def test_maps_are_nan_outside_the_mask_and_on_the_cropped_grid() -> None:
+    image, mask = synthetic_case(seed=4)
+    volume = compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, device="cpu")["original_firstorder_Mean"]
+    box = np.argwhere(mask.array)
+    low, high = np.maximum(box.min(0) - 1, 0), np.minimum(box.max(0) + 1, np.array(mask.shape) - 1)
+    region = mask.array[tuple(slice(a, b + 1) for a, b in zip(low, high))].astype(bool)
+    assert volume.shape == region.shape
+    assert np.isnan(volume.array[~region]).all() and not np.isnan(volume.array[region]).any()
+    assert np.allclose(volume.origin, image.index_to_physical(low[::-1]))
+
+
+def test_mappable_names() -> None:
+    assert mappable("original_glcm_Contrast")
+    assert mappable("log-sigma-3-0-mm-3D_firstorder_Kurtosis")
+    assert mappable("log-sigma-1-mm-3D_gldm_DependenceVariance")
+    assert not mappable("original_shape_LeastAxisLength")
+    assert not mappable("wavelet-LLH_glcm_Contrast")
+    assert not mappable("original_glcm_SumVariance")  # deprecated in pyradiomics: never computed
+    assert not mappable("original_glcm_NoSuchFeature")
+    assert not mappable("Histology=adenocarcinoma")
+
+
+def test_unmappable_names_are_refused_with_the_mappable_list() -> None:
+    image, mask = synthetic_case()
+    with pytest.raises(UnmappableFeatureError, match="original_shape_LeastAxisLength.*Mappable names.*glcm: .*Contrast"):
+        compute_feature_maps(image, mask, ["original_glcm_Contrast", "original_shape_LeastAxisLength"], SETTINGS)
+    with pytest.raises(UnmappableFeatureError):
+        compute_feature_maps(image, mask, [], SETTINGS)
+
+
+def test_bad_input_is_an_input_error() -> None:
+    image, mask = synthetic_case()
+    empty = mask.with_array(np.zeros_like(mask.array))
+    with pytest.raises(MaskError, match="empty"):
+        compute_feature_maps(image, empty, ["original_firstorder_Mean"], SETTINGS)
+    with pytest.raises(SettingsError, match="backend"):
+        compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, backend="slow")
+    with pytest.raises(SettingsError, match="radius"):
+        compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, radius=0)
+    with pytest.raises(SettingsError, match="force2D"):
+        compute_feature_maps(image, mask, ["original_firstorder_Mean"], {"setting": {"force2D": True}})
+    with pytest.raises(SettingsError, match="device"):
+        compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, device="tpu")
+    assert issubclass(UnmappableFeatureError, InputError)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when no GPU is present")
+def test_asking_for_cuda_without_a_gpu_says_so() -> None:
+    image, mask = synthetic_case()
+    with pytest.raises(SettingsError, match="no CUDA GPU"):
+        compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_gives_the_cpu_values() -> None:
+    image, mask = synthetic_case()
+    names = ["original_glcm_Imc1", "original_glszm_ZoneEntropy", "original_firstorder_Median"]
+    on_cpu = compute_feature_maps(image, mask, names, SETTINGS, device="cpu")
+    on_gpu = compute_feature_maps(image, mask, names, SETTINGS, device="cuda")
+    assert_agree(on_gpu, on_cpu)
+
+
+def test_command_writes_one_nrrd_per_feature(tmp_path) -> None:
+    from ResponsePredictorLib.cli import main
+    from ResponsePredictorLib.volume import read_volume, write_volume
+
+    image, mask = synthetic_case()
+    write_volume(image, tmp_path / "image.nrrd")
+    write_volume(mask, tmp_path / "mask.nrrd")
+    params = tmp_path / "params.yaml"
+    params.write_text("setting:\n  binWidth: 25\n")
+    out = tmp_path / "maps"
+    names = ["original_glcm_Contrast", "original_firstorder_Mean"]
+    code = main([
+        "featuremap", str(tmp_path / "image.nrrd"), str(tmp_path / "mask.nrrd"), "--features", ",".join(names),
+        "--params", str(params), "--device", "cpu", "-o", str(out),
+    ])
+    assert code == 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"{name}.nrrd" for name in names)
+    expected = compute_feature_maps(image, mask, names, SETTINGS, device="cpu")
+    for name in names:
+        written = read_volume(out / f"{name}.nrrd")
+        assert written.same_grid(expected[name])
+        np.testing.assert_array_equal(written.array, expected[name].array)
+
+
+@pytest.mark.parametrize(
+    "change", [["--features", "original_shape_Volume"], ["--features", "original_glcm_Contrast", "--label", "7"]]
+)
+def test_command_refuses_bad_input_with_exit_code_3(tmp_path, change, capsys) -> None:
+    from ResponsePredictorLib.cli import main
+    from ResponsePredictorLib.volume import write_volume
+
+    image, mask = synthetic_case()
+    write_volume(image, tmp_path / "image.nrrd")
+    write_volume(mask, tmp_path / "mask.nrrd")
+    out = tmp_path / "maps"
+    code = main(["featuremap", str(tmp_path / "image.nrrd"), str(tmp_path / "mask.nrrd"), *change, "-o", str(out)])
+    assert code == 3
+    assert "error:" in capsys.readouterr().err
+    assert not out.exists()
