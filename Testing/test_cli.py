@@ -94,17 +94,20 @@ def test_usage_errors_exit_2(capsys):
     assert exit_info.value.code == 2
 
 
-def test_demo_writes_its_outputs(tmp_path, sample_features, capsys):
+def test_demo_runs_the_sample_case_end_to_end(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == EXIT_OK
-    row = read_rows(tmp_path / "features.csv")[0]
-    assert row["case"] == "nsclc070"
-    assert float(row["original_shape_MeshVolume"]) == sample_features["original_shape_MeshVolume"]
-    assert (tmp_path / "diagnostics.json").is_file()
-    auto = read_volume(tmp_path / "tumor_auto.nrrd")
-    assert auto.same_grid(read_volume(IMAGE)) and auto.array.any()
-    assert read_volume(tmp_path / "tumor_probability.nrrd").array.dtype == np.uint8
-    prediction = read_rows(tmp_path / "prediction.csv")[0]
-    assert 0 < float(prediction["survival"]) < 1
-    assert float(prediction["survival_lower"]) <= float(prediction["survival"]) <= float(prediction["survival_upper"])
+    folder = tmp_path / "nsclc070"
+    image = read_volume(IMAGE)
+    auto = read_volume(folder / "mask.nrrd")
+    assert auto.same_grid(image) and auto.array.any()
+    # The features are those of the segmented tumor, with the default model's settings (the ct preset).
+    features = json.loads((folder / "features.json").read_text())["features"]
+    assert features == FeatureExtractor.from_preset("ct").extract(image, auto).features
+    prediction = json.loads((folder / "prediction.json").read_text())["prediction"]
+    assert prediction["survival_lower"] <= prediction["survival"] <= prediction["survival_upper"]
+    heatmap = read_volume(folder / "heatmap.nrrd")
+    assert heatmap.same_grid(image) and heatmap.array[auto.array > 0].any() and not heatmap.array[auto.array == 0].any()
+    assert json.loads((folder / "result.json").read_text())["status"] == "done"
+    assert (folder / "report.png").stat().st_size > 50_000
     printed = capsys.readouterr().out
-    assert "Dice" in printed and "overall survival" in printed
+    assert "Dice" in printed and "Risk of death within 2 years" in printed and "heatmap" in printed

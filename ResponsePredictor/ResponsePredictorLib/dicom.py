@@ -120,7 +120,7 @@ def _scan(folder: Path) -> tuple[dict[str, _Series], list[Path]]:
     series: dict[str, _Series] = {}
     skipped: list[Path] = []
     damaged: list[str] = []
-    for path in _files(folder):
+    for path in visible_files(folder):
         try:
             header, problem = _read_header(path)
         except InvalidDicomError:
@@ -153,7 +153,8 @@ def _scan(folder: Path) -> tuple[dict[str, _Series], list[Path]]:
     return series, skipped
 
 
-def _files(folder: Path) -> list[Path]:
+def visible_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` that the series reader considers, in a stable order."""
     # Hidden files and folders are left out: system clutter (.DS_Store) and series still being
     # written by ``write_dicom_series`` (.partial-*).
     found = []

@@ -21,6 +21,8 @@ from . import (
     features_command,
     models_command,
     predict_command,
+    report_command,
+    run_command,
     segment_command,
     train_command,
 )
@@ -36,6 +38,8 @@ COMMANDS = (
     predict_command,
     evaluate_command,
     explain_command,
+    run_command,
+    report_command,
     demo_command,
 )
 

@@ -1,4 +1,9 @@
-"""``responsepredictor demo``: the bundled sample case through everything the engine does so far."""
+"""``responsepredictor demo``: the bundled sample case end to end, as a radiologist would run it.
+
+A click on the tumor -> MONAI segmentation -> radiomic features -> 2-year overall survival with its
+interval and top contributions -> contribution heatmap -> case report, with the embedded default
+models and nothing downloaded. The same ``Pipeline`` runs cohorts and the Slicer module.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,14 @@ import json
 import time
 from pathlib import Path
 
-import pandas as pd
-
-from ..features import FeatureExtractor
-from ..predict import load_model as load_outcome_model
+from ..prediction_text import prediction_headline, ranked_contributions
 from ..resources import resource_path
-from ..volume import read_mask, read_volume, write_volume
-from ..tables import write_feature_table
-from .features_command import write_results
+from ..volume import read_mask, read_volume
 
+SAMPLE_CASE = "nsclc070"
 SAMPLE_IMAGE = ("SampleData", "nsclc070_ct.nrrd")
 SAMPLE_MASK = ("SampleData", "nsclc070_tumor.nrrd")
 SAMPLE_CLINICAL = ("SampleData", "nsclc070_clinical.json")
-SURVIVAL_MODEL = ("Models", "nsclc_os_ct")
 TOP_CONTRIBUTIONS = 5
 
 
@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the bundled sample case (NSCLC CT) end to end",
-        description="Run the bundled sample case (a lung CT crop with its expert tumor mask, CC BY 3.0) through "
-        "the engine with the embedded default models and write the results.",
+        description="Run the bundled sample case (a lung CT crop with its expert tumor mask, CC BY 3.0) end to end "
+        "with the embedded default models: segmentation from a click, features, overall-survival prediction, "
+        "contribution heatmap and case report.",
     )
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
@@ -36,49 +37,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..catalog import load_model  # torch and MONAI: loaded by the commands that use them
-    from ..segment.inference import Segmenter
+    from ..pipeline import CaseInput, Pipeline  # torch and MONAI: loaded by the commands that use them
     from ..segment.training import central_seed, dice
 
     clock = time.perf_counter()
-    image = read_volume(resource_path(*SAMPLE_IMAGE))
+    image_path = resource_path(*SAMPLE_IMAGE)
+    image = read_volume(image_path)
     expert = read_mask(resource_path(*SAMPLE_MASK), image)
-    print(f"Sample case nsclc070: CT {image.size} voxels of {image.spacing} mm")
-
-    # 1. Segmentation from a click: the tumor voxel nearest the expert mask's centroid stands in for
-    #    the radiologist's click.
-    model = load_model(allow_download=False)
-    seed = central_seed(expert)
-    result = Segmenter(model.spec, model.network, device=args.device).segment_roi(image, seed=seed, probability=True)
-    mask_path = write_volume(result.mask, args.output_dir / "tumor_auto.nrrd")
-    write_volume(result.probability, args.output_dir / "tumor_probability.nrrd")
-    print(f"1. segmentation ({model.spec.id} {model.spec.version}) from a click at "
-          f"({', '.join(f'{c:.1f}' for c in seed)}) mm LPS: {int(result.mask.array.sum())} voxels, Dice "
-          f"{dice(result.mask.array, expert.array):.3f} against the expert mask -> {mask_path}")
-
-    # 2. Radiomic features of the expert mask (the reference segmentation of this case).
-    features = FeatureExtractor.from_preset("ct").extract(image, expert)
-    features_csv = args.output_dir / "features.csv"
-    write_results([("nsclc070", features)], features_csv, args.output_dir / "diagnostics.json")
-    print(f"2. {len(features.features)} radiomic features (ct preset) of the expert mask -> {features_csv}")
-    for name in ("original_shape_MeshVolume", "original_shape_Sphericity", "original_firstorder_Mean",
-                 "original_glcm_Contrast"):
-        print(f"     {name:32s} {features.features[name]:.4g}")
-
-    # 3. Overall survival from the default model: the features plus the patient's covariates.
-    saved = load_outcome_model(resource_path(*SURVIVAL_MODEL))
     clinical = json.loads(resource_path(*SAMPLE_CLINICAL).read_text())
-    table = pd.DataFrame([{**features.features, **clinical}], index=pd.Index(["nsclc070"], name="case"))
-    prediction = saved.model.outputs(table).iloc[0]
-    contributions = saved.model.contributions(table).iloc[0]
-    top = contributions.reindex(contributions.abs().sort_values(ascending=False).index)[:TOP_CONTRIBUTIONS]
-    prediction_csv = args.output_dir / "prediction.csv"
-    write_feature_table([{"case": "nsclc070", **{k: float(v) for k, v in prediction.items()}}], prediction_csv)
-    horizon_years = saved.model.horizon_ / 365.25
-    print(f"3. {horizon_years:.0f}-year overall survival (default model, research use): "
-          f"{prediction['survival']:.0%} (95% interval {prediction['survival_lower']:.0%}-"
-          f"{prediction['survival_upper']:.0%}; in-sample: this patient is one of the model's training cases) "
-          f"-> {prediction_csv}")
-    for name, value in top.items():
-        print(f"     {name:40s} {value:+.3f} to the risk score")
-    print(f"done in {time.perf_counter() - clock:.1f} s; outputs in {args.output_dir}")
+    print(f"Sample case {SAMPLE_CASE}: CT {image.size} voxels of {image.spacing} mm; clinical: {clinical}")
+
+    pipeline = Pipeline.from_defaults(heatmap="contribution", device=args.device)
+    # The tumor voxel nearest the expert mask's centroid stands in for the radiologist's click.
+    seed = central_seed(expert)
+    result = pipeline.run(CaseInput(SAMPLE_CASE, image_path, seed=seed, extra=clinical))
+    folder = args.output_dir / SAMPLE_CASE
+    pipeline.write(result, folder)
+
+    timings = result.timings
+    print(f"1. segmentation from a click at ({', '.join(f'{c:.1f}' for c in seed)}) mm LPS: "
+          f"{int(result.mask.array.sum())} voxels, Dice {dice(result.mask.array, expert.array):.3f} against the "
+          f"expert mask ({timings['segment_s']:.1f} s)")
+    print(f"2. {len(result.features)} radiomic features of the segmented tumor ({timings['features_s']:.1f} s)")
+    big, small = prediction_headline(result.prediction_kind, result.prediction, result.provenance["outcome_model"])
+    print(f"3. {big}\n   {small}\n   (default model, research use only; this patient is one of its training cases)")
+    for name, value in ranked_contributions(result.contributions, TOP_CONTRIBUTIONS):
+        print(f"     {name:44s} {value:+.3f} to the risk score")
+    print(f"4. contribution heatmap ({timings['heatmap_s']:.1f} s): {result.heatmap.description}")
+    for warning in result.warnings:
+        print(f"   note: {warning}")
+    print(f"Outputs in {folder}: " + ", ".join(sorted(path.name for path in folder.iterdir())))
+    print(f"done in {time.perf_counter() - clock:.1f} s")

@@ -1,0 +1,119 @@
+"""The cohort manifest: one CSV row per case, checked as a whole before any case runs.
+
+Columns: ``case`` (an identifier that becomes the case's folder name), ``image`` (a file or DICOM
+folder), and per case a ``mask`` (label image, DICOM SEG or RTSTRUCT) or where to segment: ``seed``
+"x,y,z" or ``roi`` "x0,y0,z0,x1,y1,z1" in LPS millimetres. Every other column (clinical covariates,
+outcomes, anything) is carried into the case's input and the results table. Relative paths are
+taken from the manifest's folder. Files that are missing are not the manifest's error: those cases
+fail on their own, with the reason recorded, and the others run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import TableError
+from ..pipeline import CaseInput
+
+CASE, IMAGE, MASK, SEED, ROI = "case", "image", "mask", "seed", "roi"
+INPUT_COLUMNS = (CASE, IMAGE, MASK, SEED, ROI)
+# Case ids name folders: letters, digits, '.', '_' and '-', not starting with '.', at most 128 characters.
+SAFE_CASE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+ERRORS_SHOWN = 10
+
+
+class ManifestError(TableError):
+    """A manifest that cannot be run as it is (missing columns, repeated or unsafe case ids, bad coordinates)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    cases: list[CaseInput]
+    carried: list[str]  # the other columns, in the manifest's order
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and check a manifest; every problem found is listed in one ``ManifestError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"Manifest not found: {path}. Give a CSV file with columns case, image and mask or seed or roi.")
+    try:
+        # Everything as text: case ids such as 007 keep their zeros, and covariates are parsed by the model's needs.
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path} is not a readable CSV file: {error}") from None
+    table.columns = [str(column).strip() for column in table.columns]
+    missing = [column for column in (CASE, IMAGE) if column not in table.columns]
+    if missing:
+        raise ManifestError(f"{path} lacks the column(s) {', '.join(missing)}; it has {', '.join(table.columns)}.")
+    if not {MASK, SEED, ROI} & set(table.columns):
+        raise ManifestError(f"{path} needs a 'mask' column, or a 'seed' or 'roi' column to segment the tumors from.")
+    repeated = sorted({column for column in table.columns if list(table.columns).count(column) > 1})
+    if repeated:
+        raise ManifestError(f"{path} has repeated column names: {', '.join(repeated)}.")
+    if table.empty:
+        raise ManifestError(f"{path} lists no cases.")
+
+    problems: list[str] = []
+    folder = path.resolve().parent
+    cases = [_case(row, line, folder, problems) for line, row in zip(range(2, len(table) + 2), table.to_dict("records"))]
+    ids = table[CASE].str.strip()
+    for case_id in ids[ids.duplicated() & (ids != "")].unique():
+        lines = [str(line) for line, value in zip(range(2, len(table) + 2), ids) if value == case_id]
+        problems.append(f"case {case_id!r} appears on lines {', '.join(lines)}; each case needs its own id")
+    if problems:
+        shown = "; ".join(problems[:ERRORS_SHOWN])
+        more = f" (and {len(problems) - ERRORS_SHOWN} more)" if len(problems) > ERRORS_SHOWN else ""
+        raise ManifestError(f"{path}: {shown}{more}. Nothing was run.")
+    carried = [column for column in table.columns if column not in INPUT_COLUMNS]
+    return Manifest(path, [case for case in cases if case is not None], carried)
+
+
+def _case(row: dict[str, str], line: int, folder: Path, problems: list[str]) -> CaseInput | None:
+    case_id = row[CASE].strip()
+    where = f"line {line}" + (f" (case {case_id!r})" if case_id else "")
+    count = len(problems)
+    if not case_id:
+        problems.append(f"{where}: no case id")
+    elif not SAFE_CASE.fullmatch(case_id):
+        problems.append(f"{where}: the case id must be letters, digits, '.', '_' or '-' (at most 128, not starting "
+                        "with '.'), since it names the case's folder")
+    image = row[IMAGE].strip()
+    if not image:
+        problems.append(f"{where}: no image")
+    mask = row.get(MASK, "").strip()
+    seed = _numbers(row.get(SEED, ""), 3, SEED, where, problems)
+    roi = _numbers(row.get(ROI, ""), 6, ROI, where, problems)
+    if not mask and seed is None and roi is None and len(problems) == count:
+        problems.append(f"{where}: give a mask, or a seed or roi to segment the tumor from")
+    if not mask and seed is not None and roi is not None:
+        problems.append(f"{where}: give a seed or a roi, not both")
+    if len(problems) > count:
+        return None
+    extra = {column: value for column, value in row.items() if column not in INPUT_COLUMNS}
+    return CaseInput(case_id, _resolve(image, folder), _resolve(mask, folder) if mask else None, seed, roi, extra)
+
+
+def _numbers(text: str, count: int, column: str, where: str, problems: list[str]) -> tuple[float, ...] | None:
+    text = text.strip()
+    if not text:
+        return None
+    parts = [part for part in re.split(r"[,\s;]+", text.strip("()[] ")) if part]
+    try:
+        values = tuple(float(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(value == value and abs(value) != float("inf") for value in values):
+        problems.append(f"{where}: {column} must be {count} numbers in mm separated by commas; got {text!r}")
+        return None
+    return values
+
+
+def _resolve(path: str, folder: Path) -> Path:
+    given = Path(path).expanduser()
+    return given if given.is_absolute() else folder / given

@@ -1,0 +1,74 @@
+"""The cohort's output folder: one folder per case under ``cases/`` and the consolidated table.
+
+``results.csv`` is rebuilt from the case folders (and the manifest's carried columns) at the end of
+every run, in manifest order: case, status, error, the carried columns, the prediction (columns
+``prediction_<output>``), then the features. A case never run, or whose run was interrupted, has
+status ``not run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..pipeline import DONE, read_record
+from ..pipeline.case_folder import remove_partial_files
+from ..tables import CASE_COLUMN, write_feature_table
+from .manifest import Manifest
+
+CASES_DIR = "cases"
+RESULTS_CSV = "results.csv"
+LOCKS_DIR = ".locks"
+NOT_RUN = "not run"
+PREDICTION_PREFIX = "prediction_"
+
+
+def case_folder(out_dir: str | Path, case: str) -> Path:
+    return Path(out_dir) / CASES_DIR / case
+
+
+@contextlib.contextmanager
+def case_lock(out_dir: str | Path, case: str) -> Iterator[None]:
+    """Hold the case while it runs: a second run on the same output folder (or a worker left over from a
+    killed run) waits, then finds the case done instead of writing it twice. The operating system
+    releases the lock of a process that dies."""
+    from filelock import FileLock
+
+    folder = Path(out_dir) / LOCKS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / f"{case}.lock"):
+        yield
+
+
+def write_results_table(out_dir: str | Path, manifest: Manifest) -> Path:
+    """Rebuild ``results.csv`` atomically from the case folders."""
+    remove_partial_files(out_dir)  # a table being written when an earlier run was killed
+    rows = [_row(out_dir, case.case, case.extra, manifest.carried) for case in manifest.cases]
+    columns: dict[str, None] = {}  # every row's columns in first-seen order: failed cases have fewer
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return write_feature_table(({column: row.get(column, "") for column in columns} for row in rows),
+                               Path(out_dir) / RESULTS_CSV)
+
+
+def _row(out_dir: str | Path, case: str, extra: dict[str, Any], carried: list[str]) -> dict[str, Any]:
+    folder = case_folder(out_dir, case)
+    record = read_record(folder)
+    row: dict[str, Any] = {CASE_COLUMN: case, "status": record["status"] if record else NOT_RUN,
+                           "error": (record or {}).get("error") or ""}
+    row.update({column: extra.get(column, "") for column in carried})
+    if record and record["status"] == DONE:
+        files = set(record.get("files", []))
+        if "prediction.json" in files:
+            prediction = _json(folder / "prediction.json")["prediction"]
+            row.update({f"{PREDICTION_PREFIX}{name}": value for name, value in prediction.items()})
+        row.update(_json(folder / "features.json")["features"])
+    return row
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+

@@ -1,0 +1,80 @@
+"""Running one case of a cohort wherever it is sent: in this process, a pool worker or a Dask worker.
+
+Each process builds its pipeline once (the models stay loaded) and keeps it for every case it is
+given. The case runs under its lock; a case already done with the same inputs and settings is
+skipped, and any failure is written to the case's result.json instead of stopping the cohort.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline import CaseInput, Pipeline, PipelineSettings, is_done, write_failure
+from ..pipeline.case_folder import error_message, remove_partial_files
+from .store import case_folder, case_lock
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+# Thread pools of the libraries a case uses: numerical (OpenMP, BLAS), PyTorch and ITK.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS")
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    case: str
+    status: str  # DONE, SKIPPED or FAILED
+    seconds: float
+    error: str | None = None
+
+
+def run_case(pipeline: Pipeline, case: CaseInput, out_dir: str | Path) -> CaseOutcome:
+    """Run and write one case unless it is already done; never raises for a case's own failure."""
+    folder = case_folder(out_dir, case.case)
+    clock = time.perf_counter()
+    with case_lock(out_dir, case.case):
+        fingerprint = None
+        try:
+            fingerprint = pipeline.fingerprint(case)
+            if is_done(folder, fingerprint.key):
+                remove_partial_files(folder)
+                return CaseOutcome(case.case, SKIPPED, time.perf_counter() - clock)
+            pipeline.write(pipeline.run(case, fingerprint), folder)
+            return CaseOutcome(case.case, DONE, time.perf_counter() - clock)
+        except Exception as error:  # one case's failure, whatever it is, must not stop the cohort
+            write_failure(folder, case.case, error, fingerprint, {"total_s": round(time.perf_counter() - clock, 4)})
+            return CaseOutcome(case.case, FAILED, time.perf_counter() - clock, error_message(error))
+
+
+@functools.lru_cache(maxsize=1)
+def pipeline_for(settings: PipelineSettings) -> Pipeline:
+    """This process's pipeline for ``settings``, built on first use."""
+    return Pipeline.from_settings(settings)
+
+
+def process_case(settings: PipelineSettings, case: CaseInput, out_dir: str) -> CaseOutcome:
+    """The task sent to pool and Dask workers."""
+    return run_case(pipeline_for(settings), case, out_dir)
+
+
+def start_worker(settings: PipelineSettings, threads: int) -> None:
+    """Pool worker initializer: cap its threads (N workers x all cores would oversubscribe the CPUs),
+    then load the models once."""
+    limit_threads(threads)
+    pipeline_for(settings)
+
+
+def limit_threads(count: int) -> None:
+    """Cap this process's compute threads. Environment variables reach libraries not loaded yet."""
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(count)
+    import SimpleITK as sitk
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(count)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)

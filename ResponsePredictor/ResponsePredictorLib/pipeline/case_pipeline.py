@@ -1,0 +1,321 @@
+"""One case end to end: scan -> tumor mask (given or segmented) -> features -> prediction -> heatmap.
+
+The models are loaded once, when the pipeline is built (the segmentation network when the first
+case needs it), and used for every case after that.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import InputError, SettingsError
+from ..features import FeatureExtractor, load_settings
+from ..predict import SavedModel, load_model
+from ..resources import resource_path
+from ..volume import Volume
+from .case import CaseInput, CaseResult
+from .inputs import read_case_mask, read_image
+from .provenance import covariate_values, digest, input_digest, software_versions
+from .settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
+
+if TYPE_CHECKING:
+    from ..loaded_model import LoadedModel
+
+FALLBACK_PRESET = "ct"
+# Bumped when a change here changes what a case's outputs hold: results of older versions are redone.
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CaseFingerprint:
+    """What decides whether an earlier result of a case can be kept: its inputs and the settings."""
+
+    inputs: dict[str, Any]  # SHA-256 of the image and mask, seed, roi, covariate values
+    settings_sha256: str
+    key: str  # one digest of both
+
+
+class Pipeline:
+    """Models and settings for running cases; build once, ``run`` many cases."""
+
+    def __init__(
+        self,
+        outcome: SavedModel | None,
+        *,
+        feature_settings: Mapping[str, Any] | None = None,
+        segmentation: LoadedModel | str | Path | None = None,
+        heatmap: str | None = "contribution",
+        report: bool = True,
+        device: str = "auto",
+        keep_identifiers: bool = False,
+    ) -> None:
+        if heatmap is not None and heatmap not in HEATMAP_METHODS:
+            raise SettingsError(f"Unknown heatmap method {heatmap!r}; use {', '.join(HEATMAP_METHODS)} or none.")
+        if heatmap is not None and outcome is None:
+            raise SettingsError("A heatmap shows where a prediction comes from: it needs an outcome model.")
+        self.outcome = outcome
+        self.notes: list[str] = []  # said of every case this pipeline runs
+        self.feature_settings = self._feature_settings(outcome, feature_settings)
+        self.extractor = FeatureExtractor(self.feature_settings)
+        self.heatmap = heatmap
+        self.report = report
+        self.device = device
+        self.keep_identifiers = keep_identifiers
+        self._segmentation = None if segmentation is None or isinstance(segmentation, (str, Path)) else segmentation
+        self._segmentation_source = segmentation if isinstance(segmentation, (str, Path)) else None
+        self._segmenter = None
+        self._check_stages_available()
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> Pipeline:
+        outcome = None
+        if settings.model is not None:
+            folder = resource_path("Models", "nsclc_os_ct") if settings.model == DEFAULT_MODEL else Path(settings.model)
+            outcome = load_model(folder)
+        explicit = None
+        if settings.preset or settings.params:
+            explicit = load_settings(preset=settings.preset, params=settings.params)
+        return cls(outcome, feature_settings=explicit, segmentation=settings.segmentation_model,
+                   heatmap=settings.heatmap, report=settings.report, device=settings.device,
+                   keep_identifiers=settings.keep_identifiers)
+
+    @classmethod
+    def from_defaults(cls, **settings: Any) -> Pipeline:
+        """The embedded default models; keywords as ``PipelineSettings`` (e.g. ``heatmap=None``)."""
+        return cls.from_settings(PipelineSettings(**settings))
+
+    def _feature_settings(self, outcome: SavedModel | None, explicit: Mapping[str, Any] | None) -> dict[str, Any]:
+        recorded = outcome.feature_settings if outcome is not None else None
+        if recorded is not None:
+            if explicit is not None and dict(explicit) != recorded:
+                raise SettingsError(
+                    f"The model {outcome.directory.name} was trained on features computed with its own recorded "
+                    "settings; other feature settings would feed it numbers it does not know. Leave the preset and "
+                    "parameter file out, or run without a model (features only)."
+                )
+            return dict(recorded)
+        if explicit is not None:
+            return dict(explicit)
+        if outcome is not None:
+            self.notes.append(f"The model does not record its feature settings; the '{FALLBACK_PRESET}' preset was used.")
+        return load_settings(preset=FALLBACK_PRESET)
+
+    def _check_stages_available(self) -> None:
+        # Said once, when the pipeline is built, rather than as the same failure on every case.
+        wanted = {"explain": f"{self.heatmap}_map" if self.heatmap else None,
+                  "report.case_report": "case_report" if self.report else None}
+        for module, function in wanted.items():
+            if function is None:
+                continue
+            try:
+                getattr(importlib.import_module(f"..{module}", __package__), function)
+            except (ImportError, AttributeError) as error:
+                raise SettingsError(
+                    f"This installation cannot make {'heatmaps' if module == 'explain' else 'case pictures'} "
+                    f"({error}); turn that stage off (heatmap none / no report)."
+                ) from None
+
+    # -- models ----------------------------------------------------------------------------
+
+    @property
+    def segmentation_model(self) -> LoadedModel:
+        """The segmentation network, loaded on first use (cohorts with given masks never load it)."""
+        if self._segmentation is None:
+            from ..catalog import load_model as load_segmentation_model  # torch and MONAI: only when segmenting
+
+            self._segmentation = load_segmentation_model(self._segmentation_source, device=self.device,
+                                                         allow_download=False)
+        return self._segmentation
+
+    def _segment(self, image: Volume, case: CaseInput):
+        if self._segmenter is None:
+            from ..segment.inference import Segmenter
+
+            model = self.segmentation_model
+            self._segmenter = Segmenter(model.spec, model.network, device=self.device)
+        return self._segmenter.segment_roi(image, seed=case.seed, box=case.roi, probability=True)
+
+    # -- fingerprints ----------------------------------------------------------------------
+
+    def fingerprint(self, case: CaseInput) -> CaseFingerprint:
+        """Digests of the case's inputs and of every setting that shapes its outputs."""
+        segmented = case.mask is None
+        inputs = {
+            "image_sha256": input_digest(case.image),
+            "mask_sha256": None if segmented else input_digest(case.mask),
+            "seed": None if not segmented or case.seed is None else [float(c) for c in case.seed],
+            "roi": None if not segmented or case.roi is None else [float(c) for c in case.roi],
+            "covariates": covariate_values(self._given_covariates(case.extra)),
+        }
+        settings = self.settings_record(segmented)
+        settings_sha256 = digest(settings)
+        return CaseFingerprint(inputs, settings_sha256, digest([inputs, settings_sha256]))
+
+    def settings_record(self, segmented: bool) -> dict[str, Any]:
+        """Every setting that shapes a case's outputs (the segmentation model only where it segments)."""
+        segmentation = None
+        if segmented:
+            model = self.segmentation_model
+            segmentation = {"id": model.spec.id, "version": model.spec.version, "weights_sha256": model.weights_sha256}
+        return {
+            "result_version": RESULT_VERSION,
+            "feature_settings": self.feature_settings,
+            "outcome_model": self.outcome.fingerprint if self.outcome is not None else None,
+            "segmentation_model": segmentation,
+            "heatmap": self.heatmap,
+            "report": self.report,
+            "keep_identifiers": self.keep_identifiers,
+        }
+
+    def _given_covariates(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's inputs found among the case's values, numbers as numbers (a manifest's "2" and
+        Python's 2 are the same input)."""
+        if self.outcome is None:
+            return {}
+        numeric = self.outcome.model.pipeline_.encoder.medians_
+        given = {}
+        for name in self.outcome.model.feature_names_in_:
+            if name in extra:
+                given[name] = _number_or_text(extra[name]) if name in numeric else extra[name]
+        return given
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, case: CaseInput, fingerprint: CaseFingerprint | None = None) -> CaseResult:
+        """The case end to end; bad input raises an ``InputError`` saying what is wrong."""
+        if case.mask is None and case.seed is None and case.roi is None:
+            raise InputError(f"Case {case.case}: give a mask, or a seed point or box (roi) to segment the tumor from.")
+        if case.mask is None and case.seed is not None and case.roi is not None:
+            raise InputError(f"Case {case.case}: give a seed point or a box (roi), not both.")
+        timings: dict[str, float] = {}
+        warnings = list(self.notes)
+        clock = time.perf_counter()
+        fingerprint = fingerprint or self.fingerprint(case)
+        timings["fingerprint_s"] = _lap(clock)
+
+        clock = time.perf_counter()
+        image, was_dicom = read_image(case.image)
+        timings["read_s"] = _lap(clock)
+
+        clock = time.perf_counter()
+        probability = None
+        if case.mask is not None:
+            mask, mask_source = read_case_mask(case.mask, image, case.image if was_dicom else None)
+            timings["mask_s"] = _lap(clock)
+        else:
+            segmentation = self._segment(image, case)
+            mask, probability, mask_source = segmentation.mask, segmentation.probability, "segmented"
+            warnings += segmentation.warnings
+            timings["segment_s"] = _lap(clock)
+
+        clock = time.perf_counter()
+        features = self.extractor.extract(image, mask).features
+        timings["features_s"] = _lap(clock)
+
+        prediction: dict[str, float] = {}
+        contributions: dict[str, float] = {}
+        covariates: dict[str, Any] = {}
+        heatmap = None
+        if self.outcome is not None:
+            clock = time.perf_counter()
+            covariates = self._covariates(case, features, warnings)
+            prediction, contributions = self._predict(case.case, features, covariates)
+            timings["predict_s"] = _lap(clock)
+        if self.heatmap is not None:
+            clock = time.perf_counter()
+            heatmap = self._heatmap(image, mask, covariates, features)
+            timings["heatmap_s"] = _lap(clock)
+
+        provenance = {
+            "software": software_versions(),
+            "outcome_model": self._outcome_record(),
+            "segmentation_model": self.settings_record(True)["segmentation_model"] if mask_source == "segmented" else None,
+            "feature_settings_sha256": digest(self.feature_settings),
+            "settings_sha256": fingerprint.settings_sha256,
+            "inputs": fingerprint.inputs,
+            "key": fingerprint.key,
+            "mask_source": mask_source,
+            "heatmap": self.heatmap,
+        }
+        return CaseResult(
+            case=case.case, image=image, mask=mask, probability=probability, features=features,
+            prediction=prediction, contributions=contributions, heatmap=heatmap, timings=timings,
+            provenance=provenance, warnings=warnings, covariates=covariates, extra=dict(case.extra),
+            prediction_kind=self.outcome.model.kind if self.outcome is not None else None,
+            image_was_dicom=was_dicom, source_image=None if isinstance(case.image, Volume) else Path(case.image),
+        )
+
+    def write(self, result: CaseResult, folder: str | Path) -> Path:
+        """``write_case`` with this pipeline's report and identifier settings."""
+        from .case_folder import write_case
+
+        return write_case(result, folder, report=self.report, keep_identifiers=self.keep_identifiers)
+
+    def _covariates(self, case: CaseInput, features: Mapping[str, float], warnings: list[str]) -> dict[str, Any]:
+        """The clinical values the model takes besides the features: numbers as floats, categories as
+        text, unknown as NaN (the model then uses its training median, or no category)."""
+        encoder = self.outcome.model.pipeline_.encoder
+        values: dict[str, Any] = {}
+        for name in encoder.columns_:
+            if name in features:
+                continue
+            raw = case.extra.get(name)
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
+                warnings.append(f"No value for '{name}': the model takes it as unknown.")
+                values[name] = math.nan
+            elif name in encoder.medians_:
+                try:
+                    values[name] = float(raw)
+                except ValueError:
+                    raise InputError(f"Case {case.case}: '{name}' must be a number; got {raw!r}.") from None
+            else:
+                values[name] = str(raw).strip()
+                known = encoder.categories_[name]
+                if values[name] not in known:
+                    warnings.append(f"'{name}' = {values[name]!r} is not a value the model was trained on "
+                                    f"({', '.join(known)}): the model takes it as unknown.")
+        return values
+
+    def _predict(self, case: str, features: Mapping[str, float], covariates: Mapping[str, Any]):
+        model = self.outcome.model
+        table = pd.DataFrame([{**features, **covariates}], index=pd.Index([case], name="case"))
+        outputs = {name: float(value) for name, value in model.outputs(table).iloc[0].items()}
+        if model.kind == "survival":
+            outputs["horizon"] = float(model.horizon_)
+        contributions = {name: float(value) for name, value in model.contributions(table).iloc[0].items()}
+        return outputs, contributions
+
+    def _heatmap(self, image: Volume, mask: Volume, covariates: Mapping[str, Any], features: Mapping[str, float]):
+        from .. import explain
+
+        if self.heatmap == "contribution":
+            return explain.contribution_map(self.outcome, image, mask, covariates, device=self.device,
+                                            settings=self.feature_settings, case_features=features)
+        return explain.occlusion_map(self.outcome, image, mask, covariates, settings=self.feature_settings)
+
+    def _outcome_record(self) -> dict[str, Any] | None:
+        if self.outcome is None:
+            return None
+        return {"name": self.outcome.card.get("name", self.outcome.directory.name), "folder": self.outcome.directory.name,
+                "fingerprint": self.outcome.fingerprint, "kind": self.outcome.model.kind,
+                "outcome": self.outcome.outcome.to_dict(), "intended_use": self.outcome.card.get("intended_use"),
+                "outcome_definition": (self.outcome.card.get("outcome") or {}).get("definition")}
+
+
+def _number_or_text(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _lap(start: float) -> float:
+    return round(time.perf_counter() - start, 4)
