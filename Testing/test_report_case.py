@@ -82,7 +82,7 @@ def test_report_redrawn_from_the_case_folder(case_result, crop, tmp_path):
     (folder / "result.json").write_text(json.dumps(record))
     with pytest.raises(InputError, match="did not complete \\(Mask is empty\\)"):
         case_report(folder, image=crop[0])
-    with pytest.raises(InputError, match="result.json not found"):
+    with pytest.raises(InputError, match="result.json does not exist"):
         case_report(tmp_path / "elsewhere", image=crop[0])
 
 

@@ -21,7 +21,8 @@ import torch
 
 from . import __version__
 from .bundle_network import BundleError, literal_network_def
-from .catalog_file import read_json, sha256_file
+from .catalog_file import CatalogError, sha256_file
+from .files import read_json
 from .loaded_model import LoadedModel
 from .segment.inference import resolve_device
 from .segment.network import load_weights
@@ -69,7 +70,7 @@ def load_bundle(folder: str | Path, *, device: str | torch.device = "cpu") -> Lo
     from monai.bundle import ConfigParser
 
     folder = Path(folder)
-    metadata = read_json(folder / "configs" / "metadata.json", "MONAI bundle metadata")
+    metadata = read_json(folder / "configs" / "metadata.json", "MONAI bundle metadata", error=CatalogError)
     config_path = next((p for p in (folder / "configs" / name for name in INFERENCE_CONFIGS) if p.is_file()), None)
     if config_path is None:
         raise BundleError(

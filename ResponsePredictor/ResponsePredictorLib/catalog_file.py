@@ -14,7 +14,6 @@ model into bundles); ``weights`` and ``card`` are file locations and stay here.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .files import read_json
 from .resources import resource_path
 from .segment.network import SAFE_SUFFIXES
 from .segment.spec import ModelSpec
@@ -83,7 +83,7 @@ class Catalog:
 def read_catalog(path: str | Path | None = None) -> Catalog:
     """The catalog at ``path`` (default: the module's ``Resources/Models.json``), fully checked."""
     path = Path(path) if path is not None else resource_path(CATALOG_FILE)
-    data = read_json(path, "model catalog")
+    data = read_json(path, "model catalog", error=CatalogError)
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, list) or not models:
         raise CatalogError(f"{path}: a model catalog must be an object with a non-empty list 'models'.")
@@ -101,7 +101,7 @@ def read_catalog(path: str | Path | None = None) -> Catalog:
 
 def read_model_json(folder: Path) -> CatalogEntry:
     """The entry of a model folder; ``weights`` may be left out when the folder holds one weights file."""
-    data = read_json(folder / "model.json", "model description")
+    data = read_json(folder / "model.json", "model description", error=CatalogError)
     if isinstance(data, dict) and "weights" not in data:
         found = sorted(p.name for p in folder.iterdir() if p.suffix in SAFE_SUFFIXES)
         if len(found) != 1:
@@ -161,16 +161,3 @@ def _parse_weights(data: Any, source: str, published: bool) -> WeightsInfo:
     if (published or size is not None) and not (isinstance(size, int) and not isinstance(size, bool) and size > 0):
         raise CatalogError(f"{source}: weights 'size' must be the file's size in bytes; got {size!r}.")
     return WeightsInfo(file=file, url=url, sha256=sha256, size=size)
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"The {what} {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CatalogError(f"Cannot read the {what} {path}: {error}.") from None
-    except json.JSONDecodeError as error:
-        raise CatalogError(
-            f"The {what} {path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
-        ) from None

@@ -354,3 +354,22 @@ def listing(items: Sequence[str], limit: int = 5) -> str:
     """At most ``limit`` items joined for a message, with how many more there are."""
     shown = "; ".join(items[:limit])
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def read_dicom_object(path: Path, sop_class: str, what: str, described: str, elsewhere: str, *,
+                      stop_before_pixels: bool = False) -> Dataset:
+    """The DICOM file at ``path`` if it is of ``sop_class``, else an error naming what it is instead.
+
+    ``what``: the object's short name ("SEG"); ``described``: in words, with its article ("a
+    segmentation (SEG)"); ``elsewhere``: where the user reads the other kinds of object.
+    """
+    if not path.is_file():
+        raise ImageReadError(f"DICOM {what} file not found: {path}.")
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+    except (InvalidDicomError, OSError) as error:
+        raise ImageReadError(f"{path} is not a DICOM file ({error}); a DICOM {what} file is needed.") from None
+    if str(dataset.get("SOPClassUID", "")) != sop_class:
+        kind = dataset.get("Modality") or getattr(dataset.get("SOPClassUID"), "name", "unknown")
+        raise ImageReadError(f"{path} is a DICOM {kind} object, not {described}. {elsewhere}")
+    return dataset

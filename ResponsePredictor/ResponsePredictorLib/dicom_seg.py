@@ -25,7 +25,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.sr.codedict import codes
 
 from . import __version__
-from .dicom import listing, read_dicom_series, series_uid_of_file, visible_files
+from .dicom import listing, read_dicom_object, read_dicom_series, series_uid_of_file, visible_files
 from .errors import DicomSeriesError, GeometryMismatchError, ImageReadError, InputError, MaskError
 from .files import atomic_file
 from .volume import GRID_TOLERANCE, Volume, as_label_map, conform_mask
@@ -146,18 +146,8 @@ def segment_labels(path: str | Path) -> dict[int, str]:
 
 
 def _read_seg(path: Path) -> hd.seg.Segmentation:
-    if not path.is_file():
-        raise ImageReadError(f"DICOM SEG file not found: {path}.")
-    try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, OSError) as error:
-        raise ImageReadError(f"{path} is not a DICOM file ({error}); a DICOM SEG file is needed.") from None
-    if str(header.get("SOPClassUID", "")) != SEG_SOP_CLASS:
-        kind = header.get("Modality") or getattr(header.get("SOPClassUID"), "name", "unknown")
-        raise ImageReadError(
-            f"{path} is a DICOM {kind} object, not a segmentation (SEG). Give the DICOM SEG file; an RTSTRUCT "
-            "is read with rtstruct.read_rtstruct."
-        )
+    read_dicom_object(path, SEG_SOP_CLASS, "SEG", "a segmentation (SEG)",
+                      "Give the DICOM SEG file; an RTSTRUCT is read with rtstruct.read_rtstruct.", stop_before_pixels=True)
     try:
         return hd.seg.segread(path)
     except Exception as error:  # noqa: BLE001 - highdicom raises many types for a malformed object

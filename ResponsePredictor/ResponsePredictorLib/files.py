@@ -1,12 +1,17 @@
-"""Writing files so that none is ever seen half-written under its final name."""
+"""Files in and out: written so that none is ever seen half-written under its final name; JSON read
+with errors that say which file and why."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from .errors import InputError
 
 
 @contextlib.contextmanager
@@ -26,3 +31,20 @@ def atomic_file(target: Path, suffix: str = ".partial") -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def read_json(path: Path, what: str, *, error: type[Exception] = InputError, advice: str = "") -> Any:
+    """The JSON document in ``path`` (``what`` it is, for messages), or ``error`` saying why it cannot be had.
+
+    ``advice`` ends every message: what the user can do about it.
+    """
+    tail = f" {advice}" if advice else ""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"The {what} {path} does not exist.{tail}") from None
+    except (OSError, UnicodeDecodeError) as reason:
+        raise error(f"Cannot read the {what} {path}: {reason}.{tail}") from None
+    except json.JSONDecodeError as reason:
+        raise error(f"The {what} {path} is not valid JSON (line {reason.lineno}, column {reason.colno}: "
+                    f"{reason.msg}).{tail}") from None

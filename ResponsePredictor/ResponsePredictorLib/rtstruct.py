@@ -17,14 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from matplotlib.path import Path as Polygon
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
-from .dicom import listing
+from .dicom import listing, read_dicom_object
 from .dicom_seg import read_series_with_headers
-from .errors import DicomSeriesError, GeometryMismatchError, ImageReadError, InputError, MaskError
+from .errors import DicomSeriesError, GeometryMismatchError, InputError, MaskError
 from .volume import Volume
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
@@ -73,19 +71,8 @@ def roi_names(path: str | Path) -> dict[int, str]:
 
 
 def _read_structure_set(path: Path) -> Dataset:
-    if not path.is_file():
-        raise ImageReadError(f"RTSTRUCT file not found: {path}.")
-    try:
-        dataset = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError) as error:
-        raise ImageReadError(f"{path} is not a DICOM file ({error}); a DICOM RTSTRUCT file is needed.") from None
-    if str(dataset.get("SOPClassUID", "")) != RTSTRUCT_SOP_CLASS:
-        kind = dataset.get("Modality") or getattr(dataset.get("SOPClassUID"), "name", "unknown")
-        raise ImageReadError(
-            f"{path} is a DICOM {kind} object, not an RT Structure Set (RTSTRUCT). A DICOM SEG is read with "
-            "dicom_seg.read_dicom_seg."
-        )
-    return dataset
+    return read_dicom_object(path, RTSTRUCT_SOP_CLASS, "RTSTRUCT", "an RT Structure Set (RTSTRUCT)",
+                             "A DICOM SEG is read with dicom_seg.read_dicom_seg.")
 
 
 def _find_roi(structure_set: Dataset, roi: str | int | None, path: Path) -> tuple[int, str, str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import read_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,12 +62,7 @@ def run(args: argparse.Namespace) -> None:
 
 def read_clinical(path: Path) -> dict:
     """The case's covariates from a JSON object (column name -> value)."""
-    try:
-        values = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"Clinical file not found: {path}.") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"{path} is not valid JSON: {error}") from None
+    values = read_json(path, "clinical file")
     if not isinstance(values, dict):
         raise InputError(f"{path} must hold one JSON object of covariates (name -> value), e.g. {{\"age\": 68}}.")
     return values

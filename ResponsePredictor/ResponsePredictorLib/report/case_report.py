@@ -9,7 +9,6 @@ this module lays them out with the text and the contribution chart.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from ..errors import InputError
+from ..files import read_json
 from ..prediction_text import prediction_headline, ranked_contributions
 from ..volume import Volume, read_mask, read_volume
 from .curves import save_figure
@@ -97,16 +97,10 @@ def _from_folder(folder: Path, image: Volume | str | Path | None) -> _CaseView:
 
 
 def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path} not found: not a complete case folder of 'responsepredictor run'.") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path} cannot be read ({error}); run the case again.") from None
+    data = read_json(path, "case record", advice="Is this a complete case folder of 'responsepredictor run'? Run the case again.")
     if not isinstance(data, dict):
         raise InputError(f"{path} is not a case record; run the case again.")
     return data
-
 
 def model_line(model: Mapping[str, Any] | None) -> str:
     """The model and its intended use, in one line."""
