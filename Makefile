@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-featuremaps bench-explain bench-cohort clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py
+
+bench-featuremaps: $(STAMP)
+	$(PY) benchmarks/bench_featuremaps.py --full-reference
+
+bench-explain: $(STAMP)
+	$(PY) benchmarks/bench_explain.py
+
+bench-cohort: $(STAMP)
+	$(PY) benchmarks/bench_cohort.py
+	$(PY) benchmarks/bench_cohort_resume.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -61,6 +61,25 @@ def test_train_records_the_feature_settings_it_is_given(tables, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_train_takes_a_runs_results_table_as_it_is(tables, tmp_path, capsys):
+    # results.csv of 'responsepredictor run': status, error, the run's own predictions, failed cases.
+    import pandas as pd
+
+    table = pd.read_csv(tables / "train.csv")
+    table.insert(1, "status", "done")
+    table.insert(2, "error", "")
+    table["prediction_probability"] = 0.5
+    failed = table.index[:3]
+    table.loc[failed, "status"], table.loc[failed, "error"] = "failed", "The mask is empty."
+    table.loc[failed, [c for c in table.columns if c.startswith("signal")]] = None
+    table.to_csv(tmp_path / "results.csv", index=False)
+    assert main(["train", str(tmp_path / "results.csv"), "--outcome", "responder", "--exclude", "time", "event", *FAST,
+                 "-o", str(tmp_path / "model")]) == EXIT_OK
+    assert f"the {len(table) - 3} of {len(table)} cases done are used" in capsys.readouterr().out
+    inputs = set(load_model(tmp_path / "model").model.feature_names_in_)
+    assert not inputs & {"status", "error", "prediction_probability"} and inputs
+
+
 def test_predict_writes_probabilities_intervals_and_contributions(tables, binary_model, tmp_path):
     out, everything = tmp_path / "pred.csv", tmp_path / "contributions.csv"
     assert main(["predict", str(binary_model), str(tables / "test.csv"), "-o", str(out), "--top", "3",

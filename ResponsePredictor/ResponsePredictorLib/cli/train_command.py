@@ -13,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a prediction model on a feature table and validate it by nested cross-validation",
         description="Train a model on a CSV table (one row per case, a 'case' column, feature columns and the "
         "outcome), print its nested cross-validated performance with 95%% intervals, and save it with its model "
-        "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median.",
+        "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median. A run's "
+        "results.csv (with the outcomes carried from its manifest) is used as it is: its cases done, without its "
+        "status, error and prediction columns.",
     )
     parser.add_argument("table", type=Path, help="CSV table: 'case', features, outcome column(s)")
     outcome = parser.add_mutually_exclusive_group(required=True)
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from ..cohort.store import is_results_table, training_rows
     from ..features import load_settings
     from ..predict import BinaryOutcome, CardInfo, SurvivalOutcome, make_model, read_table, save_model, train_model
 
@@ -56,6 +59,9 @@ def run(args: argparse.Namespace) -> None:
     info = CardInfo(name=args.name, data=args.data_description, outcome_definition=args.outcome_definition)
     started = time.perf_counter()
     table = read_table(args.table)
+    if is_results_table(table):  # a run's results.csv, outcomes carried from its manifest
+        table, note = training_rows(table)
+        print(note)
     result = train_model(table, outcome, model=model, exclude=args.exclude, folds=args.folds, repeats=args.repeats,
                          permutations=args.permutations, n_jobs=args.jobs, info=info)
     fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown, feature_settings)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..pipeline import DONE, read_record
 from ..pipeline.case_folder import remove_partial_files
 from ..tables import CASE_COLUMN, write_feature_table
@@ -72,3 +74,18 @@ def _row(out_dir: str | Path, case: str, extra: dict[str, Any], carried: list[st
 def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
+
+
+def is_results_table(table: pd.DataFrame) -> bool:
+    """Whether a table (indexed by case) is a run's results.csv."""
+    return {"status", "error"} <= set(table.columns)
+
+
+def training_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A run's results table as training data: the cases done, without the run's bookkeeping (status,
+    error) and its own predictions (which would leak a model's output into the next one's inputs)."""
+    done = table[table["status"] == DONE]
+    dropped = [column for column in table.columns if column in ("status", "error") or column.startswith(PREDICTION_PREFIX)]
+    note = (f"A run's results table: the {len(done)} of {len(table)} cases done are used; status, error and "
+            f"{len(dropped) - 2} prediction column(s) are left out.")
+    return done.drop(columns=dropped), note
