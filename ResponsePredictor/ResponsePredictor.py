@@ -1,29 +1,28 @@
 """ResponsePredictor: the 3D Slicer module. It wires the panel to the engine and decides nothing.
 
-The work happens in ``ResponsePredictorLib`` (``mrml`` for nodes, ``features`` for pyradiomics);
-``ResponsePredictorLogic.process`` runs it from the Python console without the panel. Python
-packages that Slicer lacks are installed on first use, after the user agrees.
+Decisions live in ``ResponsePredictorLib``: ``slicer_job`` (what to run in the background process,
+reading its results), ``slicer_setup`` (first-use installation), ``mrml``/``mrml_results`` (nodes).
+``ResponsePredictorLogic.process`` runs a case from the Python console without the panel.
 """
 
-import importlib.util
 import logging
-import time
-from types import SimpleNamespace
-from typing import Optional, Union
+import pathlib
+from typing import Annotated, Optional
 
-import ctk
 import qt
 import slicer
 import vtk
 from slicer import (
-    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLMarkupsFiducialNode,
+    vtkMRMLMarkupsROINode,
     vtkMRMLScalarVolumeNode,
     vtkMRMLSegmentationNode,
     vtkMRMLTableNode,
 )
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper.guiConnectors import GuiConnector, parameterNodeGuiConnector
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -32,15 +31,15 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-# Python packages the engine needs beyond what Slicer ships, installed in the Makefile's order:
-# pyradiomics 3.x has no wheels and builds against the numpy already installed
-# (--no-build-isolation), so its build tools come first. PyYAML reads the presets.
-BUILD_REQUIREMENTS = ["numpy", "versioneer", "wheel", "setuptools", "PyYAML"]
-PYRADIOMICS_REQUIREMENT = "pyradiomics==3.0.1"
-REQUIRED_MODULES = {"yaml": "PyYAML", "radiomics": PYRADIOMICS_REQUIREMENT}  # import name -> requirement
+from ResponsePredictorLib import prediction_text, slicer_job, slicer_setup
+from ResponsePredictorLib.features import available_presets
+from ResponsePredictorLib.resources import resource_path, sample_case
 
-SAMPLE_IMAGE = ("SampleData", "nsclc070_ct.nrrd")
-SAMPLE_MASK = ("SampleData", "nsclc070_tumor.nrrd")
+README_URL = "https://github.com/ResponsePredictor/SlicerResponsePredictor#readme"
+PRESET_FROM_MODEL = "as the model records"
+HEATMAP_CHOICES = ("contribution", "occlusion", slicer_job.NO_HEATMAP)
+SEGMENTATION_MODELS = slicer_job.segmentation_model_ids()  # the catalog's default first
+POLL_INTERVAL_MS = 500
 
 
 #
@@ -53,19 +52,19 @@ class ResponsePredictor(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Response Predictor")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["Markups", "Segmentations", "VolumeRendering"]
         self.parent.contributors = ["ResponsePredictor developers"]
         self.parent.helpText = _("""
-Radiomic features of a tumor, the first step towards predicting its response to treatment from a
-baseline CT, MR or PET scan. Choose the image, the tumor (a segmentation or a label map volume on the
-image's grid) and a feature preset, then click Apply: one table row per segment, with pyradiomics'
-feature names. On first use the module offers to install pyradiomics into Slicer's Python.
-For research use only.
-""")
+Predicts a tumor's response to treatment from a baseline CT, MR or PET scan. Click the tumor (or draw
+a box, or choose a segmentation) and press Apply: the tumor is segmented (MONAI), its radiomic
+features computed (pyradiomics), the outcome model predicts with an interval, and a heatmap shows
+where in the tumor the prediction comes from, over the scan and in 3D. Each step can run alone.
+For research use only: not a medical device. See the <a href="{url}">documentation</a>.
+""").format(url=README_URL)
         self.parent.acknowledgementText = _("""
-Features are computed with pyradiomics (van Griethuysen et al., Cancer Research 2017; BSD-3-Clause license).
-The bundled sample case is patient 070 of the NSCLC-Radiogenomics collection of The Cancer Imaging Archive
-(Bakr et al., Scientific Data 2018), licensed CC BY 3.0.
+Segmentation with MONAI; features with pyradiomics (van Griethuysen et al., Cancer Research 2017).
+The bundled sample case is patient 070 of NSCLC-Radiogenomics (TCIA; Bakr et al., Scientific Data
+2018; CC BY 3.0). The default models' training data and licenses are in their model cards.
 """)
 
 
@@ -77,16 +76,59 @@ The bundled sample case is patient 070 of the NSCLC-Radiogenomics collection of 
 @parameterNodeWrapper
 class ResponsePredictorParameterNode:
     """
-    inputVolume - the scan to analyse.
-    maskNode - the tumor: a segmentation, or a label map volume on the scan's grid.
-    preset - the pyradiomics parameter file (Resources/Presets/<preset>.yaml).
-    outputTable - the feature table; a new one is made when none is chosen.
+    inputVolume - the scan. seedPoint / roi - where the tumor is (the ROI wins when both are set).
+    inputSegmentation, segmentId - an existing tumor segment, used instead of segmenting.
+    segmentationModel - catalog id. preset - pyradiomics preset, or the one the model records.
+    predictionModel - outcome model folder. heatmapMethod, device, heatmapOpacity - as named.
+    outputSegmentation, outputTable, outputHeatmap - where results go (created when empty).
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
-    maskNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
-    preset: str = "ct"
-    outputTable: vtkMRMLTableNode
+    seedPoint: Optional[vtkMRMLMarkupsFiducialNode]
+    roi: Optional[vtkMRMLMarkupsROINode]
+    inputSegmentation: Optional[vtkMRMLSegmentationNode]
+    segmentId: str = ""
+    segmentationModel: Annotated[str, Choice(SEGMENTATION_MODELS)] = SEGMENTATION_MODELS[0]
+    preset: Annotated[str, Choice([PRESET_FROM_MODEL, *available_presets()])] = PRESET_FROM_MODEL
+    predictionModel: pathlib.Path = resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
+    heatmapMethod: Annotated[str, Choice(HEATMAP_CHOICES)] = "contribution"
+    device: Annotated[str, Choice(slicer_job.DEVICES)] = "auto"
+    heatmapOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.6
+    outputSegmentation: Optional[vtkMRMLSegmentationNode]
+    outputTable: Optional[vtkMRMLTableNode]
+    outputHeatmap: Optional[vtkMRMLScalarVolumeNode]
+
+
+@parameterNodeGuiConnector
+class SegmentSelectorToSegmentIdConnector(GuiConnector):
+    """Binds a segment ID (str) to a qMRMLSegmentSelectorWidget, which Slicer has no connector for."""
+
+    @staticmethod
+    def canRepresent(widget, datatype) -> bool:
+        return type(widget) == slicer.qMRMLSegmentSelectorWidget and datatype == str
+
+    @staticmethod
+    def create(widget, datatype):
+        return SegmentSelectorToSegmentIdConnector(widget) if datatype == str else None
+
+    def __init__(self, widget):
+        super().__init__()
+        self._widget = widget
+
+    def _connect(self):
+        self._widget.connect("currentSegmentChanged(QString)", self.changed)
+
+    def _disconnect(self):
+        self._widget.disconnect("currentSegmentChanged(QString)", self.changed)
+
+    def widget(self):
+        return self._widget
+
+    def read(self) -> str:
+        return self._widget.currentSegmentID() or ""
+
+    def write(self, value: str) -> None:
+        self._widget.setCurrentSegmentID(value)
 
 
 #
@@ -97,61 +139,40 @@ class ResponsePredictorParameterNode:
 class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)  # needed for parameter node observation
+        VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._run = None
+        self._runStep = None
+        self._timer = qt.QTimer()
+        self._timer.setInterval(POLL_INTERVAL_MS)
+        self._timer.connect("timeout()", self._pollRun)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-        self.ui = self._buildGui()
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/ResponsePredictor.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = ResponsePredictorLogic()
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        for button, step in ((self.ui.applyButton, "all"), (self.ui.segmentButton, "segment"),
+                             (self.ui.predictButton, "predict"), (self.ui.explainButton, "explain")):
+            button.connect("clicked(bool)", lambda checked, step=step: self.onRun(step))
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.installButton.connect("clicked(bool)", self.onInstall)
+        self.ui.showTableButton.connect("clicked(bool)", self.onShowTable)
+        self.ui.heatmapOpacitySlider.connect("valueChanged(double)", self.onOpacityChanged)
         self.initializeParameterNode()
-
-    def _buildGui(self) -> SimpleNamespace:
-        # Built in code for now; a .ui file with SlicerParameterName properties replaces this later.
-        section = ctk.ctkCollapsibleButton()
-        section.text = _("Radiomic features")
-        self.layout.addWidget(section)
-        form = qt.QFormLayout(section)
-
-        def nodeSelector(toolTip: str, *, canAdd: bool = False, noneText: str = "") -> slicer.qMRMLNodeComboBox:
-            # Node types come from the parameter node's annotations when it is connected.
-            selector = slicer.qMRMLNodeComboBox()
-            selector.selectNodeUponCreation = True
-            selector.addEnabled = canAdd
-            selector.renameEnabled = canAdd
-            selector.removeEnabled = False
-            selector.noneEnabled = bool(noneText)
-            selector.noneDisplay = noneText
-            selector.showHidden = False
-            selector.setMRMLScene(slicer.mrmlScene)
-            selector.toolTip = toolTip
-            return selector
-
-        ui = SimpleNamespace(
-            inputSelector=nodeSelector(_("The CT, MR or PET scan to analyse.")),
-            maskSelector=nodeSelector(_("The tumor: a segmentation, or a label map volume on the scan's grid.")),
-            presetComboBox=qt.QComboBox(),
-            outputSelector=nodeSelector(_("Table for the features, one row per segment."), canAdd=True,
-                                        noneText=_("Create new table")),
-            applyButton=qt.QPushButton(_("Apply")),
-        )
-        ui.presetComboBox.toolTip = _("pyradiomics settings: a preset for the image modality, or 'ibsi'.")
-        form.addRow(_("Input volume:"), ui.inputSelector)
-        form.addRow(_("Tumor:"), ui.maskSelector)
-        form.addRow(_("Feature preset:"), ui.presetComboBox)
-        form.addRow(_("Output table:"), ui.outputSelector)
-        form.addRow(ui.applyButton)
-        self.layout.addStretch(1)
-        return ui
 
     def cleanup(self) -> None:
         self.removeObservers()
+        self._timer.stop()
+        if self._run is not None:
+            self._run.cleanup()
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -174,49 +195,107 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def setParameterNode(self, inputParameterNode: Optional[ResponsePredictorParameterNode]) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
-            from ResponsePredictorLib.features import available_presets
-            from slicer.parameterNodeWrapper.guiConnectors import QComboBoxToStringableConnector
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+            self._updateButtons()
 
-            # The presets are files, so the combo box gets its choices here rather than from a
-            # Choice annotation fixed when this file is imported.
-            presets = QComboBoxToStringableConnector(self.ui.presetComboBox, available_presets())
-            self._parameterNodeGuiTag = self._parameterNode.connectParametersToGui({
-                "inputVolume": self.ui.inputSelector,
-                "maskNode": self.ui.maskSelector,
-                "preset": presets,
-                "outputTable": self.ui.outputSelector,
-            })
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+    def _updateButtons(self, caller=None, event=None) -> None:
+        parameters = self._parameterNode
+        if parameters is None:
+            return
+        idle = self._run is None
+        hasScan = parameters.inputVolume is not None
+        hasTumor = parameters.inputSegmentation is not None or parameters.outputSegmentation is not None
+        hasClick = parameters.seedPoint is not None or parameters.roi is not None
+        self.ui.applyButton.enabled = idle and hasScan and (hasClick or parameters.inputSegmentation is not None)
+        self.ui.segmentButton.enabled = idle and hasScan and hasClick
+        self.ui.predictButton.enabled = idle and hasScan and hasTumor
+        self.ui.explainButton.enabled = idle and hasScan and hasTumor
+        self.ui.cancelButton.enabled = not idle
 
-    def _checkCanApply(self, caller=None, event=None) -> None:
-        ready = bool(self._parameterNode and self._parameterNode.inputVolume and self._parameterNode.maskNode)
-        self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = _("Compute the features") if ready else _("Choose an input volume and a tumor")
+    def onRun(self, step: str) -> None:
+        if not self._ensureDependencies():
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not start the analysis."), waitCursor=True):
+            self._run = self.logic.startRun(self._parameterNode, step)
+            self._runStep = step
+            self.ui.progressBar.visible = True
+            self.ui.statusLabel.text = _("Starting...")
+            self._timer.start()
+        self._updateButtons()
 
-    def onApplyButton(self) -> None:
-        if self.logic.missingRequirements():
-            with slicer.util.tryWithErrorDisplay(_("Could not install the Python packages ResponsePredictor needs.")):
-                self.logic.installDependencies(confirm=True)
-            if self.logic.missingRequirements():
-                return
-        with slicer.util.tryWithErrorDisplay(_("Failed to compute the radiomic features."), waitCursor=True):
-            parameters = self._parameterNode
-            table = self.logic.process(parameters.inputVolume, parameters.maskNode, parameters.preset,
-                                       parameters.outputTable)
-            parameters.outputTable = table
-            showTable(table)
+    def _pollRun(self) -> None:
+        run = self._run
+        if run.poll() is None:
+            self.ui.statusLabel.text = run.last_line()
+            return
+        self._timer.stop()
+        self._run = None
+        self.ui.progressBar.visible = False
+        try:
+            outputs = self.logic.loadRun(run, self._parameterNode)
+            self.ui.statusLabel.text = _("Done.") + "".join(f"\n{warning}" for warning in outputs.warnings)
+            self._showResults(outputs)
+        except slicer_job.JobFailed as failure:
+            self.ui.statusLabel.text = str(failure)
+            if not run.cancelled:
+                slicer.util.errorDisplay(_("The analysis failed: {error}").format(error=failure),
+                                         detailedText=failure.details)
+        except Exception as error:
+            logging.exception("ResponsePredictor: loading the results failed")
+            slicer.util.errorDisplay(_("Could not show the results: {error}").format(error=error),
+                                     detailedText=run.log())
+        finally:
+            run.cleanup()
+            self._updateButtons()
 
+    def onCancel(self) -> None:
+        if self._run is not None:
+            self._run.cancel()
+            self.ui.statusLabel.text = _("Cancelling...")
 
-def showTable(table: vtkMRMLTableNode) -> None:
-    layoutManager = slicer.app.layoutManager()
-    if layoutManager:
-        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
-    slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
-    slicer.app.applicationLogic().PropagateTableSelection()
+    def _showResults(self, outputs: slicer_job.CaseOutputs) -> None:
+        if not outputs.features:  # the segment step alone
+            return
+        big, interval = prediction_text.prediction_headline(outputs.kind, outputs.prediction, outputs.model)
+        self.ui.predictionLabel.text = big
+        self.ui.intervalLabel.text = interval
+        card = slicer_job.model_card(self._parameterNode.predictionModel)
+        self.ui.intendedUseLabel.text = "\n\n".join(filter(None, [
+            card.get("name", ""), card.get("intended_use", ""), card.get("outcome", {}).get("definition", "")]))
+        self.ui.contributionsLabel.text = slicer_job.format_contributions(
+            prediction_text.ranked_contributions(outputs.contributions))
+        self.ui.resultsCollapsibleButton.collapsed = False
+
+    def onOpacityChanged(self, opacity: float) -> None:
+        parameters = self._parameterNode
+        if parameters and parameters.outputHeatmap and parameters.inputVolume:
+            from ResponsePredictorLib import mrml_results
+
+            mrml_results.show_heatmap_in_slice_views(slicer.mrmlScene, parameters.inputVolume,
+                                                     parameters.outputHeatmap, opacity)
+
+    def onShowTable(self) -> None:
+        table = self._parameterNode.outputTable
+        if table is None:
+            return
+        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
+        slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
+        slicer.app.applicationLogic().PropagateTableSelection()
+
+    def onInstall(self) -> None:
+        folder = self.ui.wheelFolderPathLineEdit.currentPath or None
+        with slicer.util.tryWithErrorDisplay(_("Could not install the Python packages."), waitCursor=True):
+            self.logic.installDependencies(confirm=True, wheelFolder=folder)
+
+    def _ensureDependencies(self) -> bool:
+        if not self.logic.missingDependencies():
+            return True
+        self.onInstall()
+        return not self.logic.missingDependencies()
 
 
 #
@@ -225,79 +304,140 @@ def showTable(table: vtkMRMLTableNode) -> None:
 
 
 class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
-    """Computation without the panel; from the Python console:
+    """Runs cases without the panel. From the Python console:
 
     logic = slicer.util.getModuleLogic("ResponsePredictor")
-    table = logic.process(getNode("CT"), getNode("Segmentation"), "ct")
+    outputs, parameters = logic.process(getNode("CT"), seed=getNode("F"))  # blocks until done
+    print(outputs.prediction, parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap)
     """
 
     def getParameterNode(self) -> ResponsePredictorParameterNode:
         return ResponsePredictorParameterNode(super().getParameterNode())
 
     @staticmethod
-    def missingRequirements() -> list:
-        importlib.invalidate_caches()  # see packages that pip installed since the last look
-        return [requirement for module, requirement in REQUIRED_MODULES.items()
-                if importlib.util.find_spec(module) is None]
+    def missingDependencies() -> list:
+        """Requirements not installed yet (torch included), as text."""
+        missing = [str(requirement) for requirement in slicer_setup.missing_requirements()]
+        return missing + ([str(slicer_setup.TORCH)] if slicer_setup.torch_missing() else [])
 
-    def installDependencies(self, confirm: bool = True) -> None:
-        """Install pyradiomics and PyYAML into Slicer's Python, asking the user first when ``confirm``."""
-        missing = self.missingRequirements()
-        if not missing:
+    def installDependencies(self, confirm: bool = True, wheelFolder: Optional[str] = None) -> None:
+        """Install what is missing, after the user agrees when ``confirm``; offline from ``wheelFolder``."""
+        missing = slicer_setup.missing_requirements()
+        torch = slicer_setup.torch_missing()
+        if not missing and not torch:
             return
         if confirm and not slicer.util.confirmOkCancelDisplay(
-            _("ResponsePredictor needs these Python packages: {packages}.\n\n"
-              "Install them into Slicer's Python now? pyradiomics is compiled during installation, "
-              "which needs a C compiler and takes a few minutes.").format(packages=", ".join(missing)),
-            _("ResponsePredictor - Install Python Packages"),
+            slicer_setup.consent_text(missing, torch, wheelFolder), _("ResponsePredictor - Install Python packages")
         ):
-            raise RuntimeError("The Python packages were not installed (declined); features need them.")
-        # One consent above covers both steps, so neither asks again.
-        # "from slicer import packaging" rather than "import slicer.packaging", which would make
-        # "slicer" a local name in this whole method.
+            raise RuntimeError("The Python packages were not installed (declined); the analysis needs them.")
+        if torch and not wheelFolder:
+            self._installTorch()
+        for step in slicer_setup.install_plan(missing, wheelFolder, with_torch=torch and bool(wheelFolder)):
+            self._pipInstall(step)
+        still = self.missingDependencies()
+        if still:
+            raise RuntimeError(f"pip finished but {', '.join(still)} is still missing; see the Python console.")
+
+    @staticmethod
+    def _installTorch() -> None:
         try:
-            from slicer import packaging  # Slicer 5.12 and later
+            import PyTorchUtils
         except ImportError:
-            slicer.util.pip_install(" ".join(BUILD_REQUIREMENTS))
+            raise RuntimeError("torch is missing and the PyTorch extension is not installed: install 'PyTorch' "
+                               "from the Extension Manager, restart Slicer and try again.") from None
+        if PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=True) is None:
+            raise RuntimeError("torch was not installed; the segmentation needs it.")
+
+    @staticmethod
+    def _pipInstall(step: slicer_setup.PipStep) -> None:
+        try:
+            from slicer.packaging import pip_ensure  # Slicer 5.12 and later: checks, then installs what is missing
+        except ImportError:
+            pip_ensure = None
+        if pip_ensure is not None and step.plain:
+            from packaging.requirements import Requirement
+
+            pip_ensure([Requirement(text) for text in step.requirements], prompt_install=False,
+                       skip_in_testing=False, requester="ResponsePredictor")
         else:
-            packaging.pip_ensure(BUILD_REQUIREMENTS, prompt_install=False, skip_in_testing=False,
-                                 requester="ResponsePredictor")
-        # pip_ensure takes requirements only; the build flag needs pip_install.
-        slicer.util.pip_install(f"--no-build-isolation {PYRADIOMICS_REQUIREMENT}")
-        still_missing = self.missingRequirements()
-        if still_missing:
-            raise RuntimeError(
-                f"pip finished but {', '.join(still_missing)} cannot be imported; its output is in the Python console."
-            )
+            slicer.util.pip_install(step.arguments())
 
-    def process(
-        self,
-        inputVolume: vtkMRMLScalarVolumeNode,
-        maskNode: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode],
-        preset: str = "ct",
-        outputTable: Optional[vtkMRMLTableNode] = None,
-    ) -> vtkMRMLTableNode:
-        """Features of each segment (or label) of ``maskNode`` in ``inputVolume``, as a table node.
-
-        Rows are named after the volume, with the segment's name when there are several segments.
-        """
-        missing = self.missingRequirements()
-        if missing:
-            raise RuntimeError(f"Missing Python packages: {', '.join(missing)}. Call installDependencies() first.")
+    def startRun(self, parameters: ResponsePredictorParameterNode, step: str,
+                 covariates: Optional[dict] = None) -> slicer_job.BackgroundRun:
+        """Start ``step`` for the parameter node's inputs in a background process (returns at once)."""
         from ResponsePredictorLib import mrml
-        from ResponsePredictorLib.features import FeatureExtractor
 
-        started = time.perf_counter()
-        image = mrml.volume_from_node(inputVolume)
-        labelMap = mrml.mask_from_node(maskNode, inputVolume)
-        results = FeatureExtractor.from_preset(preset).extract_labels(image, labelMap.volume)
-        name = inputVolume.GetName()
-        rows = [(name if len(results) == 1 else f"{name}_{labelMap.names[result.label]}", result)
-                for result in results]
-        table = mrml.features_to_table(rows, inputVolume.GetScene(), outputTable)
-        elapsed = time.perf_counter() - started
-        logging.info(f"ResponsePredictor: {len(rows)} row(s) of {preset} features in {elapsed:.1f} s")
-        return table
+        scan = parameters.inputVolume
+        clicked = parameters.seedPoint is not None or parameters.roi is not None
+        mask = None
+        if step in ("predict", "explain") or (step == "all" and not clicked):
+            # The tumor as it is now: the chosen segment, else the first segment of this module's output.
+            segmentation = parameters.inputSegmentation or parameters.outputSegmentation
+            chosen = parameters.segmentId if segmentation is parameters.inputSegmentation else ""
+            if segmentation is not None:
+                segmentId = chosen or segmentation.GetSegmentation().GetNthSegmentID(0)
+                mask = mrml.labelmap_from_segmentation(segmentation, scan, [segmentId]).volume
+        return slicer_job.BackgroundRun.start(
+            mrml.volume_from_node(scan), mask,
+            step=step,
+            seed=mrml.point_from_markups(parameters.seedPoint) if parameters.seedPoint and not parameters.roi else None,
+            roi=mrml.box_from_roi(parameters.roi) if parameters.roi else None,
+            segmentation_model=parameters.segmentationModel,
+            preset=None if parameters.preset == PRESET_FROM_MODEL else parameters.preset,
+            model=str(parameters.predictionModel),
+            heatmap=parameters.heatmapMethod,
+            device=parameters.device,
+            covariates=covariates or {},
+        )
+
+    def loadRun(self, run: slicer_job.BackgroundRun,
+                parameters: ResponsePredictorParameterNode) -> slicer_job.CaseOutputs:
+        """Show a finished run's results and record their nodes in the parameter node."""
+        from ResponsePredictorLib import mrml_results
+
+        outputs = run.result()
+        nodes = mrml_results.show_case(
+            outputs, parameters.inputVolume,
+            mrml_results.CaseNodes(parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap),
+            volume_rendering_logic=slicer.modules.volumerendering.logic(), opacity=parameters.heatmapOpacity,
+        )
+        parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap = (
+            nodes.segmentation, nodes.table, nodes.heatmap)
+        return outputs
+
+    def process(self, inputVolume: vtkMRMLScalarVolumeNode, seed: Optional[vtkMRMLMarkupsFiducialNode] = None,
+                roi: Optional[vtkMRMLMarkupsROINode] = None, segmentation: Optional[vtkMRMLSegmentationNode] = None,
+                step: str = "all", covariates: Optional[dict] = None, timeout: Optional[float] = None, **settings):
+        """Run ``step`` and wait for it: returns (CaseOutputs, the parameter node with the output nodes).
+
+        ``settings``: any other parameter-node field (predictionModel, heatmapMethod, device, ...).
+        """
+        parameters = self.getParameterNode()
+        parameters.inputVolume, parameters.seedPoint, parameters.roi = inputVolume, seed, roi
+        parameters.inputSegmentation = segmentation
+        for name, value in settings.items():
+            setattr(parameters, name, value)
+        run = self.startRun(parameters, step, covariates)
+        try:
+            run.wait(timeout)
+            return self.loadRun(run, parameters), parameters
+        finally:
+            run.cleanup()
+
+    @staticmethod
+    def runCohort(manifest: str, outputFolder: str, model: str = "default", heatmap: str = "contribution",
+                  workers: Optional[int] = None, scheduler: Optional[str] = None, report: bool = True,
+                  device: str = "auto") -> pathlib.Path:
+        """Run a manifest of cases as ``responsepredictor run`` does (resumable; README, Cohorts), in a
+        separate process, and wait; then write the cohort report. Returns the report's index.html."""
+        arguments = slicer_job.cohort_arguments(manifest, outputFolder, model=model, heatmap=heatmap, workers=workers,
+                                                scheduler=scheduler, report=report, device=device)
+        if slicer_job.run_engine(arguments) != 0:
+            raise RuntimeError(f"The cohort run stopped before the end; see the Python console. {outputFolder} "
+                               "keeps every case done: run again to go on.")
+        if slicer_job.run_engine(["report", str(outputFolder)]) != 0:
+            raise RuntimeError("The cohort report could not be written; see the Python console.")
+        return pathlib.Path(outputFolder) / "index.html"
 
 
 #
@@ -314,34 +454,42 @@ class ResponsePredictorTest(ScriptedLoadableModuleTest):
         self.test_SampleCase()
 
     def test_SampleCase(self):
-        """The bundled case, with its tumor as a label map and as a segmentation, gives one row each."""
+        """The bundled case, from a click on its tumor: segmentation, prediction, heatmap nodes."""
+        import json
+
         import numpy as np
-        from ResponsePredictorLib.resources import resource_path
 
         logic = ResponsePredictorLogic()
         logic.installDependencies(confirm=False)
         self.delayDisplay("Loading the sample case")
-        volume = slicer.util.loadVolume(str(resource_path(*SAMPLE_IMAGE)))
-        labelMap = slicer.util.loadLabelVolume(str(resource_path(*SAMPLE_MASK)))
-        segmentation = slicer.util.loadSegmentation(str(resource_path(*SAMPLE_MASK)))
+        sample = sample_case()
+        scan = slicer.util.loadVolume(str(sample.image))
+        truth = slicer.util.arrayFromVolume(slicer.util.loadLabelVolume(str(sample.mask))) > 0
+        ijk = np.mean(np.nonzero(truth), axis=1)[::-1]  # the tumor's centre, (i, j, k)
+        ijkToRas = vtk.vtkMatrix4x4()
+        scan.GetIJKToRASMatrix(ijkToRas)
+        seed = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Tumor click")
+        seed.AddControlPoint(ijkToRas.MultiplyPoint([*ijk, 1.0])[:3])
+        covariates = json.loads(sample.clinical.read_text())
 
-        self.delayDisplay("Computing features")
-        fromLabelMap = logic.process(volume, labelMap, "ct")
-        fromSegmentation = logic.process(volume, segmentation, "ct")
+        self.delayDisplay("Segmenting, predicting and explaining (background process)")
+        outputs, parameters = logic.process(scan, seed=seed, covariates=covariates, device="cpu", timeout=900)
 
-        for table in (fromLabelMap, fromSegmentation):
-            self.assertEqual(table.GetNumberOfRows(), 1)
-            self.assertEqual(table.GetColumnName(0), "case")
-        # The surface mesh encloses about as much as the voxels do (within 10% for a tumor this size).
-        voxels = np.count_nonzero(slicer.util.arrayFromVolume(labelMap))
-        voxelVolume = voxels * float(np.prod(labelMap.GetSpacing()))
-        meshVolume = float(slicer.util.arrayFromTableColumn(fromLabelMap, "original_shape_MeshVolume")[0])
-        self.assertAlmostEqual(meshVolume / voxelVolume, 1.0, delta=0.1)
-        # A segmentation exported onto the scan gives the same mask, hence the same features.
-        names = [fromLabelMap.GetColumnName(column) for column in range(1, fromLabelMap.GetNumberOfColumns())]
-        self.assertGreater(len(names), 100)
-        np.testing.assert_array_equal(
-            [slicer.util.arrayFromTableColumn(fromLabelMap, name)[0] for name in names],
-            [slicer.util.arrayFromTableColumn(fromSegmentation, name)[0] for name in names],
-        )
+        segmentation = parameters.outputSegmentation
+        found = slicer.util.arrayFromSegmentBinaryLabelmap(
+            segmentation, segmentation.GetSegmentation().GetNthSegmentID(0), scan) > 0
+        dice = 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth))
+        self.assertGreater(dice, 0.5)
+        self.assertEqual(np.count_nonzero(found), np.count_nonzero(outputs.mask.array))
+        self.assertIn("survival", outputs.prediction)
+        table = parameters.outputTable
+        features = {table.GetCellText(row, 1): float(table.GetCellText(row, 2))
+                    for row in range(table.GetNumberOfRows()) if table.GetCellText(row, 0) == "feature"}
+        self.assertEqual(set(features), set(outputs.features))
+        heatmap = parameters.outputHeatmap
+        self.assertEqual(heatmap.GetDisplayNode().GetColorNode().GetAttribute("ResponsePredictor.colormap"),
+                         outputs.heatmap.colormap)
+        self.assertIsNotNone(slicer.modules.volumerendering.logic().GetFirstVolumeRenderingDisplayNode(heatmap))
+        composite = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode()
+        self.assertEqual(composite.GetForegroundVolumeID(), heatmap.GetID())
         self.delayDisplay("Test passed")

@@ -2,9 +2,9 @@
 
 The file needs Slicer's Qt application to be imported for real, which we cannot install. So it is
 checked two ways: by reading its syntax tree (it compiles, it names engine functions and
-parameter-node fields that exist, its pyradiomics pin is the Makefile's), and, with slicer-core, by
-importing it with the Qt-only parts of Slicer stubbed and running its logic on real MRML nodes.
-The widget itself is exercised by the module's self-test inside Slicer.
+parameter-node fields that exist), and, with slicer-core, by importing it with the Qt-only parts
+of Slicer stubbed and running its logic on real MRML nodes, the engine in a real background process.
+The widget itself is exercised by the module's self-test inside Slicer; the .ui by test_ui.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.resources import resource_path, sample_case
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODULE_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictor.py"
@@ -91,27 +91,16 @@ def test_engine_names_used_by_the_module_exist():
             assert attribute in class_members(definitions[name]), f"{name} has no {attribute}"
 
 
-def test_parameter_node_fields_used_by_the_widget_exist():
+def test_parameter_node_fields_used_by_the_module_exist():
     wrapper = next(node for node in TREE.body if isinstance(node, ast.ClassDef)
                    and any(ast.unparse(decorator) == "parameterNodeWrapper" for decorator in node.decorator_list))
     fields = class_members(wrapper)
-    wrapper_methods = {"connectGui", "connectParametersToGui", "disconnectGui"}
-    used = set()
-    for node in ast.walk(TREE):
-        if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("self._parameterNode", "parameters"):
-            used.add(node.attr)
-        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("connectParametersToGui"):
-            used.update(key.value for key in node.args[0].keys)
-    used -= wrapper_methods
-    assert {"inputVolume", "maskNode", "preset", "outputTable"} <= used
+    used = {node.attr for node in ast.walk(TREE)
+            if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("self._parameterNode", "parameters")}
+    used -= {"connectGui", "disconnectGui"}
+    assert {"inputVolume", "seedPoint", "roi", "inputSegmentation", "segmentId", "outputSegmentation",
+            "outputTable", "outputHeatmap", "heatmapOpacity", "predictionModel"} <= used
     assert used <= fields, f"not parameter-node fields: {used - fields}"
-
-
-def test_pyradiomics_pin_is_the_makefiles():
-    makefile_pin = re.search(r"pyradiomics==([\w.]+)", (REPO_ROOT / "Makefile").read_text()).group(1)
-    pins = [node.value.value for node in ast.walk(TREE) if isinstance(node, ast.Assign)
-            and ast.unparse(node.targets[0]) == "PYRADIOMICS_REQUIREMENT"]
-    assert pins == [f"pyradiomics=={makefile_pin}"]
 
 
 # --- the logic, run on slicer-core nodes ---------------------------------------------------------
@@ -132,9 +121,10 @@ def module(monkeypatch):
             pass
 
     stub("qt")
-    stub("ctk")
     stub("slicer.i18n", tr=lambda text: text, translate=lambda context, text: text)
-    stub("slicer.parameterNodeWrapper", parameterNodeWrapper=lambda cls: cls)
+    stub("slicer.parameterNodeWrapper", parameterNodeWrapper=lambda cls: cls, Choice=lambda choices: choices,
+         WithinRange=lambda low, high: (low, high))
+    stub("slicer.parameterNodeWrapper.guiConnectors", GuiConnector=Base, parameterNodeGuiConnector=lambda cls: cls)
     stub("slicer.ScriptedLoadableModule", ScriptedLoadableModule=Base, ScriptedLoadableModuleWidget=Base,
          ScriptedLoadableModuleLogic=Base, ScriptedLoadableModuleTest=Base)
     spec = importlib.util.spec_from_file_location("ResponsePredictor", MODULE_FILE)
@@ -150,64 +140,82 @@ def scene():
     scene = slicer.vtkMRMLScene()
     color_logic = slicer.vtkMRMLColorLogic()  # the default colour tables the application creates
     color_logic.SetMRMLScene(scene)
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    if not factory.GetConverterRules():
+        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
+        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
     yield scene
     color_logic.SetMRMLScene(None)
     scene.Clear(1)
 
 
-def test_logic_process_gives_the_engines_features(module, scene):
-    pytest.importorskip("radiomics")
+def parameters_for(module, scene, **values):
+    """What the parameter node holds, as plain attributes (the wrapper needs the application)."""
+    defaults = {"inputVolume": None, "seedPoint": None, "roi": None, "inputSegmentation": None, "segmentId": "",
+                "segmentationModel": "nsclc-ct-tumor-seeded", "preset": module.PRESET_FROM_MODEL,
+                "predictionModel": resource_path("Models", "nsclc_os_ct"), "heatmapMethod": "none",
+                "device": "cpu", "heatmapOpacity": 0.6, "outputSegmentation": None, "outputTable": None,
+                "outputHeatmap": None}
+    return types.SimpleNamespace(**{**defaults, **values})
+
+
+def test_logic_segments_then_predicts_from_markups_in_a_background_process(module, scene, monkeypatch):
     import slicer
     from ResponsePredictorLib import mrml
-    from ResponsePredictorLib.features import FeatureExtractor
     from ResponsePredictorLib.volume import read_mask, read_volume
 
-    image = read_volume(resource_path(*module.SAMPLE_IMAGE))
-    mask = read_mask(resource_path(*module.SAMPLE_MASK), image)
-    # Two segments: the tumor's lower and upper halves.
-    tumor = mask.array > 0
-    middle = int(np.median(np.nonzero(tumor)[0]))
-    labels = np.where(tumor, np.where(np.arange(mask.shape[0])[:, None, None] < middle, 1, 2), 0).astype(np.uint8)
-    volume_node = mrml.volume_to_node(image, scene, "CT")
-    labelmap_node = mrml.volume_to_node(mask.with_array(labels), scene, "halves", labelmap=True)
-    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Tumor")
-    assert slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap_node, segmentation_node)
-    for index, name in enumerate(["Lower", "Upper"]):
-        segmentation_node.GetSegmentation().GetNthSegment(index).SetName(name)
-
+    rendering = slicer.vtkSlicerVolumeRenderingLogic()
+    rendering.SetMRMLScene(scene)
+    monkeypatch.setattr(slicer, "modules", types.SimpleNamespace(
+        volumerendering=types.SimpleNamespace(logic=lambda: rendering)), raising=False)
+    image = read_volume(sample_case().image)
+    truth = read_mask(sample_case().mask, image).array > 0
+    scan = mrml.volume_to_node(image, scene, "CT")
+    k, j, i = (float(np.mean(axis)) for axis in np.nonzero(truth))
+    matrix = np.reshape(image.direction, (3, 3)) * np.array(image.spacing)
+    lps = np.array(image.origin) + matrix @ np.array([i, j, k])
+    seed = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "click")
+    seed.AddControlPoint(-lps[0], -lps[1], lps[2])  # RAS, as the user's click
+    parameters = parameters_for(module, scene, inputVolume=scan, seedPoint=seed)
     logic = module.ResponsePredictorLogic()
-    assert logic.missingRequirements() == []
-    table = logic.process(volume_node, segmentation_node, "ct")
 
-    expected = FeatureExtractor.from_preset("ct").extract_labels(image, mask.with_array(labels))
-    assert table.GetNumberOfRows() == 2
-    assert [table.GetCellText(row, 0) for row in range(2)] == ["CT_Lower", "CT_Upper"]
-    for row, result in enumerate(expected):
-        values = [table.GetTable().GetValue(row, column).ToDouble() for column in range(1, table.GetNumberOfColumns())]
-        np.testing.assert_array_equal(values, list(result.features.values()))
+    run = logic.startRun(parameters, "segment")
+    try:
+        assert run.wait(300) == 0, run.log()
+        outputs = logic.loadRun(run, parameters)
+    finally:
+        run.cleanup()
+    found = mrml.labelmap_from_segmentation(parameters.outputSegmentation, scan).volume.array > 0
+    assert np.count_nonzero(found) == np.count_nonzero(outputs.mask.array)
+    assert 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth)) > 0.5
+    assert parameters.outputTable is None  # the segment step computes no features
 
-    # A label map volume with one label: one row, named after the volume, into the same table.
-    tumor_node = mrml.volume_to_node(mask, scene, "tumor", labelmap=True)
-    assert logic.process(volume_node, tumor_node, "ct", table) is table
-    assert table.GetNumberOfRows() == 1 and table.GetCellText(0, 0) == "CT"
-
-
-def test_logic_refuses_to_run_without_its_packages(module, monkeypatch):
-    monkeypatch.setattr(module, "REQUIRED_MODULES", {"no_such_module_for_responsepredictor": "nothing==1"})
-    with pytest.raises(RuntimeError, match="Missing Python packages: nothing==1"):
-        module.ResponsePredictorLogic().process(None, None)
+    # Predict on that segmentation: the same tumor goes back to the engine, a table comes out.
+    run = logic.startRun(parameters, "predict", covariates={"age": 68, "Tstage": 2, "Nstage": 0, "Mstage": 0,
+                                                           "Histology": "adenocarcinoma"})
+    try:
+        np.testing.assert_array_equal(read_mask(run.request.mask, image).array > 0, found)
+        assert run.wait(300) == 0, run.log()
+        outputs = logic.loadRun(run, parameters)
+    finally:
+        run.cleanup()
+    assert "survival" in outputs.prediction and outputs.heatmap is None
+    assert parameters.outputTable.GetNumberOfRows() >= len(outputs.features)
 
 
 @pytest.mark.parametrize("has_packaging", [False, True], ids=["slicer-5.10", "slicer-5.12"])
-def test_install_asks_first_then_builds_pyradiomics_after_its_build_tools(module, monkeypatch, has_packaging):
+def test_install_asks_first_then_runs_the_plan(module, monkeypatch, has_packaging, tmp_path):
     import slicer.util
+    from packaging.requirements import Requirement
 
     calls = []
-    monkeypatch.setattr(module, "REQUIRED_MODULES", {"no_such_module_for_responsepredictor": "pyradiomics==0"})
-    monkeypatch.setattr(slicer.util, "pip_install", lambda requirements: calls.append(("pip_install", requirements)))
+    missing = [Requirement("pyradiomics>=3.0.1"), Requirement("monai>=1.4")]
+    monkeypatch.setattr(module.slicer_setup, "missing_requirements", lambda: missing)
+    monkeypatch.setattr(module.slicer_setup, "torch_missing", lambda: False)
+    monkeypatch.setattr(slicer.util, "pip_install", lambda arguments: calls.append(("pip_install", arguments)))
     if has_packaging:
         monkeypatch.setitem(sys.modules, "slicer.packaging", types.SimpleNamespace(
-            pip_ensure=lambda requirements, **options: calls.append(("pip_ensure", requirements, options))))
+            pip_ensure=lambda requirements, **options: calls.append(("pip_ensure", [str(r) for r in requirements]))))
     else:
         monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # an import of it raises ImportError
     logic = module.ResponsePredictorLogic()
@@ -218,11 +226,38 @@ def test_install_asks_first_then_builds_pyradiomics_after_its_build_tools(module
     assert calls == []
 
     monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda *args, **kwargs: True)
-    with pytest.raises(RuntimeError, match="cannot be imported"):  # the fake pip installed nothing
+    with pytest.raises(RuntimeError, match="still missing"):  # the fake pip installed nothing
         logic.installDependencies()
-    if has_packaging:
-        assert calls[0] == ("pip_ensure", module.BUILD_REQUIREMENTS,
-                            {"prompt_install": False, "skip_in_testing": False, "requester": "ResponsePredictor"})
-    else:
-        assert calls[0] == ("pip_install", " ".join(module.BUILD_REQUIREMENTS))
-    assert calls[1:] == [("pip_install", f"--no-build-isolation {module.PYRADIOMICS_REQUIREMENT}")]
+    plain = "pip_ensure" if has_packaging else "pip_install"
+    expected = [(plain, list(module.slicer_setup.BUILD_TOOLS)), (plain, ["monai>=1.4"]),
+                ("pip_install", ["--no-build-isolation", "pyradiomics>=3.0.1"])]
+    assert calls == expected
+
+    calls.clear()  # offline: everything through pip_install from the folder
+    with pytest.raises(RuntimeError, match="still missing"):
+        logic.installDependencies(wheelFolder=str(tmp_path))
+    assert [call[0] for call in calls] == ["pip_install"] * 3
+    assert all(call[1][:3] == ["--no-index", "--find-links", str(tmp_path)] for call in calls)
+
+
+# --- packaging: the catalog entry and the extension's metadata agree with the files ---------------
+
+
+def test_catalog_entry_has_the_schemas_required_fields_and_cmakes_dependencies():
+    import json
+
+    entry = json.loads((REPO_ROOT / "ResponsePredictor.json").read_text())
+    schema = json.loads((REPO_ROOT / "Testing" / "Data" / "slicer-extension-catalog-entry-schema-v1.0.1.json").read_text())
+    assert all(entry.get(field) for field in schema["required"])
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    depends = re.search(r'set\(EXTENSION_DEPENDS "([^"]*)"\)', cmake).group(1).split()
+    assert entry["build_dependencies"] == depends  # the index builds what CMake needs, no more
+
+
+def test_icon_and_screenshot_urls_name_files_in_the_repository():
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    prefix = re.search(r'set\(EXTENSION_HOMEPAGE "https://github.com/([^"]+)"\)', cmake).group(1)
+    for field in ("ICONURL", "SCREENSHOTURLS"):
+        for url in re.search(rf'set\(EXTENSION_{field} "([^"]+)"\)', cmake).group(1).split():
+            path = url.split(f"raw.githubusercontent.com/{prefix}/main/", 1)[1]
+            assert (REPO_ROOT / path).is_file(), f"EXTENSION_{field} names {path}, which is not in the repository"

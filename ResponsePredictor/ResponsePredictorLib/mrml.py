@@ -88,10 +88,22 @@ def volume_from_node(node: slicer.vtkMRMLScalarVolumeNode) -> Volume:
 
 
 def volume_to_node(
-    volume: Volume, scene: slicer.vtkMRMLScene, name: str, *, labelmap: bool = False
+    volume: Volume,
+    scene: slicer.vtkMRMLScene,
+    name: str,
+    *,
+    labelmap: bool = False,
+    node: slicer.vtkMRMLScalarVolumeNode | None = None,
 ) -> slicer.vtkMRMLScalarVolumeNode:
-    """A new scalar (or label map) volume node in ``scene`` holding a copy of ``volume``."""
+    """A scalar (or label map) volume node in ``scene`` holding a copy of ``volume``.
+
+    ``node``, when given, is refilled (voxels and geometry) instead of adding a new node, so that
+    running again updates the views that show it.
+    """
     _require_node(scene, "vtkMRMLScene", "scene")
+    node_class = "vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode"
+    if node is not None:
+        _require_node(node, node_class, f"output volume '{name}'")
     if not isinstance(volume, Volume):
         raise InputError(f"Expected a Volume; got {type(volume).__name__}.")
     array = volume.array
@@ -104,7 +116,8 @@ def volume_to_node(
         if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
             raise ImageContentError(f"Volume '{name}' holds values beyond 32-bit integers; Slicer cannot show them.")
         array = array.astype(np.int32)
-    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode", name)
+    if node is None:
+        node = scene.AddNewNodeByClass(node_class, name)
     updateVolumeFromArray(node, array)
     direction = vtk.vtkMatrix4x4()
     ras_direction = _LPS_RAS_FLIP[:, None] * np.reshape(volume.direction, (3, 3))
@@ -116,6 +129,31 @@ def volume_to_node(
     node.SetOrigin(*(_LPS_RAS_FLIP * np.array(volume.origin)))
     node.CreateDefaultDisplayNodes()
     return node
+
+
+def point_from_markups(node: slicer.vtkMRMLMarkupsNode, index: int = 0) -> tuple[float, float, float]:
+    """A markups control point in LPS millimetres (world position: parent transforms applied)."""
+    _require_node(node, "vtkMRMLMarkupsNode", "seed point")
+    count = node.GetNumberOfControlPoints()
+    if not 0 <= index < count:
+        raise InputError(
+            f"Markups '{node.GetName()}' has {count} point(s), no point {index + 1}. Click the tumor to place one."
+        )
+    ras = [0.0, 0.0, 0.0]
+    node.GetNthControlPointPositionWorld(index, ras)
+    return tuple(float(value) for value in _LPS_RAS_FLIP * np.array(ras))
+
+
+def box_from_roi(node: slicer.vtkMRMLMarkupsROINode) -> tuple[float, float, float, float, float, float]:
+    """The axis-aligned box around a markups ROI, as (x0, y0, z0, x1, y1, z1) in LPS millimetres."""
+    _require_node(node, "vtkMRMLMarkupsROINode", "region of interest")
+    if not node.GetNumberOfControlPoints():
+        raise InputError(f"ROI '{node.GetName()}' is not placed yet. Draw it around the tumor.")
+    bounds = [0.0] * 6
+    node.GetRASBounds(bounds)  # world bounds, (xmin, xmax, ymin, ymax, zmin, zmax) in RAS
+    corners = _LPS_RAS_FLIP[:, None] * np.reshape(bounds, (3, 2))  # flipping x and y swaps their min and max
+    low, high = corners.min(axis=1), corners.max(axis=1)
+    return tuple(float(value) for value in (*low, *high))
 
 
 def labelmap_from_segmentation(

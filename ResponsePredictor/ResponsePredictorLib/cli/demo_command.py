@@ -13,13 +13,9 @@ import time
 from pathlib import Path
 
 from ..prediction_text import prediction_headline, ranked_contributions
-from ..resources import resource_path
+from ..resources import sample_case
 from ..volume import read_mask, read_volume
 
-SAMPLE_CASE = "nsclc070"
-SAMPLE_IMAGE = ("SampleData", "nsclc070_ct.nrrd")
-SAMPLE_MASK = ("SampleData", "nsclc070_tumor.nrrd")
-SAMPLE_CLINICAL = ("SampleData", "nsclc070_clinical.json")
 TOP_CONTRIBUTIONS = 5
 
 
@@ -41,17 +37,17 @@ def run(args: argparse.Namespace) -> None:
     from ..segment.training import central_seed, dice
 
     clock = time.perf_counter()
-    image_path = resource_path(*SAMPLE_IMAGE)
-    image = read_volume(image_path)
-    expert = read_mask(resource_path(*SAMPLE_MASK), image)
-    clinical = json.loads(resource_path(*SAMPLE_CLINICAL).read_text())
-    print(f"Sample case {SAMPLE_CASE}: CT {image.size} voxels of {image.spacing} mm; clinical: {clinical}")
+    sample = sample_case()
+    image = read_volume(sample.image)
+    expert = read_mask(sample.mask, image)
+    clinical = json.loads(sample.clinical.read_text())
+    print(f"Sample case {sample.case}: CT {image.size} voxels of {image.spacing} mm; clinical: {clinical}")
 
     pipeline = Pipeline.from_defaults(heatmap="contribution", device=args.device)
     # The tumor voxel nearest the expert mask's centroid stands in for the radiologist's click.
     seed = central_seed(expert)
-    result = pipeline.run(CaseInput(SAMPLE_CASE, image_path, seed=seed, extra=clinical))
-    folder = args.output_dir / SAMPLE_CASE
+    result = pipeline.run(CaseInput(sample.case, sample.image, seed=seed, extra=clinical))
+    folder = args.output_dir / sample.case
     pipeline.write(result, folder)
 
     timings = result.timings

@@ -1,0 +1,123 @@
+"""The panel's Resources/UI/ResponsePredictor.ui checked with Qt (PySide6) and against the module file.
+
+Qt parses the file as Slicer will; Slicer's own widget classes (qMRMLNodeComboBox, ctk...) are not
+in PySide6, so the loader builds their declared base classes and keeps every name and property.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import REPO_ROOT
+
+UI_FILE = REPO_ROOT / "ResponsePredictor" / "Resources" / "UI" / "ResponsePredictor.ui"
+MODULE_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictor.py"
+MODULE_TREE = ast.parse(MODULE_FILE.read_text())
+XML = ET.parse(UI_FILE)
+
+# Which widget class binds which kind of parameter (Slicer's GUI connectors, plus the module's own
+# for the segment ID).
+NODE_WIDGET, CHOICE_WIDGET = "qMRMLNodeComboBox", "QComboBox"
+
+
+def xml_widgets() -> dict[str, ET.Element]:
+    return {widget.get("name"): widget for widget in XML.iter("widget")}
+
+
+def parameter_names() -> dict[str, str]:
+    """SlicerParameterName -> the class of the widget that carries it."""
+    names = {}
+    for widget in XML.iter("widget"):
+        for prop in widget.findall("property"):
+            if prop.get("name") == "SlicerParameterName":
+                name = prop.find("string").text
+                assert name not in names, f"{name} is bound twice"
+                names[name] = widget.get("class")
+    return names
+
+
+def parameter_fields() -> dict[str, str]:
+    """The parameter node wrapper's fields -> their annotations, as written in the module file."""
+    wrapper = next(node for node in MODULE_TREE.body if isinstance(node, ast.ClassDef)
+                   and any(ast.unparse(decorator) == "parameterNodeWrapper" for decorator in node.decorator_list))
+    return {item.target.id: ast.unparse(item.annotation) for item in wrapper.body if isinstance(item, ast.AnnAssign)}
+
+
+def test_ui_loads_in_qt_with_every_widget():
+    pytest.importorskip("PySide6", reason="PySide6 is not installed")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QFile
+    from PySide6.QtUiTools import QUiLoader
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication.instance() or QApplication([])
+    loader = QUiLoader()
+    file = QFile(str(UI_FILE))
+    assert file.open(QFile.ReadOnly)
+    try:
+        root = loader.load(file)
+    finally:
+        file.close()
+    assert root is not None, loader.errorString()
+    loaded = {widget.objectName(): widget for widget in root.findChildren(QWidget)}
+    for name in set(xml_widgets()) - {root.objectName()}:
+        assert name in loaded, f"Qt did not create {name}"
+    # Dynamic properties survive loading: connectGui finds the widgets by them.
+    bound = {widget.property("SlicerParameterName"): name for name, widget in loaded.items()
+             if widget.property("SlicerParameterName")}
+    assert set(bound) == set(parameter_names())
+    assert loaded["predictionLabel"].font().pointSize() == 16
+    del app
+
+
+def test_every_widget_the_module_names_exists():
+    used = {node.attr for node in ast.walk(MODULE_TREE)
+            if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "self.ui"}
+    assert {"applyButton", "cancelButton", "progressBar", "predictionLabel"} <= used
+    missing = used - set(xml_widgets())
+    assert not missing, f"the module uses widgets the .ui lacks: {sorted(missing)}"
+
+
+def test_parameter_names_match_parameter_node_fields_both_ways():
+    names, fields = parameter_names(), parameter_fields()
+    assert set(names) == set(fields), (
+        f"in the .ui only: {sorted(set(names) - set(fields))}; in the parameter node only: {sorted(set(fields) - set(names))}"
+    )
+
+
+def test_each_parameter_sits_in_a_widget_that_can_hold_its_type():
+    names, fields = parameter_names(), parameter_fields()
+    for name, annotation in fields.items():
+        widget = names[name]
+        if "vtkMRML" in annotation:
+            expected = NODE_WIDGET
+        elif "Choice" in annotation:
+            expected = CHOICE_WIDGET
+        elif annotation == "pathlib.Path":
+            expected = "ctkPathLineEdit"
+        elif "float" in annotation:
+            expected = "ctkSliderWidget"
+        elif annotation == "str":
+            expected = "qMRMLSegmentSelectorWidget"  # the module's own connector (segment IDs)
+        else:
+            raise AssertionError(f"no widget rule for {name}: {annotation}")
+        assert widget == expected, f"{name} ({annotation}) is in a {widget}, needs a {expected}"
+
+
+def test_node_selectors_accept_the_parameter_node_types():
+    fields = parameter_fields()
+    for name, widget in xml_widgets().items():
+        bound = [p.find("string").text for p in widget.findall("property") if p.get("name") == "SlicerParameterName"]
+        node_types = [s.text for p in widget.findall("property") if p.get("name") == "nodeTypes" for s in p.iter("string")]
+        if bound and node_types:
+            assert all(node_type in fields[bound[0]] for node_type in node_types), name
+
+
+def test_custom_widgets_are_declared():
+    declared = {custom.find("class").text for custom in XML.iter("customwidget")}
+    used = {widget.get("class") for widget in XML.iter("widget") if not widget.get("class").startswith("Q")}
+    assert used <= declared, f"undeclared custom widgets: {used - declared}"
