@@ -27,3 +27,23 @@ def data_path(*parts: str) -> Path:
 @pytest.fixture
 def data_dir() -> Path:
     return data_path()
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """The bundled sample case: (image, expert tumor mask) as Volumes."""
+    from ResponsePredictorLib.resources import sample_case
+    from ResponsePredictorLib.volume import read_mask, read_volume
+
+    image = read_volume(sample_case().image)
+    return image, read_mask(sample_case().mask, image)
+
+
+@pytest.fixture
+def scene():
+    """An MRML scene as the Slicer application prepares it (slicer-core); tests that use it skip
+    themselves when slicer-core is absent."""
+    from ResponsePredictorLib.mrml import standalone_scene
+
+    with standalone_scene() as scene:
+        yield scene

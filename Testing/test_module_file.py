@@ -133,22 +133,6 @@ def module(monkeypatch):
     return loaded
 
 
-@pytest.fixture
-def scene():
-    import slicer
-
-    scene = slicer.vtkMRMLScene()
-    color_logic = slicer.vtkMRMLColorLogic()  # the default colour tables the application creates
-    color_logic.SetMRMLScene(scene)
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    if not factory.GetConverterRules():
-        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
-        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
-    yield scene
-    color_logic.SetMRMLScene(None)
-    scene.Clear(1)
-
-
 def parameters_for(module, scene, **values):
     """What the parameter node holds, as plain attributes (the wrapper needs the application)."""
     defaults = {"inputVolume": None, "seedPoint": None, "roi": None, "inputSegmentation": None, "segmentId": "",

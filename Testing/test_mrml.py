@@ -17,32 +17,9 @@ vtk = pytest.importorskip("vtk")
 from ResponsePredictorLib import mrml  # noqa: E402  (after the skip: mrml imports slicer)
 from ResponsePredictorLib.errors import GeometryMismatchError, ImageContentError, InputError, MaskError  # noqa: E402
 from ResponsePredictorLib.features import FeatureResult  # noqa: E402
-from ResponsePredictorLib.resources import resource_path  # noqa: E402
-from ResponsePredictorLib.volume import Volume, read_mask, read_volume, write_volume  # noqa: E402
+from ResponsePredictorLib.volume import Volume, read_volume, write_volume  # noqa: E402
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-
-@pytest.fixture(scope="module")
-def sample() -> tuple[Volume, Volume]:
-    image = read_volume(resource_path("SampleData", "nsclc070_ct.nrrd"))
-    return image, read_mask(resource_path("SampleData", "nsclc070_tumor.nrrd"), image)
-
-
-@pytest.fixture
-def scene():
-    scene = slicer.vtkMRMLScene()
-    # What the application sets up at start-up: the default colour tables (display nodes look them
-    # up) and the segmentation converter rules (empty and surface segments need them).
-    color_logic = slicer.vtkMRMLColorLogic()
-    color_logic.SetMRMLScene(scene)
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    if not factory.GetConverterRules():
-        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
-        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
-    yield scene
-    color_logic.SetMRMLScene(None)
-    scene.Clear(1)
 
 
 def oblique_volume() -> Volume:

@@ -15,28 +15,8 @@ from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
 from ResponsePredictorLib import mrml, mrml_results  # noqa: E402
 from ResponsePredictorLib.errors import InputError, MaskError  # noqa: E402
 from ResponsePredictorLib.explain.heatmap import Heatmap  # noqa: E402
-from ResponsePredictorLib.resources import resource_path  # noqa: E402
-from ResponsePredictorLib.volume import Volume, read_mask, read_volume  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def sample() -> tuple[Volume, Volume]:
-    image = read_volume(resource_path("SampleData", "nsclc070_ct.nrrd"))
-    return image, read_mask(resource_path("SampleData", "nsclc070_tumor.nrrd"), image)
-
-
-@pytest.fixture
-def scene():
-    scene = slicer.vtkMRMLScene()
-    color_logic = slicer.vtkMRMLColorLogic()
-    color_logic.SetMRMLScene(scene)
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    if not factory.GetConverterRules():
-        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
-        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
-    yield scene
-    color_logic.SetMRMLScene(None)
-    scene.Clear(1)
+from ResponsePredictorLib.resources import sample_case  # noqa: E402
+from ResponsePredictorLib.volume import Volume  # noqa: E402
 
 
 def signed_heatmap(mask: Volume) -> Heatmap:
@@ -242,7 +222,7 @@ def case_folder(tmp_path_factory, sample):
     from ResponsePredictorLib.pipeline import CaseInput, Pipeline, write_case
 
     image, mask = sample
-    covariates = json.loads(resource_path("SampleData", "nsclc070_clinical.json").read_text())
+    covariates = json.loads(sample_case().clinical.read_text())
     pipeline = Pipeline.from_defaults(heatmap="contribution", report=False, device="cpu")
     result = pipeline.run(CaseInput("nsclc070", image, mask=mask, extra=covariates))
     folder = tmp_path_factory.mktemp("case")

@@ -11,20 +11,8 @@ import pytest
 
 from ResponsePredictorLib import slicer_job
 from ResponsePredictorLib.errors import InputError
-from ResponsePredictorLib.resources import sample_case
 from ResponsePredictorLib.slicer_job import BackgroundRun, JobFailed, JobRequest
-from ResponsePredictorLib.volume import read_mask, read_volume, write_volume
-
-# A point inside the sample case's tumor, LPS mm (the centre of its mask's bounding box).
-SAMPLE_IMAGE = sample_case().image
-SAMPLE_MASK = sample_case().mask
-
-
-@pytest.fixture(scope="module")
-def sample():
-    image = read_volume(SAMPLE_IMAGE)
-    return image, read_mask(SAMPLE_MASK, image)
-
+from ResponsePredictorLib.volume import write_volume
 
 def tumor_centre(mask) -> tuple[float, float, float]:
     k, j, i = (np.mean(axis) for axis in np.nonzero(mask.array))

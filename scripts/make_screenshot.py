@@ -36,21 +36,15 @@ OVERLAY_OPACITY = 0.7
 BACKGROUND = (0.08, 0.08, 0.1)
 
 
-def build_scene(image, mask, heatmap):
+def build_scene(scene, image, mask, heatmap):
     """The case as the module shows it: scan, tumor segmentation, heatmap volume and its rendering."""
-    scene = slicer.vtkMRMLScene()
-    colors = slicer.vtkMRMLColorLogic()
-    colors.SetMRMLScene(scene)
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    if not factory.GetConverterRules():
-        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
     scan = mrml.volume_to_node(image, scene, "lung2")
     segmentation = mrml_results.mask_to_segmentation(mask, scene, reference_volume_node=scan)
     heatmap_node = mrml_results.heatmap_to_volume(heatmap, scene)
     logic = slicer.vtkSlicerVolumeRenderingLogic()
     logic.SetMRMLScene(scene)
     rendering = mrml_results.show_heatmap_volume_rendering(heatmap_node, logic)
-    return scene, colors, scan, segmentation, heatmap_node, rendering
+    return scan, segmentation, heatmap_node, rendering
 
 
 def slice_picture(image, mask, heatmap_node, k: int) -> np.ndarray:
@@ -142,7 +136,12 @@ def label(text: str, size: int, position: tuple[float, float], bold: bool = Fals
 
 
 def render(image, mask, heatmap, output: Path) -> Path:
-    scene, colors, scan, segmentation, heatmap_node, rendering = build_scene(image, mask, heatmap)
+    with mrml.standalone_scene() as scene:
+        return _render(scene, image, mask, heatmap, output)
+
+
+def _render(scene, image, mask, heatmap, output: Path) -> Path:
+    scan, segmentation, heatmap_node, rendering = build_scene(scene, image, mask, heatmap)
     k = int(np.argmax((mask.array > 0).sum(axis=(1, 2))))  # the slice with the most tumor
     rows, cols = crop_box(mask, k)
     picture = slice_picture(image, mask, heatmap_node, k)[rows, cols]
@@ -188,7 +187,6 @@ def render(image, mask, heatmap, output: Path) -> Path:
     writer.SetFileName(str(output))
     writer.SetInputConnection(capture.GetOutputPort())
     writer.Write()
-    colors.SetMRMLScene(None)
     return output
 
 

@@ -10,6 +10,8 @@ outside the Slicer application), so the same code runs in Slicer and against ``s
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,25 @@ from .volume import Volume, as_label_map
 
 if TYPE_CHECKING:
     from .features import FeatureResult
+
+@contextlib.contextmanager
+def standalone_scene() -> Iterator[slicer.vtkMRMLScene]:
+    """A scene set up as the Slicer application sets up its own at start-up, for use outside it
+    (slicer-core in tests, offscreen rendering): the default colour tables, which display nodes
+    look up, and the segmentation converter rules, which empty and surface segments need."""
+    scene = slicer.vtkMRMLScene()
+    color_logic = slicer.vtkMRMLColorLogic()
+    color_logic.SetMRMLScene(scene)
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    if not factory.GetConverterRules():
+        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
+        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
+    try:
+        yield scene
+    finally:
+        color_logic.SetMRMLScene(None)
+        scene.Clear(1)
+
 
 # diag(-1, -1, 1) takes LPS to RAS and back.
 _LPS_RAS_FLIP = np.array([-1.0, -1.0, 1.0])

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-BASELINE = "(baseline)"  # the model's share that no input explains (as predict.pipeline names it)
+BASELINE = "(baseline)"  # the contributions' column for the model's share that no input explains
 TIME_UNITS = ("days", "weeks", "months", "years")
 DAYS_PER = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ..prediction_text import BASELINE
 from .learners import LEARNERS, Learner
 from .preprocessing import FeatureFilter, TableEncoder
 
-BASELINE = "(baseline)"
 
 
 @dataclass
