@@ -16,7 +16,14 @@ from ResponsePredictorLib.segment.inference import RegionError, Segmenter
 from ResponsePredictorLib.segment.network import save_weights
 from ResponsePredictorLib.segment.postprocess import fill_holes, keep_component
 from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
-from ResponsePredictorLib.segment.training import TrainingConfig, central_seed, dice, train, training_sample
+from ResponsePredictorLib.segment.training import (
+    TrainingConfig,
+    _RandThickSlices,
+    central_seed,
+    dice,
+    train,
+    training_sample,
+)
 from ResponsePredictorLib.volume import Volume, read_volume
 
 OBLIQUE = (0.8, 0.6, 0.0, -0.6, 0.8, 0.0, 0.0, 0.0, 1.0)
@@ -143,6 +150,40 @@ def test_training_runs_and_its_weights_load(tmp_path):
     loaded = load_model(_model_folder(tmp_path, spec, weights))
     x = torch.rand(1, 2, 32, 32, 32)
     assert torch.equal(loaded.network(x), network(x))
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32], "network": {"name": "UNet", "args": {
+        "spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [4, 8], "strides": [2]}}})
+    image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=6.0)
+    sample = training_sample(spec, image, image.with_array(truth.astype(np.uint8)))
+    first, _ = train(spec, [sample, sample], TrainingConfig(steps=2, batch_size=2, device="cpu", seed=1))
+    weights = save_weights(first, tmp_path / "first.safetensors")
+    # A learning rate of 0 leaves the starting weights as they are: they must be the file's.
+    config = TrainingConfig(steps=1, batch_size=2, device="cpu", seed=2, learning_rate=0.0, initial_weights=str(weights))
+    tuned, _ = train(spec, [sample, sample], config)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), tuned.state_dict().values()))
+    fresh, _ = train(spec, [sample, sample], TrainingConfig(steps=1, batch_size=2, device="cpu", seed=2, learning_rate=0.0))
+    assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), fresh.state_dict().values()))
+
+
+def test_thick_slice_augmentation_blurs_along_the_patient_axis_only():
+    augment = _RandThickSlices(prob=1.0, factors=(4,))
+    augment.set_random_state(0)
+    image = torch.zeros(1, 6, 6, 24)
+    image[..., 12] = 1.0  # one thin bright axial slice
+    image[:, 2, 3, :] += 0.5  # a thin line along the patient axis
+    label = (image > 0).to(torch.uint8)
+    out = augment({"image": image, "label": label})
+    assert out["label"] is label and out["image"].shape == image.shape
+    # The slice spreads over its neighbours (partial volume of a 4 mm slice) ...
+    profile = out["image"][0, 0, 0]
+    assert profile.max() < 0.5 and abs(float(profile.sum()) - 1.0) < 0.1 and profile[:8].abs().max() < 1e-6
+    # ... while the in-plane pattern is untouched: every axial slice is a multiple of the original's.
+    assert torch.allclose(out["image"][0, :, :, 0], image[0, :, :, 0])
+    constant = torch.full((1, 4, 4, 24), 0.3)
+    assert torch.allclose(augment({"image": constant, "label": label})["image"], constant)
+    assert _RandThickSlices(prob=0.0)({"image": image, "label": label})["image"] is image
 
 
 def _model_folder(folder, spec, weights):

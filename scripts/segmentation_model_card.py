@@ -32,6 +32,23 @@ def by_size(cases: list[dict], limit_cm3: float = 50.0) -> str:
     return ", ".join(parts)
 
 
+def stage_line(training: dict) -> str:
+    return (f"{training['steps_done']} steps of batch {training['batch_size']} (one-cycle learning rate up to "
+            f"{training['learning_rate']}, seed {training['seed']}) on {training['hardware']}, in "
+            f"{training['seconds'] / 60:.1f} minutes")
+
+
+def lineage(results: dict) -> str:
+    """How the starting weights of a fine-tuned model were made, stage by stage."""
+    initial = results.get("initial_weights")
+    if not initial:
+        return "from a fresh initialisation"
+    stages = "; ".join(f"version {s['version']}: {stage_line(s['training'])} (code {s.get('code') or 'unrecorded'}, "
+                       f"`{s['command']}`, {s['date']})"
+                       for s in initial["stages"]) or "no record of how they were made"
+    return f"fine-tuned from `{initial['file']}` (sha256 `{initial['sha256'][:12]}...`), made in earlier stages: {stages}"
+
+
 def card(results: dict, entry: dict) -> str:
     training, validation, split = results["training"], results["validation"], results["split"]
     excluded = ", ".join(f"{e['id']} ({e['reason']})" for e in results["excluded"]) or "none"
@@ -59,11 +76,11 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 `benchmarks/results/segmentation_training.json`).
 
 ## Training
-{training['steps_done']} steps of batch {training['batch_size']} (AdamW, one-cycle learning rate up to
-{training['learning_rate']}, Dice + cross-entropy), seed {training['seed']}, on {training['hardware']},
-in {training['seconds'] / 60:.1f} minutes. Each sample is a window centred on a random tumor voxel (the
-click), with MONAI augmentations (intensity scale and shift, noise, flips, 90-degree rotations, small
-affine rotations, scaling and shifts). Command: `{results['command']}`.
+This version: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
+{lineage(results)}. Each sample is a window centred on a random tumor voxel (the click), with MONAI
+augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree rotations,
+small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
+training code of their own commit). Command: `{results['command']}`.
 
 ## Validation (held-back patients, product inference path)
 | | Dice |
@@ -75,7 +92,9 @@ affine rotations, scaling and shifts). Command: `{results['command']}`.
 {len(border)} of the validation tumors touch the border of their crop, so part of the tumor lies
 outside the data. By size (central click): {by_size(validation['cases'])}. This validation is an
 internal hold-out of {split['validation_fraction']:.0%} of one public data set; accuracy on other
-scanners, protocols and institutions is unknown and expected to be lower.
+scanners, protocols and institutions is unknown and expected to be lower. Dice on two full CTs with
+5 mm slices (pyradiomics' lung1 and lung2), inference time and memory:
+`benchmarks/results/segmentation.md`.
 
 ## License
 {entry['license']}

@@ -1,6 +1,7 @@
 """Train the default click-guided tumor segmentation model on the public NSCLC crops, reproducibly.
 
     python scripts/train_segmentation.py [--data-dir ../shared/data] [--steps 4000] [--device auto]
+    python scripts/train_segmentation.py --init PREVIOUS.safetensors --learning-rate 1e-3 ...   # fine-tune
 
 Reads ``nsclc_crops`` (150 CT crops of 92 mm around the primary tumor with expert masks; 1 mm
 voxels as the provider states), leaves out the crops whose mask is empty (listed in the results),
@@ -139,6 +140,26 @@ def summary(values: list[float]) -> dict:
             "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], "n": int(len(values))}
 
 
+def lineage(init: Path | None, results: Path) -> dict | None:
+    """The weights a fine-tuning starts from and the training stages that made them, taken from the
+    results file of the run that wrote them (when ``results`` is that file)."""
+    if init is None:
+        return None
+    digest = hashlib.sha256(init.read_bytes()).hexdigest()
+    previous = json.loads(results.read_text()) if results.is_file() else {}
+    stages = []
+    if previous.get("weights", {}).get("sha256") == digest:
+        earlier = (previous.get("initial_weights") or {}).get("stages", [])
+        stages = [*earlier, {key: previous.get(key) for key in ("version", "date", "code", "command", "training")}]
+    return {"file": init.name, "sha256": digest, "stages": stages}
+
+
+def code_version() -> str:
+    """The commit of this training code, ``-dirty`` when the working tree differs from it."""
+    described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True)
+    return described.stdout.strip() or "unknown (not a git checkout)"
+
+
 def hardware(device: str) -> str:
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
@@ -155,17 +176,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=TrainingConfig.seed)
+    parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune from these weights (recorded with their sha256)")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop training after this time budget")
     args = parser.parse_args()
 
     spec = spec_from_catalog()
+    code = code_version()  # before training: the code that trains, whatever changes meanwhile
     cases, excluded = load_cases(args.data_dir)
     training_cases, validation_cases = split(cases)
     print(f"{len(cases)} usable crops ({len(excluded)} excluded: empty mask); "
           f"{len(training_cases)} training, {len(validation_cases)} validation", flush=True)
 
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                            num_workers=args.workers, device=args.device, max_seconds=args.max_seconds)
+                            learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
+                            max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None)
+    initial = lineage(args.init, args.results)
     samples = [training_sample(spec, c["image"], c["mask"]) for c in training_cases]
     started = time.perf_counter()
     network, losses = train(spec, samples, config, progress=lambda step, loss: (
@@ -181,11 +207,13 @@ def main() -> None:
         "model": spec.id, "version": spec.version,
         "date": datetime.date.today().isoformat(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "code": code,
         "data": "nsclc_crops (NSCLC-Radiomics l1: CC BY-NC 3.0; NSCLC-Radiogenomics l2: CC BY 3.0)",
         "excluded": excluded,
         "split": {"seed": SPLIT_SEED, "validation_fraction": VALIDATION_FRACTION,
                   "training_ids": sorted(c["id"] for c in training_cases),
                   "validation_ids": sorted(c["id"] for c in validation_cases)},
+        "initial_weights": initial,
         "training": {**config.__dict__, "hardware": hardware(str(config.device if evaluation_device == "cpu" else "cuda")),
                      "seconds": training_seconds, "steps_done": len(losses),
                      "loss_every_100_steps": losses[::100] + [losses[-1]]},

@@ -3,8 +3,9 @@
 Each training sample imitates a radiologist's click: a random voxel of the tumor becomes the
 centre of the network's window and is marked in the seed channel; MONAI augmentations then vary
 intensity, orientation, scale and position (which moves the click away from the window's centre,
-as happens when a box or a whole scan is segmented). The preprocessing is ``preprocess``'s, the
-same code that runs at inference.
+as happens when a box or a whole scan is segmented) and slice thickness (full CTs often have
+3-5 mm slices, the training crops 1 mm voxels). The preprocessing is ``preprocess``'s, the same code
+that runs at inference.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from monai.transforms import (
 from monai.utils import set_determinism
 
 from ..volume import Volume
-from .network import build_network
+from .network import build_network, load_weights
 from .preprocess import image_transforms, mask_transforms, seed_channel, to_metatensor
 from .spec import ModelSpec
 
@@ -53,6 +54,8 @@ class TrainingConfig:
     amp: bool = True
     # A time budget: training stops after this many seconds even if fewer steps were made (recorded).
     max_seconds: float | None = None
+    # Weights to start from (fine-tuning) instead of a fresh initialisation; recorded with their sha256.
+    initial_weights: str | None = None
 
 
 def training_sample(spec: ModelSpec, image: Volume, mask: Volume) -> dict[str, torch.Tensor]:
@@ -87,6 +90,33 @@ class _RandTumorCentredCrop(Randomizable):
         return {"image": crop(data["image"]), "label": crop(data["label"])}
 
 
+class _RandThickSlices(Randomizable):
+    """Simulates a scan with thicker slices: ``k`` adjacent axial slices averaged (partial volume)
+    and interpolated back to the model's grid, as inference resamples a 3-5 mm scan to 1 mm.
+
+    MONAI's ``RandSimulateLowResolution`` zooms all three axes alike; CT loses resolution along
+    the patient axis only (axis 2 in RAS). The label keeps its full resolution: the network learns
+    to outline the tumor the expert drew, from the blurred image.
+    """
+
+    def __init__(self, prob: float, factors: tuple[int, ...] = (2, 3, 4, 5)) -> None:
+        self.prob = prob
+        self.factors = factors
+
+    def randomize(self) -> int | None:
+        return int(self.R.choice(self.factors)) if self.R.random_sample() < self.prob else None
+
+    def __call__(self, data: dict) -> dict:
+        factor = self.randomize()
+        if factor is None:
+            return data
+        image = torch.as_tensor(data["image"])
+        depth = image.shape[-1]
+        thick = torch.nn.functional.avg_pool1d(image.reshape(-1, 1, depth), factor, ceil_mode=True)
+        thin = torch.nn.functional.interpolate(thick, size=depth, mode="linear", align_corners=False)
+        return {**data, "image": thin.reshape(image.shape)}
+
+
 class _AddCentredSeed:
     """Appends the seed channel of a click at the window's centre (where the crop put a tumor voxel)."""
 
@@ -110,6 +140,7 @@ def augmentation(spec: ModelSpec) -> Compose:
         RandScaleIntensityd("image", factors=0.1, prob=0.5),
         RandShiftIntensityd("image", offsets=0.05, prob=0.5),
         RandGaussianNoised("image", std=0.01, prob=0.3),
+        _RandThickSlices(prob=0.3),
         _AddCentredSeed(spec),
         RandFlipd(both, prob=0.5, spatial_axis=0),
         RandFlipd(both, prob=0.5, spatial_axis=1),
@@ -133,7 +164,10 @@ def train(
 
     set_determinism(seed=config.seed)
     device = resolve_device(config.device)
-    network = build_network(spec).to(device)
+    network = build_network(spec)
+    if config.initial_weights:
+        load_weights(network, config.initial_weights, model_id=spec.id)
+    network = network.to(device)
     workers = config.num_workers
     if device.type == "cuda":
         # MONAI's transforms run on the GPU as well; there the augmentation no longer starves the
@@ -145,7 +179,9 @@ def train(
         batch_size=config.batch_size, shuffle=True, num_workers=workers, drop_last=True,
         persistent_workers=workers > 0,
     )
-    loss_function = DiceCELoss(to_onehot_y=True, softmax=True)
+    # The Dice term on the tumor channel only: averaged with the background's Dice (always near 1)
+    # it halves the push towards whole tumors, and the first model under-segmented large ones.
+    loss_function = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=config.steps)
     use_amp = config.amp and device.type == "cuda"
