@@ -248,7 +248,7 @@ def test_explicit_outcome_columns_and_bad_requests(run_dir, tmp_path):
     with pytest.raises(InputError, match="results.csv"):
         cohort_report(tmp_path / "nowhere")
     (tmp_path / "bad.csv").write_text("patient,days\n1,2\n")
-    with pytest.raises(TableError, match="needs a 'case' column"):
+    with pytest.raises(TableError, match="no 'case' column"):
         cohort_report(run_dir, outcomes=tmp_path / "bad.csv")
 
 

@@ -25,7 +25,6 @@ left out of the map and their share is reported in the notes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..features import FeatureExtractor
 from ..predict import SavedModel
+from ..timing import StageClock
 from ..volume import Volume
 from .grid import to_input_grid, tumor_mask
 from .heatmap import Heatmap, display_range
@@ -65,7 +65,7 @@ def contribution_map(
     those settings (the prediction needed them), so that they are not extracted again. ``timings``,
     when given, receives the seconds each stage took.
     """
-    clock = _Clock(timings)
+    clock = StageClock(timings)
     settings = model_settings(saved, settings)
     mask, label = tumor_mask(image, mask, settings)
     inputs = model_inputs(saved)
@@ -148,17 +148,3 @@ def _constant_notes(names: list[str], shares: np.ndarray, units: str) -> list[st
 
 def _spacing(volume: Volume) -> str:
     return "x".join(f"{s:g}" for s in volume.spacing)
-
-
-class _Clock:
-    """Seconds per stage, written into the caller's dict."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        if self.timings is not None:
-            self.timings[stage] = now - self.last
-        self.last = now

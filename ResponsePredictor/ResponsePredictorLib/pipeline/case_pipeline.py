@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
+from ..timing import StageClock
 from ..volume import Volume
 from .case import CaseInput, CaseResult
 from .inputs import read_case_mask, read_image
@@ -197,42 +197,34 @@ class Pipeline:
             raise InputError(f"Case {case.case}: give a seed point or a box (roi), not both.")
         timings: dict[str, float] = {}
         warnings = list(self.notes)
-        clock = time.perf_counter()
+        clock = StageClock(timings)
         fingerprint = fingerprint or self.fingerprint(case)
-        timings["fingerprint_s"] = _lap(clock)
-
-        clock = time.perf_counter()
+        clock.lap("fingerprint_s")
         image, was_dicom = read_image(case.image)
-        timings["read_s"] = _lap(clock)
-
-        clock = time.perf_counter()
+        clock.lap("read_s")
         probability = None
         if case.mask is not None:
             mask, mask_source = read_case_mask(case.mask, image, case.image if was_dicom else None)
-            timings["mask_s"] = _lap(clock)
+            clock.lap("mask_s")
         else:
             segmentation = self._segment(image, case)
             mask, probability, mask_source = segmentation.mask, segmentation.probability, "segmented"
             warnings += segmentation.warnings
-            timings["segment_s"] = _lap(clock)
-
-        clock = time.perf_counter()
+            clock.lap("segment_s")
         features = self.extractor.extract(image, mask).features
-        timings["features_s"] = _lap(clock)
+        clock.lap("features_s")
 
         prediction: dict[str, float] = {}
         contributions: dict[str, float] = {}
         covariates: dict[str, Any] = {}
         heatmap = None
         if self.outcome is not None:
-            clock = time.perf_counter()
             covariates = self._covariates(case, features, warnings)
             prediction, contributions = self._predict(case.case, features, covariates)
-            timings["predict_s"] = _lap(clock)
+            clock.lap("predict_s")
         if self.heatmap is not None:
-            clock = time.perf_counter()
             heatmap = self._heatmap(image, mask, covariates, features)
-            timings["heatmap_s"] = _lap(clock)
+            clock.lap("heatmap_s")
 
         provenance = {
             "software": software_versions(),
@@ -317,5 +309,3 @@ def _number_or_text(value: Any) -> Any:
         return value
 
 
-def _lap(start: float) -> float:
-    return round(time.perf_counter() - start, 4)

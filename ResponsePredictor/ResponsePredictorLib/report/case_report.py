@@ -102,15 +102,22 @@ def _json(path: Path) -> dict[str, Any]:
         raise InputError(f"{path} is not a case record; run the case again.")
     return data
 
-def model_line(model: Mapping[str, Any] | None) -> str:
-    """The model and its intended use, in one line."""
+MODEL_KINDS = {"binary": "binary outcome", "survival": "survival"}
+
+
+def model_line(model: Mapping[str, Any] | None, *, brief: bool = True) -> str:
+    """The model, its kind when known, and its intended use: the first sentence of it when ``brief``
+    (a picture's header line), all of it otherwise (a web page)."""
     from ..predict.model_card import RESEARCH_ONLY
 
     if not model:
         return RESEARCH_ONLY
     use = str(model.get("intended_use") or RESEARCH_ONLY)
-    first_sentence = use.split(". ")[0].rstrip(".") + "."
-    return f"Model: {model.get('name', 'unnamed')}. {first_sentence}"
+    if brief:
+        use = use.split(". ")[0].rstrip(".") + "."
+    kind = model.get("kind")
+    described = f"; {MODEL_KINDS.get(str(kind), str(kind))} model" if kind else ""
+    return f"Model: {model.get('name', 'unnamed')}{described}. {use}"
 
 
 def _draw(view: _CaseView, path: Path) -> Path:

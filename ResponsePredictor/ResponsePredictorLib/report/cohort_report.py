@@ -25,7 +25,7 @@ from ..pipeline import DONE, FAILED, read_record
 from ..tables import CASE_COLUMN as CASE
 from . import curves
 from . import html as page
-from .case_report import REPORT_PNG
+from .case_report import REPORT_PNG, model_line
 
 REPORT_DIR, INDEX = "report", "index.html"
 STATUS, ERROR = "status", "error"
@@ -70,7 +70,7 @@ def cohort_report(
         summary += f" ({others} not run)"
     content = [page.paragraph(page.text(summary))]
     if model:
-        content.append(page.paragraph(page.text(_model_line(model)), "note"))
+        content.append(page.paragraph(page.text(model_line(model, brief=False)), "note"))
     content.append(_curves_section(out_dir, results, target, groups))
     content.append(page.section("Cases", _cases_table(out_dir, results)))
     return page.write_page(out_dir / INDEX, f"ResponsePredictor cohort report: {out_dir.name}", *content)
@@ -92,20 +92,12 @@ def _read_results(out_dir: Path) -> pd.DataFrame:
 
 
 def _join_outcomes(results: pd.DataFrame, path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(f"Outcomes table not found: {path}.")
-    try:
-        outcomes = pd.read_csv(path, dtype={CASE: str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise TableError(f"{path} is not a readable CSV table: {error}") from None
-    if CASE not in outcomes.columns:
-        raise TableError(f"{path} needs a 'case' column to match its rows to the results; it has {', '.join(outcomes.columns)}.")
-    repeated = outcomes[CASE][outcomes[CASE].duplicated()].unique()
-    if len(repeated):
-        raise TableError(f"{path} lists case(s) {', '.join(map(str, repeated[:5]))} more than once.")
-    # The outcomes table's columns replace results.csv's columns of the same name.
-    kept = results.drop(columns=[c for c in outcomes.columns if c != CASE and c in results.columns])
-    return kept.merge(outcomes, on=CASE, how="left")
+    """results.csv with the outcome columns of a table keyed by case (they replace columns of the same name)."""
+    from ..predict.table import read_table  # the checks every table keyed by case gets
+
+    outcomes = read_table(path)
+    kept = results.drop(columns=[c for c in outcomes.columns if c in results.columns])
+    return kept.merge(outcomes, left_on=CASE, right_index=True, how="left")
 
 
 def _model_record(out_dir: Path, results: pd.DataFrame) -> dict[str, Any] | None:
@@ -234,10 +226,3 @@ def _prediction_text(row: pd.Series) -> str:
 def _without_folders(message: str) -> str:
     """An error message with the folders of its paths left out: they may name a patient."""
     return re.sub(r"(?:[A-Za-z]:)?(?:[\\/][^\\/\s:;,'\"]+)+[\\/]", ".../", message)
-
-
-def _model_line(model: dict[str, Any]) -> str:
-    from ..predict.model_card import RESEARCH_ONLY
-
-    kind = {"binary": "binary outcome", "survival": "survival"}.get(str(model.get("kind")), str(model.get("kind")))
-    return f"Model: {model.get('name', 'unnamed')}; {kind} model. {model.get('intended_use') or RESEARCH_ONLY}"
