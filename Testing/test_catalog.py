@@ -21,7 +21,8 @@ from ResponsePredictorLib.bundle_network import BundleError
 from ResponsePredictorLib.catalog import check_modality, import_model, load_model
 from ResponsePredictorLib.catalog_cache import CACHE_ENV, CacheError
 from ResponsePredictorLib.catalog_download import DownloadError
-from ResponsePredictorLib.catalog_file import CatalogError, read_catalog, sha256_file
+from ResponsePredictorLib.catalog_file import CatalogError, read_catalog
+from ResponsePredictorLib.files import sha256_file
 from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_OK, main
 from ResponsePredictorLib.errors import InputError
 from ResponsePredictorLib.segment.network import WeightsError, build_network, save_weights

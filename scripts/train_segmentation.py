@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ResponsePredictorLib.files import sha256_file
 from ResponsePredictorLib.segment.inference import Segmenter
 from ResponsePredictorLib.segment.network import save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
@@ -145,7 +145,7 @@ def lineage(init: Path | None, results: Path) -> dict | None:
     results file of the run that wrote them (when ``results`` is that file)."""
     if init is None:
         return None
-    digest = hashlib.sha256(init.read_bytes()).hexdigest()
+    digest = sha256_file(init)
     previous = json.loads(results.read_text()) if results.is_file() else {}
     stages = []
     if previous.get("weights", {}).get("sha256") == digest:
@@ -199,7 +199,7 @@ def main() -> None:
     training_seconds = time.perf_counter() - started
 
     weights = save_weights(network, args.output / f"{spec.id}-{spec.version}.safetensors")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    digest = sha256_file(weights)
     threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
     evaluation_device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     rows = evaluate(Segmenter(spec, network, device=evaluation_device), validation_cases, threshold)

@@ -21,8 +21,8 @@ import torch
 
 from . import __version__
 from .bundle_network import BundleError, literal_network_def
-from .catalog_file import CatalogError, sha256_file
-from .files import read_json
+from .catalog_file import CatalogError
+from .files import read_json, sha256_file
 from .loaded_model import LoadedModel
 from .segment.inference import resolve_device
 from .segment.network import load_weights

@@ -18,9 +18,9 @@ import torch
 
 from .bundle import is_bundle, load_bundle
 from .catalog_cache import cache_root, cached_weights_path, unwritable
-from .files import atomic_file
+from .files import atomic_file, sha256_file
 from .catalog_download import DEFAULT_TIMEOUT_S, download_file
-from .catalog_file import Catalog, CatalogEntry, CatalogError, read_catalog, read_model_json, sha256_file
+from .catalog_file import Catalog, CatalogEntry, CatalogError, read_catalog, read_model_json
 from .loaded_model import LoadedModel
 from .segment.inference import resolve_device
 from .segment.network import WeightsError, build_network, load_weights

@@ -13,7 +13,6 @@ model into bundles); ``weights`` and ``card`` are file locations and stay here.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,14 +129,6 @@ def parse_entry(data: Any, *, source: str, published: bool) -> CatalogEntry:
     if card is not None and not isinstance(card, str):
         raise CatalogError(f"{source}: 'card' must be a path relative to Resources/{EMBEDDED_DIR}/.")
     return CatalogEntry(spec=spec, weights=weights, card=card)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _parse_weights(data: Any, source: str, published: bool) -> WeightsInfo:

@@ -4,6 +4,7 @@ with errors that say which file and why."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -48,3 +49,9 @@ def read_json(path: Path, what: str, *, error: type[Exception] = InputError, adv
     except json.JSONDecodeError as reason:
         raise error(f"The {what} {path} is not valid JSON (line {reason.lineno}, column {reason.colno}: "
                     f"{reason.msg}).{tail}") from None
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read in blocks: weights and scans can be large."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..dicom import visible_files
 from ..errors import ImageReadError
+from ..files import sha256_file
 from ..predict.persistence import library_versions
 from ..volume import Volume
 
@@ -22,11 +23,6 @@ from ..volume import Volume
 # extract features (import name -> distribution name).
 IMAGING_LIBRARIES = {"SimpleITK": "SimpleITK", "pydicom": "pydicom", "radiomics": "pyradiomics", "torch": "torch",
                      "monai": "monai"}
-
-
-def sha256_of_file(path: Path) -> str:
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def input_digest(source: str | Path | Volume) -> str:
@@ -41,10 +37,10 @@ def input_digest(source: str | Path | Volume) -> str:
     if not path.exists():
         raise ImageReadError(f"File or folder not found: {path}. Check the path (in a manifest: relative to its folder).")
     if not path.is_dir():
-        return sha256_of_file(path)
+        return sha256_file(path)
     digest = hashlib.sha256()
     for file in visible_files(path):  # the files the DICOM reader considers
-        digest.update(canonical_json([file.relative_to(path).as_posix(), sha256_of_file(file)]).encode())
+        digest.update(canonical_json([file.relative_to(path).as_posix(), sha256_file(file)]).encode())
     return digest.hexdigest()
 
 
