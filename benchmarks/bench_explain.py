@@ -23,31 +23,28 @@ from __future__ import annotations
 
 import os
 
-# Thread pools are sized when numpy and torch load, so this comes before importing them.
-THREADS = int(os.environ.get("RP_BENCH_THREADS", "2"))
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, str(THREADS))
+from bench_threads import THREADS  # first: it caps the thread pools before numpy and torch load
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from ResponsePredictorLib.explain import contribution_map, occlusion_map  # noqa: E402
-from ResponsePredictorLib.explain.scores import model_rows  # noqa: E402
-from ResponsePredictorLib.features import FeatureExtractor  # noqa: E402
-from ResponsePredictorLib.files import atomic_file  # noqa: E402
-from ResponsePredictorLib.predict import load_model  # noqa: E402
-from ResponsePredictorLib.report.overlay import save_overlay_picture  # noqa: E402
-from ResponsePredictorLib.resources import resource_path  # noqa: E402
-from ResponsePredictorLib.tables import write_json  # noqa: E402
-from ResponsePredictorLib.volume import read_mask, read_volume  # noqa: E402
+from ResponsePredictorLib.explain import contribution_map, occlusion_map
+from ResponsePredictorLib.explain.scores import model_rows
+from ResponsePredictorLib.features import FeatureExtractor
+from ResponsePredictorLib.files import atomic_file
+from ResponsePredictorLib.predict import load_model
+from ResponsePredictorLib.report.overlay import save_overlay_picture
+from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.tables import write_json
+from ResponsePredictorLib.volume import read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))

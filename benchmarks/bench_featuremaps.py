@@ -18,31 +18,28 @@ from __future__ import annotations
 
 import os
 
-# Thread pools are sized when numpy and torch load, so this comes before importing them.
-THREADS = int(os.environ.get("RP_BENCH_THREADS", "2"))
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, str(THREADS))
+from bench_threads import THREADS  # first: it caps the thread pools before numpy and torch load
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import datetime
+import json
+import platform
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from ResponsePredictorLib import predict  # noqa: E402
-from ResponsePredictorLib.featuremaps import compute_feature_maps, mappable  # noqa: E402
-from ResponsePredictorLib.featuremaps.agreement import agreements  # noqa: E402
-from ResponsePredictorLib.features import load_settings  # noqa: E402
-from ResponsePredictorLib.files import atomic_file  # noqa: E402
-from ResponsePredictorLib.resources import resource_path  # noqa: E402
-from ResponsePredictorLib.volume import Volume, read_mask, read_volume  # noqa: E402
+from ResponsePredictorLib import predict
+from ResponsePredictorLib.featuremaps import compute_feature_maps, mappable
+from ResponsePredictorLib.featuremaps.agreement import agreements
+from ResponsePredictorLib.features import load_settings
+from ResponsePredictorLib.files import atomic_file
+from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))

@@ -16,41 +16,38 @@ from __future__ import annotations
 
 import os
 
-# Thread pools are sized when numpy and torch load, so this comes before importing them.
-THREADS = int(os.environ.get("RP_BENCH_THREADS", "2"))
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, str(THREADS))
+from bench_threads import THREADS  # first: it caps the thread pools before numpy and torch load
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import datetime  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import pstats  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import cProfile
+import datetime
+import gc
+import json
+import logging
+import math
+import pstats
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
-import fastrad  # noqa: E402
-import numpy as np  # noqa: E402
-import SimpleITK as sitk  # noqa: E402
-import torch  # noqa: E402
-from radiomics import imageoperations  # noqa: E402
-from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
+import fastrad
+import numpy as np
+import SimpleITK as sitk
+import torch
+from radiomics import imageoperations
+from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from ResponsePredictorLib import features as rp_features  # noqa: E402
-from ResponsePredictorLib.features import FeatureExtractor, load_settings  # noqa: E402
-from ResponsePredictorLib.volume import Volume, read_mask, read_volume  # noqa: E402
+from ResponsePredictorLib import features as rp_features
+from ResponsePredictorLib.features import FeatureExtractor, load_settings
+from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
