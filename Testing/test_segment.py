@@ -19,6 +19,7 @@ from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
 from ResponsePredictorLib.segment.training import (
     TrainingConfig,
     _RandThickSlices,
+    _RandTumorCentredCrop,
     central_seed,
     dice,
     train,
@@ -165,6 +166,25 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), tuned.state_dict().values()))
     fresh, _ = train(spec, [sample, sample], TrainingConfig(steps=1, batch_size=2, device="cpu", seed=2, learning_rate=0.0))
     assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), fresh.state_dict().values()))
+
+
+def test_central_clicks_come_from_the_tumors_inner_half():
+    spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32]})
+    image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=8.0)
+    sample = training_sample(spec, image, image.with_array(truth.astype(np.uint8)))
+    tumor, core = sample["tumor_voxels"].float(), sample["core_voxels"].float()
+    centre = tumor.mean(dim=0)
+    # The inner half of a sphere of radius 8 mm: a ball of about 4 mm around its centre.
+    assert 0 < len(core) < len(tumor) / 4
+    assert torch.linalg.norm(core - centre, dim=1).max() <= 4.5
+    crop = _RandTumorCentredCrop(spec, central_fraction=1.0)
+    crop.set_random_state(0)
+    core_set = {tuple(v) for v in sample["core_voxels"].tolist()}
+    assert all(tuple(crop.randomize(sample).tolist()) in core_set for _ in range(20))
+    uniform = _RandTumorCentredCrop(spec, central_fraction=0.0)
+    uniform.set_random_state(0)
+    # Drawn from the whole tumor, most clicks land outside its inner half (most of a ball's volume).
+    assert sum(tuple(uniform.randomize(sample).tolist()) not in core_set for _ in range(50)) > 35
 
 
 def test_thick_slice_augmentation_blurs_along_the_patient_axis_only():

@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
     parser.add_argument("--init", type=Path, default=None, help="fine-tune from these weights (recorded with their sha256)")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop training after this time budget")
+    parser.add_argument("--central-click-fraction", type=float, default=TrainingConfig.central_click_fraction,
+                        help="share of training clicks drawn from the tumor's inner half")
     args = parser.parse_args()
 
     spec = spec_from_catalog()
@@ -190,7 +192,8 @@ def main() -> None:
 
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
-                            max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None)
+                            max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None,
+                            central_click_fraction=args.central_click_fraction)
     initial = lineage(args.init, args.results)
     samples = [training_sample(spec, c["image"], c["mask"]) for c in training_cases]
     started = time.perf_counter()
