@@ -11,8 +11,10 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..pipeline import CaseInput, Pipeline, PipelineSettings, is_done, write_failure
 from ..pipeline.case_folder import error_message, remove_partial_files
@@ -60,11 +62,26 @@ def process_case(settings: PipelineSettings, case: CaseInput, out_dir: str) -> C
     return run_case(pipeline_for(settings), case, out_dir)
 
 
-def start_worker(settings: PipelineSettings, threads: int) -> None:
+# In a pool worker: where it announces each case it begins, so that the pool knows which cases
+# a worker had in hand should it die (a process-wide setting, as the worker's pipeline is).
+_begun_cases: Any = None
+
+
+def start_worker(settings: PipelineSettings, threads: int, begun_cases: Any = None) -> None:
     """Pool worker initializer: cap its threads (N workers x all cores would oversubscribe the CPUs),
-    then load the models once."""
+    then load the models once. ``begun_cases``: a multiprocessing queue for ``announced``."""
+    global _begun_cases
+    _begun_cases = begun_cases
     limit_threads(threads)
     pipeline_for(settings)
+
+
+def announced(task: Callable[[PipelineSettings, CaseInput, str], CaseOutcome], settings: PipelineSettings,
+              case: CaseInput, out_dir: str) -> CaseOutcome:
+    """``task`` for ``case``, after telling the pool that this worker begins it."""
+    if _begun_cases is not None:
+        _begun_cases.put(case.case)
+    return task(settings, case, out_dir)
 
 
 def limit_threads(count: int) -> None:
