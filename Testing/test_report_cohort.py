@@ -95,6 +95,10 @@ def test_kaplan_meier_by_median_equals_sksurv_and_the_textbook_log_rank(tmp_path
         np.testing.assert_allclose(group.survival, survival)
         assert group.events == int(event[chosen].sum())
         assert np.all(group.lower <= group.survival) and np.all(group.survival <= group.upper)
+        # The number at risk under the curves: everyone at 0, then those not yet dead or censored.
+        assert group.at_risk == [int(np.sum(time[chosen] >= t)) for t in fit.at_risk_times]
+        assert group.at_risk[0] == group.cases and group.at_risk[-1] < group.cases
+    assert fit.at_risk_times[0] == 0 and len(fit.at_risk_times) >= 4 and fit.at_risk_times[-1] <= time.max()
     expected = log_rank_two_groups(time, event, high.astype(int))
     assert fit.chi_square == pytest.approx(expected, rel=1e-9)
     assert fit.p_value == pytest.approx(chi2.sf(expected, 1), rel=1e-9)

@@ -51,6 +51,7 @@ class RiskGroup:
     lower: np.ndarray
     upper: np.ndarray
     median_survival: float | None  # None while the curve stays above one half
+    at_risk: list[int]  # cases still followed and event-free at each of ``KaplanMeier.at_risk_times``
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class KaplanMeier:
     cut_points: list[float]  # predicted-risk values between the groups
     chi_square: float
     p_value: float
+    at_risk_times: list[float]  # the time axis' ticks, where the number at risk is shown under the curves
 
 
 def roc(outcome: np.ndarray, probability: np.ndarray, path: str | Path) -> RocCurve:
@@ -127,17 +129,24 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: st
     if present.size < 2:
         raise TableError("The predicted risks do not separate the cases into groups (too many equal values).")
     names = GROUP_NAMES[groups]
+    figure = Figure(figsize=(8.0, 6.5), layout="constrained")
+    # The curves above, the number at risk below on the same time axis (as clinical papers print it:
+    # the curves' right end rests on few cases).
+    axes, table = figure.subplots(2, 1, sharex=True, height_ratios=(5, 1))
+    axes.grid(alpha=0.3)
+    axes.set_xlim(0, float(time.max()))
+    ticks = [float(t) for t in axes.get_xticks() if 0 <= t <= time.max()]
     found = []
     for index in present:
         chosen = membership == index
         steps, survival, (lower, upper) = kaplan_meier_estimator(event[chosen], time[chosen], conf_type="log-log")
         below = np.flatnonzero(survival <= 0.5)
         found.append(RiskGroup(names[index], int(chosen.sum()), int(event[chosen].sum()), steps, survival, lower, upper,
-                               float(steps[below[0]]) if below.size else None))
+                               float(steps[below[0]]) if below.size else None,
+                               [int(np.sum(time[chosen] >= t)) for t in ticks]))
     chi_square, p_value = compare_survival(Surv.from_arrays(event, time), membership)
-    result = KaplanMeier(found, cuts, float(chi_square), float(p_value))
+    result = KaplanMeier(found, cuts, float(chi_square), float(p_value), ticks)
 
-    figure, axes = _figure(wide=True)
     for group, index in zip(found, present):
         colour = GROUP_COLOURS[index if groups == 3 else (0 if index == 0 else 2)]
         # Each curve starts at time 0 with everyone alive.
@@ -148,9 +157,20 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: st
         censored = ~event[membership == index]
         at = np.sort(time[membership == index][censored])
         axes.plot(at, survival[np.searchsorted(steps, at, side="right") - 1], "|", color=colour, ms=8)
-    axes.set(ylim=(0, 1.02), xlim=(0, None), xlabel=time_label, ylabel="survival probability",
+    axes.set(ylim=(0, 1.02), ylabel="survival probability",
              title=f"Kaplan-Meier by predicted risk group: log-rank {format_p(p_value)}")
     axes.legend(loc="upper right", title="95% bands shaded; | censored")
+    rows = list(zip(found, present))[::-1]  # the first group on top
+    for row, (group, index) in enumerate(rows):
+        colour = GROUP_COLOURS[index if groups == 3 else (0 if index == 0 else 2)]
+        for tick, count in zip(ticks, group.at_risk):
+            table.text(tick, row, str(count), ha="center", va="center", color=colour, fontsize=9)
+    table.set(ylim=(-0.6, len(rows) - 0.4), yticks=range(len(rows)), yticklabels=[g.name for g, _ in rows],
+              xlabel=time_label, title="number at risk")
+    table.title.set_fontsize(9)
+    table.tick_params(axis="y", length=0, pad=14)  # clear of the counts at time 0
+    for side in ("top", "right", "left"):
+        table.spines[side].set_visible(False)
     save_figure(figure, path)
     return result
 
@@ -163,8 +183,8 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
     return path
 
 
-def _figure(wide: bool = False) -> tuple[Figure, object]:
-    figure = Figure(figsize=(8.0 if wide else 6.0, 5.5), layout="constrained")
+def _figure() -> tuple[Figure, object]:
+    figure = Figure(figsize=(6.0, 5.5), layout="constrained")
     axes = figure.add_subplot()
     axes.grid(alpha=0.3)
     return figure, axes
