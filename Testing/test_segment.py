@@ -70,6 +70,28 @@ def test_seed_box_and_whole_volume_map_back_exactly(segmenter, direction):
     assert dice(segmenter.segment_volume(image, seed=seed).mask.array, truth) > 0.97
 
 
+def test_a_model_trained_on_crops_sees_only_their_extent_around_the_click():
+    spec = ModelSpec.from_dict({**SPEC, "context_mm": 40})
+    assert spec.context_mm == 40.0 and ModelSpec.from_dict(spec.to_dict()) == spec
+    # A scan bright everywhere: the threshold network marks all it is shown as tumor.
+    image = Volume(np.full((100, 100, 100), 100, np.int16), (0.8, 0.8, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    seed = tuple(image.index_to_physical([50, 50, 50]))
+
+    def extent_mm(model_spec):
+        mask = Segmenter(model_spec, ThresholdNetwork(), device="cpu").segment_roi(image, seed=seed).mask.array
+        return [(np.ptp(np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))) + 1) * image.spacing[2 - axis]
+                for axis in range(3)]
+
+    assert all(38 <= e <= 42 for e in extent_mm(spec))  # the 40 mm cube around the click
+    assert all(e >= 62 for e in extent_mm(ModelSpec.from_dict(SPEC)))  # without it, the 64 mm window
+
+
+@pytest.mark.parametrize("context", [0, -5, "wide", [92, 92]])
+def test_context_must_be_a_positive_length(context):
+    with pytest.raises(ModelSpecError, match="context_mm"):
+        ModelSpec.from_dict({**SPEC, "context_mm": context})
+
+
 def test_a_large_box_is_covered_by_sliding_windows(segmenter):
     image, truth, centre = sphere_case(radius_mm=40.0)
     corners = image.index_to_physical([0, 0, 0]), image.index_to_physical(np.array(image.size) - 1)

@@ -32,6 +32,21 @@ def by_size(cases: list[dict], limit_cm3: float = 50.0) -> str:
     return ", ".join(parts)
 
 
+def context_line(context_mm: float | None) -> str:
+    if context_mm is None:
+        return ""
+    return (f" The training crops held {context_mm:g} mm of scan around each tumor and padding beyond, so a clicked "
+            f"region of a whole scan is shown the same way: the {context_mm:g} mm cube around the click, the window's "
+            "floor beyond it (the network never learned where tumors end against anatomy farther out).")
+
+
+def evaluated_with(results: dict) -> str:
+    evaluation = results.get("evaluation")
+    if not evaluation:
+        return ""
+    return f"; evaluated {evaluation['date']} with code {evaluation['code']}"
+
+
 def stage_line(training: dict) -> str:
     return (f"{training['steps_done']} steps of batch {training['batch_size']} (one-cycle learning rate up to "
             f"{training['learning_rate']}, seed {training['seed']}) on {training['hardware']}, in "
@@ -67,7 +82,7 @@ MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. 
 resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
 {entry['roi_size']} voxel region around the click, and a second channel marking the click (Gaussian,
 sigma {entry['seed_sigma_mm']} mm). Output: tumor probability; mask = probability >= 0.5, the connected
-component at the click, holes filled.
+component at the click, holes filled.{context_line(entry.get('context_mm'))}
 
 ## Training data
 {results['data']}: 92 mm CT crops around the primary tumor with expert masks (1 mm voxels as the
@@ -82,7 +97,7 @@ augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips,
 small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
 training code of their own commit). Command: `{results['command']}`.
 
-## Validation (held-back patients, product inference path)
+## Validation (held-back patients, product inference path{evaluated_with(results)})
 | | Dice |
 |---|---|
 | click at the tumor voxel nearest its centroid | {interval(validation['dice_central_click'])} |

@@ -2,6 +2,7 @@
 
     python scripts/train_segmentation.py [--data-dir ../shared/data] [--steps 4000] [--device auto]
     python scripts/train_segmentation.py --init PREVIOUS.safetensors --learning-rate 1e-3 ...   # fine-tune
+    python scripts/train_segmentation.py --evaluate-only   # validate the recorded weights again
 
 Reads ``nsclc_crops`` (150 CT crops of 92 mm around the primary tumor with expert masks; 1 mm
 voxels as the provider states), leaves out the crops whose mask is empty (listed in the results),
@@ -36,7 +37,7 @@ import torch
 
 from ResponsePredictorLib.files import sha256_file
 from ResponsePredictorLib.segment.inference import Segmenter
-from ResponsePredictorLib.segment.network import save_weights
+from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
 from ResponsePredictorLib.segment.training import (
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=None, help="stop training after this time budget")
     parser.add_argument("--central-click-fraction", type=float, default=TrainingConfig.central_click_fraction,
                         help="share of training clicks drawn from the tumor's inner half")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="no training: validate the weights the results file describes (in --output) with the "
+                             "catalog's current inference settings")
     args = parser.parse_args()
 
     spec = spec_from_catalog()
@@ -189,7 +193,37 @@ def main() -> None:
     training_cases, validation_cases = split(cases)
     print(f"{len(cases)} usable crops ({len(excluded)} excluded: empty mask); "
           f"{len(training_cases)} training, {len(validation_cases)} validation", flush=True)
+    if args.evaluate_only:
+        results, network = recorded_model(spec, args.output, args.results)
+    else:
+        results, network = train_model(args, spec, code, training_cases, validation_cases, excluded)
 
+    threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
+    evaluation_device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    segmenter = Segmenter(spec, network, device=evaluation_device)
+    rows = evaluate(segmenter, validation_cases, threshold)
+    results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
+                             "probability_threshold": segmenter.threshold}
+    results["baseline"] = {"method": "HU threshold + connected component at the click + hole filling",
+                           "threshold_hu": threshold}
+    results["validation"] = {
+        "dice_central_click": summary([r["dice_central_click"] for r in rows]),
+        "dice_random_clicks": summary([d for r in rows for d in r["dice_random_clicks"]]),
+        "baseline_dice": summary([r["baseline_dice"] for r in rows]),
+        "cases": rows,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2))
+    subprocess.run([sys.executable, str(REPO / "scripts" / "segmentation_model_card.py"), str(args.results)], check=True)
+    v = results["validation"]
+    print(f"validation Dice (central click): {v['dice_central_click']['mean']:.3f} "
+          f"CI {v['dice_central_click']['ci95']}; random clicks {v['dice_random_clicks']['mean']:.3f}; "
+          f"baseline {v['baseline_dice']['mean']:.3f} (threshold {threshold} HU)")
+
+
+def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_cases: list[dict],
+                validation_cases: list[dict], excluded: list[dict]) -> tuple[dict, torch.nn.Module]:
+    """Trains, writes the weights, and returns the record of the run (without its validation) and the network."""
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
                             max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None,
@@ -200,13 +234,11 @@ def main() -> None:
     network, losses = train(spec, samples, config, progress=lambda step, loss: (
         print(f"step {step}/{config.steps} loss {loss:.4f}", flush=True) if step % 200 == 0 else None))
     training_seconds = time.perf_counter() - started
-
     weights = save_weights(network, args.output / f"{spec.id}-{spec.version}.safetensors")
     digest = sha256_file(weights)
-    threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
-    evaluation_device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    rows = evaluate(Segmenter(spec, network, device=evaluation_device), validation_cases, threshold)
-    results = {
+    print(f"weights {weights} sha256 {digest}", flush=True)
+    trained_on = "cuda" if torch.cuda.is_available() and args.device != "cpu" else str(config.device)
+    record = {
         "model": spec.id, "version": spec.version,
         "date": datetime.date.today().isoformat(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
@@ -217,27 +249,22 @@ def main() -> None:
                   "training_ids": sorted(c["id"] for c in training_cases),
                   "validation_ids": sorted(c["id"] for c in validation_cases)},
         "initial_weights": initial,
-        "training": {**config.__dict__, "hardware": hardware(str(config.device if evaluation_device == "cpu" else "cuda")),
-                     "seconds": training_seconds, "steps_done": len(losses),
-                     "loss_every_100_steps": losses[::100] + [losses[-1]]},
+        "training": {**config.__dict__, "hardware": hardware(trained_on), "seconds": training_seconds,
+                     "steps_done": len(losses), "loss_every_100_steps": losses[::100] + [losses[-1]]},
         "weights": {"file": weights.name, "sha256": digest, "size": weights.stat().st_size},
-        "baseline": {"method": "HU threshold + connected component at the click + hole filling",
-                     "threshold_hu": threshold},
-        "validation": {
-            "dice_central_click": summary([r["dice_central_click"] for r in rows]),
-            "dice_random_clicks": summary([d for r in rows for d in r["dice_random_clicks"]]),
-            "baseline_dice": summary([r["baseline_dice"] for r in rows]),
-            "cases": rows,
-        },
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2))
-    subprocess.run([sys.executable, str(REPO / "scripts" / "segmentation_model_card.py"), str(args.results)], check=True)
-    v = results["validation"]
-    print(f"validation Dice (central click): {v['dice_central_click']['mean']:.3f} "
-          f"CI {v['dice_central_click']['ci95']}; random clicks {v['dice_random_clicks']['mean']:.3f}; "
-          f"baseline {v['baseline_dice']['mean']:.3f} (threshold {threshold} HU)")
-    print(f"weights {weights} sha256 {digest}")
+    return record, network
+
+
+def recorded_model(spec: ModelSpec, output: Path, results: Path) -> tuple[dict, torch.nn.Module]:
+    """The record of the run that made ``spec``'s weights in ``output``, and the network with them."""
+    weights = output / f"{spec.id}-{spec.version}.safetensors"
+    record = json.loads(results.read_text()) if results.is_file() else {}
+    if not weights.is_file() or record.get("weights", {}).get("sha256") != sha256_file(weights):
+        raise SystemExit(f"--evaluate-only needs {weights} and the results file of the run that wrote it ({results}).")
+    network = build_network(spec)
+    load_weights(network, weights, model_id=spec.id)
+    return record, network.eval()
 
 
 if __name__ == "__main__":

@@ -147,6 +147,8 @@ class Segmenter:
         clock = time.perf_counter()
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
+        if fixed_size and self.spec.context_mm is not None:
+            region = _within_context(region, region.physical_to_index(seed), self.spec.context_mm, low)
         transforms = image_transforms(self.spec)
         if fixed_size:
             transforms = Compose([*transforms.transforms, ResizeWithPadOrCrop(self.spec.roi_size)])
@@ -190,6 +192,19 @@ class Segmenter:
         if not mask.array.any():
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
         return SegmentationResult(mask, prob_volume, timings, warnings)
+
+
+def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:
+    """``region`` with ``fill`` beyond the cube of edge ``context_mm`` around ``centre_index`` (i, j, k),
+    as a network trained on crops of that size saw its training images."""
+    half = context_mm / 2 / np.asarray(region.spacing)
+    size = np.asarray(region.size)
+    low = np.clip(np.ceil(centre_index - half), 0, size).astype(int)
+    high = np.clip(np.floor(centre_index + half) + 1, 0, size).astype(int)
+    kept = np.full_like(region.array, fill)
+    box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1]))
+    kept[box] = region.array[box]
+    return region.with_array(kept)
 
 
 def _tumor_probability(logits: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 A ``ModelSpec`` is one entry of ``Resources/Models.json`` (or a user's model folder): it says how to
 build the network (a ``monai.networks.nets`` class and its arguments), at which voxel spacing and
-intensity window the network was trained, how large a region it sees, and whether it is guided by
-a seed channel (a click on the tumor).
+intensity window the network was trained, how large a region it sees, whether it is guided by
+a seed channel (a click on the tumor), and how much scan around the tumor its training images held.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class ModelSpec:
     # Width of the Gaussian that marks the click in the seed channel (mm).
     seed_sigma_mm: float = 3.0
     task: str = "tumor-segmentation"
+    # Edge (mm) of the cube of scan around the tumor that each training image held, for a network
+    # trained on crops; None for one trained on whole scans. Beyond the crop its training windows
+    # saw only padding, never the anatomy a tumor borders farther out, so it never learned to stop
+    # there: a clicked region is shown the same way (scan within the cube around the click, the
+    # intensity window's floor beyond).
+    context_mm: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,6 +71,7 @@ class ModelSpec:
             seed_channel=bool(data.get("seed_channel", True)),
             seed_sigma_mm=float(data.get("seed_sigma_mm", 3.0)),
             task=str(data.get("task", "tumor-segmentation")),
+            context_mm=_context(data.get("context_mm"), source),
             extra={key: value for key, value in data.items() if key not in known and key != "network"},
         )
         spec.validate(source)
@@ -84,6 +91,7 @@ class ModelSpec:
             "intensity_window": list(self.intensity_window),
             "seed_channel": self.seed_channel,
             "seed_sigma_mm": self.seed_sigma_mm,
+            "context_mm": self.context_mm,
         }
 
     def validate(self, source: str = "model description") -> None:
@@ -100,6 +108,18 @@ class ModelSpec:
                 f"{source}: the network takes {declared} input channel(s) but the model "
                 f"{'has' if self.seed_channel else 'has no'} seed channel ({self.in_channels} expected)."
             )
+
+
+def _context(value: Any, source: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        context = float(value)
+    except (TypeError, ValueError):
+        context = 0.0
+    if not context > 0:
+        raise ModelSpecError(f"{source}: context_mm must be a positive number of millimetres (or absent); got {value!r}.")
+    return context
 
 
 def _triple(values: Any, kind: type, name: str, source: str) -> tuple:
