@@ -92,7 +92,8 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 
 ## Training
 This version: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
-{lineage(results)}. Each sample is a window centred on a random tumor voxel (the click), with MONAI
+{lineage(results)}. Each sample is a window centred on a random tumor voxel (the click; in this version
+{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click), with MONAI
 augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree rotations,
 small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
 training code of their own commit). Command: `{results['command']}`.
