@@ -77,13 +77,16 @@ def test_a_model_trained_on_crops_sees_only_their_extent_around_the_click():
     image = Volume(np.full((100, 100, 100), 100, np.int16), (0.8, 0.8, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     seed = tuple(image.index_to_physical([50, 50, 50]))
 
-    def extent_mm(model_spec):
-        mask = Segmenter(model_spec, ThresholdNetwork(), device="cpu").segment_roi(image, seed=seed).mask.array
+    def extent_mm(model_spec, **where):
+        mask = Segmenter(model_spec, ThresholdNetwork(), device="cpu").segment_roi(image, **where).mask.array
         return [(np.ptp(np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))) + 1) * image.spacing[2 - axis]
                 for axis in range(3)]
 
-    assert all(38 <= e <= 42 for e in extent_mm(spec))  # the 40 mm cube around the click
-    assert all(e >= 62 for e in extent_mm(ModelSpec.from_dict(SPEC)))  # without it, the 64 mm window
+    assert all(38 <= e <= 42 for e in extent_mm(spec, seed=seed))  # the 40 mm cube around the click
+    assert all(e >= 62 for e in extent_mm(ModelSpec.from_dict(SPEC), seed=seed))  # without it, the 64 mm window
+    # A box the user draws bounds the mask itself: the context does not cut it.
+    box = (*image.index_to_physical([20, 20, 35]), *image.index_to_physical([80, 80, 65]))
+    assert all(e >= 47 for e in extent_mm(spec, box=box))
 
 
 @pytest.mark.parametrize("context", [0, -5, "wide", [92, 92]])

@@ -147,7 +147,8 @@ class Segmenter:
         clock = time.perf_counter()
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
-        if fixed_size and self.spec.context_mm is not None:
+        if inside_box is None and fixed_size and self.spec.context_mm is not None:
+            # A click (a box bounds the mask itself, and may be wider than the training crops).
             region = _within_context(region, region.physical_to_index(seed), self.spec.context_mm, low)
         transforms = image_transforms(self.spec)
         if fixed_size:
