@@ -147,12 +147,17 @@ def lineage(init: Path | None, results: Path) -> dict | None:
     if init is None:
         return None
     digest = sha256_file(init)
-    previous = json.loads(results.read_text()) if results.is_file() else {}
+    previous = recorded_results(results)
     stages = []
     if previous.get("weights", {}).get("sha256") == digest:
         earlier = (previous.get("initial_weights") or {}).get("stages", [])
         stages = [*earlier, {key: previous.get(key) for key in ("version", "date", "code", "command", "training")}]
     return {"file": init.name, "sha256": digest, "stages": stages}
+
+
+def recorded_results(path: Path) -> dict:
+    """The results file an earlier run wrote, or {} when there is none."""
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def code_version() -> str:
@@ -189,6 +194,7 @@ def main() -> None:
 
     spec = spec_from_catalog()
     code = code_version()  # before training: the code that trains, whatever changes meanwhile
+    device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"  # where it trains and validates
     cases, excluded = load_cases(args.data_dir)
     training_cases, validation_cases = split(cases)
     print(f"{len(cases)} usable crops ({len(excluded)} excluded: empty mask); "
@@ -196,11 +202,10 @@ def main() -> None:
     if args.evaluate_only:
         results, network = recorded_model(spec, args.output, args.results)
     else:
-        results, network = train_model(args, spec, code, training_cases, validation_cases, excluded)
+        results, network = train_model(args, spec, code, training_cases, validation_cases, excluded, device)
 
     threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
-    evaluation_device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    segmenter = Segmenter(spec, network, device=evaluation_device)
+    segmenter = Segmenter(spec, network, device=device)
     rows = evaluate(segmenter, validation_cases, threshold)
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
                              "probability_threshold": segmenter.threshold}
@@ -222,7 +227,7 @@ def main() -> None:
 
 
 def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_cases: list[dict],
-                validation_cases: list[dict], excluded: list[dict]) -> tuple[dict, torch.nn.Module]:
+                validation_cases: list[dict], excluded: list[dict], device: str) -> tuple[dict, torch.nn.Module]:
     """Trains, writes the weights, and returns the record of the run (without its validation) and the network."""
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
@@ -237,7 +242,6 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
     weights = save_weights(network, args.output / f"{spec.id}-{spec.version}.safetensors")
     digest = sha256_file(weights)
     print(f"weights {weights} sha256 {digest}", flush=True)
-    trained_on = "cuda" if torch.cuda.is_available() and args.device != "cpu" else str(config.device)
     record = {
         "model": spec.id, "version": spec.version,
         "date": datetime.date.today().isoformat(),
@@ -249,7 +253,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
                   "training_ids": sorted(c["id"] for c in training_cases),
                   "validation_ids": sorted(c["id"] for c in validation_cases)},
         "initial_weights": initial,
-        "training": {**config.__dict__, "hardware": hardware(trained_on), "seconds": training_seconds,
+        "training": {**config.__dict__, "hardware": hardware(device), "seconds": training_seconds,
                      "steps_done": len(losses), "loss_every_100_steps": losses[::100] + [losses[-1]]},
         "weights": {"file": weights.name, "sha256": digest, "size": weights.stat().st_size},
     }
@@ -259,7 +263,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
 def recorded_model(spec: ModelSpec, output: Path, results: Path) -> tuple[dict, torch.nn.Module]:
     """The record of the run that made ``spec``'s weights in ``output``, and the network with them."""
     weights = output / f"{spec.id}-{spec.version}.safetensors"
-    record = json.loads(results.read_text()) if results.is_file() else {}
+    record = recorded_results(results)
     if not weights.is_file() or record.get("weights", {}).get("sha256") != sha256_file(weights):
         raise SystemExit(f"--evaluate-only needs {weights} and the results file of the run that wrote it ({results}).")
     network = build_network(spec)

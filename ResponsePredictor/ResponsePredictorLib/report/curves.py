@@ -148,7 +148,7 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: st
     result = KaplanMeier(found, cuts, float(chi_square), float(p_value), ticks)
 
     for group, index in zip(found, present):
-        colour = GROUP_COLOURS[index if groups == 3 else (0 if index == 0 else 2)]
+        colour = _group_colour(index, groups)
         # Each curve starts at time 0 with everyone alive.
         steps, survival = np.r_[0.0, group.time], np.r_[1.0, group.survival]
         axes.step(steps, survival, where="post", color=colour, lw=2,
@@ -162,7 +162,7 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: st
     axes.legend(loc="upper right", title="95% bands shaded; | censored")
     rows = list(zip(found, present))[::-1]  # the first group on top
     for row, (group, index) in enumerate(rows):
-        colour = GROUP_COLOURS[index if groups == 3 else (0 if index == 0 else 2)]
+        colour = _group_colour(index, groups)
         for tick, count in zip(ticks, group.at_risk):
             table.text(tick, row, str(count), ha="center", va="center", color=colour, fontsize=9)
     table.set(ylim=(-0.6, len(rows) - 0.4), yticks=range(len(rows)), yticklabels=[g.name for g, _ in rows],
@@ -173,6 +173,11 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: st
         table.spines[side].set_visible(False)
     save_figure(figure, path)
     return result
+
+
+def _group_colour(index: int, groups: int) -> str:
+    """Blue for the lowest risk group, red for the highest, orange between (tertiles)."""
+    return GROUP_COLOURS[index if groups == 3 else (0 if index == 0 else 2)]
 
 
 def save_figure(figure: Figure, path: str | Path) -> Path:
