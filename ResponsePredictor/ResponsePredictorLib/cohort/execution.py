@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..pipeline import CaseInput, Pipeline, PipelineSettings
-from .worker import FAILED, CaseOutcome, announced, process_case, run_case, start_worker
+from .worker import FAILED, CaseOutcome, announced, process_case, process_case_on_dask, run_case, start_worker
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -94,7 +94,7 @@ def run_on_dask(client: Client, settings: PipelineSettings, cases: Sequence[Case
                 out_dir: Path) -> Iterator[CaseOutcome]:
     from distributed import as_completed as dask_completed
 
-    futures = {client.submit(process_case, settings, case, str(out_dir), pure=False): case.case for case in cases}
+    futures = {client.submit(process_case_on_dask, settings, case, str(out_dir), pure=False): case.case for case in cases}
     try:
         for future in dask_completed(futures):
             try:

@@ -58,8 +58,37 @@ def pipeline_for(settings: PipelineSettings) -> Pipeline:
 
 
 def process_case(settings: PipelineSettings, case: CaseInput, out_dir: str) -> CaseOutcome:
-    """The task sent to pool and Dask workers."""
+    """The task sent to pool workers (and, through ``process_case_on_dask``, to Dask workers)."""
     return run_case(pipeline_for(settings), case, out_dir)
+
+
+def process_case_on_dask(settings: PipelineSettings, case: CaseInput, out_dir: str) -> CaseOutcome:
+    """The task sent to Dask workers: ``process_case`` in a worker whose threads are capped."""
+    cap_dask_worker_threads()
+    return process_case(settings, case, out_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def cap_dask_worker_threads() -> int | None:
+    """Cap a Dask worker process's compute threads, once; returns the cap (None: left alone).
+
+    distributed's nanny starts each worker process with one OpenMP, MKL and OpenBLAS thread per
+    task (``OMP_NUM_THREADS``, its ``pre-spawn-environ``), but ITK and PyTorch would still each use
+    every core, for each of the worker's tasks at once. They get the same cap here (or, where the
+    nanny set none, the worker's share of the cores per task). A worker running inside the
+    client's own process (``LocalCluster(processes=False)``, e.g. in Slicer's console) is left
+    alone: the cap would slow the user's session too.
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return None
+    from distributed import get_worker
+
+    share = max(1, (os.cpu_count() or 1) // get_worker().state.nthreads)
+    count = int(os.environ.get("OMP_NUM_THREADS") or share)
+    limit_threads(count)
+    return count
 
 
 # In a pool worker: where it announces each case it begins, so that the pool knows which cases
