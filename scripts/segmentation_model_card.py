@@ -2,7 +2,10 @@
 
     python scripts/segmentation_model_card.py [benchmarks/results/segmentation_training.json]
 
-Every number in the card comes from that file (written by scripts/train_segmentation.py).
+Every number in the card comes from that file (written by scripts/train_segmentation.py). The
+repository's card (Resources/Models/ModelCards) is written from the repository's results file only;
+a results file elsewhere (a trial run) gets its card beside it, ``<results>.card.md``, so that trying
+a model never overwrites the card of the model that ships.
 """
 
 from __future__ import annotations
@@ -120,10 +123,11 @@ Weights: `{results['weights']['file']}`, sha256 `{results['weights']['sha256']}`
 
 
 def main() -> None:
-    results = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else RESULTS).read_text())
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else RESULTS)
+    results = json.loads(source.read_text())
     catalog = json.loads((REPO / "ResponsePredictor" / "Resources" / "Models.json").read_text())
     entry = next(m for m in catalog["models"] if m["id"] == results["model"])
-    path = MODELS / entry["card"]
+    path = MODELS / entry["card"] if source.resolve() == RESULTS.resolve() else source.with_suffix(".card.md")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(card(results, entry))
     print(f"wrote {path}")

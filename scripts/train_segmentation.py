@@ -16,7 +16,8 @@ trains the network of the catalog entry, and then, on the validation cases only:
 
 It writes the weights (safetensors) into the output folder, ``segmentation_training.json`` (split,
 seed, settings, hardware, time, loss curve, per-case Dice) into the results folder, and the model
-card (scripts/segmentation_model_card.py). Then put the weights' sha256 and size into Models.json.
+card (scripts/segmentation_model_card.py; for a results file outside the repository, a trial run, the
+card lands beside it). Then put the weights' sha256 and size into Models.json.
 """
 
 from __future__ import annotations
