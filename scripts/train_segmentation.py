@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ResponsePredictorLib.files import sha256_file
-from ResponsePredictorLib.segment.inference import Segmenter
+from ResponsePredictorLib.segment.inference import Segmenter, resolve_device
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
@@ -156,6 +156,11 @@ def lineage(init: Path | None, results: Path) -> dict | None:
     return {"file": init.name, "sha256": digest, "stages": stages}
 
 
+def weights_path(spec: ModelSpec, output: Path) -> Path:
+    """Where a run writes the weights of ``spec``'s version (the name Models.json gives them)."""
+    return output / f"{spec.id}-{spec.version}.safetensors"
+
+
 def recorded_results(path: Path) -> dict:
     """The results file an earlier run wrote, or {} when there is none."""
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -195,7 +200,7 @@ def main() -> None:
 
     spec = spec_from_catalog()
     code = code_version()  # before training: the code that trains, whatever changes meanwhile
-    device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"  # where it trains and validates
+    device = resolve_device(args.device).type  # where it trains and validates, by the rule training itself uses
     cases, excluded = load_cases(args.data_dir)
     training_cases, validation_cases = split(cases)
     print(f"{len(cases)} usable crops ({len(excluded)} excluded: empty mask); "
@@ -240,7 +245,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
     network, losses = train(spec, samples, config, progress=lambda step, loss: (
         print(f"step {step}/{config.steps} loss {loss:.4f}", flush=True) if step % 200 == 0 else None))
     training_seconds = time.perf_counter() - started
-    weights = save_weights(network, args.output / f"{spec.id}-{spec.version}.safetensors")
+    weights = save_weights(network, weights_path(spec, args.output))
     digest = sha256_file(weights)
     print(f"weights {weights} sha256 {digest}", flush=True)
     record = {
@@ -263,7 +268,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
 
 def recorded_model(spec: ModelSpec, output: Path, results: Path) -> tuple[dict, torch.nn.Module]:
     """The record of the run that made ``spec``'s weights in ``output``, and the network with them."""
-    weights = output / f"{spec.id}-{spec.version}.safetensors"
+    weights = weights_path(spec, output)
     record = recorded_results(results)
     if not weights.is_file() or record.get("weights", {}).get("sha256") != sha256_file(weights):
         raise SystemExit(f"--evaluate-only needs {weights} and the results file of the run that wrote it ({results}).")
