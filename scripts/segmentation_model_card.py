@@ -115,6 +115,13 @@ scanners, protocols and institutions is unknown and expected to be lower. Dice o
 5 mm slices (pyradiomics' lung1 and lung2), inference time and memory:
 `benchmarks/results/segmentation.md`.
 
+Where it disagrees with the expert (central click): {validation['missed_share_of_wrong_voxels']:.0%} of the wrong voxels are expert
+tumor the model left out, the rest voxels it added, so it errs mostly by
+{'under' if validation['missed_share_of_wrong_voxels'] > 0.5 else 'over'}-segmenting. The lowest-Dice cases are drawn in
+`benchmarks/results/{validation['worst_cases_figure']}`: read them before trusting the mean, since a
+low Dice can come from the model or from the expert's contour (contours drawn for radiotherapy vary in
+their margin and in how much adjacent tissue they take in).
+
 ## License
 {entry['license']}
 

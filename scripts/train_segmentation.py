@@ -15,7 +15,8 @@ trains the network of the catalog entry, and then, on the validation cases only:
   connected component at the click, holes filled.
 
 It writes the weights (safetensors) into the output folder, ``segmentation_training.json`` (split,
-seed, settings, hardware, time, loss curve, per-case Dice) into the results folder, and the model
+seed, settings, hardware, time, loss curve, per-case Dice and wrong voxels) and a figure of the
+lowest-Dice validation cases into the results folder, and the model
 card (scripts/segmentation_model_card.py; for a results file outside the repository, a trial run, the
 card lands beside it). Then put the weights' sha256 and size into Models.json.
 """
@@ -60,6 +61,7 @@ BASELINE_THRESHOLDS = range(-700, -99, 100)  # HU
 # The baseline's threshold is chosen on this many training cases (the first by id): enough to
 # settle a 100 HU grid, and quick.
 BASELINE_TUNING_CASES = 40
+WORST_CASES_FIGURE = "segmentation_worst_cases.png"  # written beside the results file
 
 
 def spec_from_catalog() -> ModelSpec:
@@ -120,18 +122,49 @@ def choose_threshold(cases: list[dict]) -> float:
     return float(max(scores, key=scores.get))
 
 
-def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> list[dict]:
-    rows = []
+def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple[list[dict], dict[int, np.ndarray]]:
+    """Per case: Dice from the central and the random clicks, the baseline's Dice, and the central click's
+    wrong voxels split into missed (expert tumor left out) and extra; and the central click's masks by id."""
+    rows, masks = [], {}
     for case in cases:
         clicks = [central_seed(case["mask"])] + random_clicks(case["mask"], RANDOM_CLICKS, seed=case["id"])
-        model_dice = [dice(segmenter.segment_roi(case["image"], seed=c).mask.array, case["mask"].array) for c in clicks]
-        baseline = dice(threshold_segmentation(case["image"], clicks[0], threshold), case["mask"].array)
+        found = [segmenter.segment_roi(case["image"], seed=c).mask.array.astype(bool) for c in clicks]
+        truth = case["mask"].array.astype(bool)
+        baseline = dice(threshold_segmentation(case["image"], clicks[0], threshold), truth)
+        masks[case["id"]] = found[0]
         rows.append({
-            "id": case["id"], "cohort": case["cohort"], "tumor_voxels": int(case["mask"].array.sum()),
-            "touches_border": case["touches_border"], "dice_central_click": model_dice[0],
-            "dice_random_clicks": model_dice[1:], "baseline_dice": baseline,
+            "id": case["id"], "cohort": case["cohort"], "tumor_voxels": int(truth.sum()),
+            "touches_border": case["touches_border"], "dice_central_click": dice(found[0], truth),
+            "dice_random_clicks": [dice(mask, truth) for mask in found[1:]], "baseline_dice": baseline,
+            "missed_voxels": int((truth & ~found[0]).sum()), "extra_voxels": int((found[0] & ~truth).sum()),
         })
-    return rows
+    return rows, masks
+
+
+def draw_worst_cases(cases: list[dict], rows: list[dict], masks: dict[int, np.ndarray], path: Path, count: int = 4) -> Path:
+    """The ``count`` validation cases of lowest Dice (central click): three planes through the click, the
+    expert's contour beside the model's, so a reader sees what kind of disagreement the mean Dice hides."""
+    from matplotlib.figure import Figure
+
+    from ResponsePredictorLib.report.curves import save_figure
+
+    worst = sorted(rows, key=lambda row: row["dice_central_click"])[:count]
+    by_id = {case["id"]: case for case in cases}
+    figure = Figure(figsize=(9.0, 3.0 * len(worst)), layout="constrained")
+    for line, row in zip(figure.subplots(len(worst), 3, squeeze=False), worst):
+        case = by_id[row["id"]]
+        k, j, i = np.round(case["image"].physical_to_index(central_seed(case["mask"]))[::-1]).astype(int)
+        planes = {"axial": np.s_[k], "coronal": np.s_[:, j], "sagittal": np.s_[:, :, i]}
+        for axes, (plane, cut) in zip(line, planes.items()):
+            # Arrays are (k, j, i): flip the patient axis up for the coronal and sagittal planes.
+            view = (lambda a: a) if plane == "axial" else np.flipud
+            axes.imshow(view(case["image"].array[cut]), cmap="gray", vmin=-1000, vmax=400)
+            axes.contour(view(case["mask"].array[cut]), [0.5], colors="lime", linewidths=1)
+            axes.contour(view(masks[row["id"]][cut].astype(np.uint8)), [0.5], colors="red", linewidths=1)
+            axes.set_title(f"patient {row['id']} ({plane}), Dice {row['dice_central_click']:.2f}", fontsize=9)
+            axes.axis("off")
+    figure.suptitle("Lowest-Dice validation cases, central click: expert mask green, model red")
+    return save_figure(figure, path)
 
 
 def summary(values: list[float]) -> dict:
@@ -212,13 +245,17 @@ def main() -> None:
 
     threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
     segmenter = Segmenter(spec, network, device=device)
-    rows = evaluate(segmenter, validation_cases, threshold)
+    rows, masks = evaluate(segmenter, validation_cases, threshold)
+    gallery = draw_worst_cases(validation_cases, rows, masks, args.results.with_name(WORST_CASES_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
                              "probability_threshold": segmenter.threshold}
     results["baseline"] = {"method": "HU threshold + connected component at the click + hole filling",
                            "threshold_hu": threshold}
     results["validation"] = {
         "dice_central_click": summary([r["dice_central_click"] for r in rows]),
+        "missed_share_of_wrong_voxels": sum(r["missed_voxels"] for r in rows)
+        / max(1, sum(r["missed_voxels"] + r["extra_voxels"] for r in rows)),
+        "worst_cases_figure": gallery.name,
         "dice_random_clicks": summary([d for r in rows for d in r["dice_random_clicks"]]),
         "baseline_dice": summary([r["baseline_dice"] for r in rows]),
         "cases": rows,
