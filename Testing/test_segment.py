@@ -61,7 +61,7 @@ def test_seed_box_and_whole_volume_map_back_exactly(segmenter, direction):
     image, truth, centre = sphere_case(direction)
     seed = tuple(image.index_to_physical(centre + [3, -2, 1]))
     by_seed = segmenter.segment_roi(image, seed=seed, probability=True)
-    assert dice(by_seed.mask.array, truth) > 0.97
+    assert dice(by_seed.mask.array, truth) > 0.97 and by_seed.warnings == []
     assert by_seed.mask.same_grid(image) and by_seed.mask.array.dtype == np.uint8
     assert by_seed.probability.array.dtype == np.uint8 and by_seed.probability.array.max() == 255
     corners = image.index_to_physical(centre - [30, 30, 6]), image.index_to_physical(centre + [30, 30, 6])
@@ -87,6 +87,25 @@ def test_a_model_trained_on_crops_sees_only_their_extent_around_the_click():
     # A box the user draws bounds the mask itself: the context does not cut it.
     box = (*image.index_to_physical([20, 20, 35]), *image.index_to_physical([80, 80, 65]))
     assert all(e >= 47 for e in extent_mm(spec, box=box))
+
+
+def test_a_mask_cut_by_what_the_model_sees_is_flagged_and_one_at_the_image_border_is_not():
+    spec = ModelSpec.from_dict({**SPEC, "context_mm": 40})
+    array = np.full((100, 100, 100), -900, np.int16)  # k, j, i
+    array[45:56, 40:61, 0:71] = 100  # a bright block 22 x 17 x 57 mm (k, j, i), from the image border on
+    image = Volume(array, (0.8, 0.8, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    segmenter = Segmenter(spec, ThresholdNetwork(), device="cpu")
+    cut = segmenter.segment_roi(image, seed=tuple(image.index_to_physical([50, 50, 50])))
+    assert any("edge of the 40 mm cube around the click" in w for w in cut.warnings)
+    # A shorter block (8 mm in i) reaching the image border, inside the cube otherwise: no warning.
+    small = image.with_array(np.where(np.indices(array.shape)[2] < 10, array, -900).astype(np.int16))
+    assert segmenter.segment_roi(small, seed=tuple(image.index_to_physical([5, 50, 50]))).warnings == []
+    # A box: cut by it, or holding the whole block.
+    inside = (*image.index_to_physical([20, 35, 40]), *image.index_to_physical([60, 65, 60]))
+    assert any("edge of the box" in w for w in segmenter.segment_roi(image, box=inside).warnings)
+    around = (*image.index_to_physical([0, 30, 38]), *image.index_to_physical([80, 70, 62]))
+    whole = segmenter.segment_roi(image, box=around)
+    assert whole.warnings == [] and dice(whole.mask.array, array == 100) > 0.95
 
 
 @pytest.mark.parametrize("context", [0, -5, "wide", [92, 92]])

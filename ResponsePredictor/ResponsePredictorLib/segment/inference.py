@@ -3,7 +3,9 @@
 Both ways run the same steps on a region of the scan: crop it (padding where it leaves the image),
 bring it to the network's conventions (``preprocess``), infer with MONAI's sliding-window inferer,
 undo the orientation and resampling with MONAI's inverse transforms, threshold, keep the tumor's
-connected component, fill holes, and paste the result into a mask on the scan's own grid.
+connected component, fill holes, and paste the result into a mask on the scan's own grid. A mask
+that reaches the edge of what the network was shown (inside the scan) comes with a warning: the
+tumor may go on beyond it.
 """
 
 from __future__ import annotations
@@ -185,6 +187,18 @@ class Segmenter:
             region_mask &= keep
         seed_in_region = None if seed is None else (image.physical_to_index(seed) - start)[::-1]
         region_mask = clean_mask(region_mask, seed_in_region)
+        if inside_box is not None:
+            if _reaches_an_inner_face(region_mask, inside_box[0] - start, inside_box[1] - start, start, image.size):
+                warnings.append("The segmentation reaches the edge of the box: the tumor may extend beyond it. "
+                                "Draw a larger box.")
+        elif fixed_size:
+            # What a click shows the network: its training crops' extent, or else its window.
+            edge = self.spec.context_mm or float(np.min(np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)))
+            low, high = _cube(region, region.physical_to_index(seed), edge)
+            if _reaches_an_inner_face(region_mask, low, high, start, image.size):
+                warnings.append(f"The segmentation reaches the edge of the {edge:g} mm cube around the click that the "
+                                "model sees: the tumor may extend beyond it. Check the mask, or draw a box around the "
+                                "whole tumor.")
         mask = _paste(image, region_mask.astype(np.uint8), start, stop)
         prob_volume = None
         if probability:
@@ -198,14 +212,36 @@ class Segmenter:
 def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:
     """``region`` with ``fill`` beyond the cube of edge ``context_mm`` around ``centre_index`` (i, j, k),
     as a network trained on crops of that size saw its training images."""
-    half = context_mm / 2 / np.asarray(region.spacing)
-    size = np.asarray(region.size)
-    low = np.clip(np.ceil(centre_index - half), 0, size).astype(int)
-    high = np.clip(np.floor(centre_index + half) + 1, 0, size).astype(int)
+    low, high = _cube(region, centre_index, context_mm)
     kept = np.full_like(region.array, fill)
     box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1]))
     kept[box] = region.array[box]
     return region.with_array(kept)
+
+
+def _cube(region: Volume, centre_index: np.ndarray, edge_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The voxels (i, j, k; from ``low`` up to ``high``, exclusive) of ``region`` within the cube of edge
+    ``edge_mm`` around ``centre_index``."""
+    half = edge_mm / 2 / np.asarray(region.spacing)
+    size = np.asarray(region.size)
+    low = np.clip(np.ceil(centre_index - half), 0, size).astype(int)
+    high = np.clip(np.floor(centre_index + half) + 1, 0, size).astype(int)
+    return low, high
+
+
+def _reaches_an_inner_face(mask: np.ndarray, low: np.ndarray, high: np.ndarray, start: np.ndarray,
+                           image_size: tuple[int, int, int]) -> bool:
+    """Whether ``mask`` (k, j, i, over the region that begins at image voxel ``start``) reaches a face of the
+    box ``low``..``high`` (region voxels i, j, k) that lies inside the image: there, the tumor may go on
+    beyond what was segmented (at the image's own border, nothing more can be seen). Reaching means
+    within one voxel of the face: resampling to the network's grid and back blurs the last one."""
+    for axis in range(3):
+        along = mask.any(axis=tuple(other for other in (0, 1, 2) if other != 2 - axis))
+        if start[axis] + low[axis] > 0 and along[low[axis]:low[axis] + 2].any():
+            return True
+        if start[axis] + high[axis] < image_size[axis] and along[max(high[axis] - 2, 0):high[axis]].any():
+            return True
+    return False
 
 
 def _tumor_probability(logits: torch.Tensor) -> torch.Tensor:
