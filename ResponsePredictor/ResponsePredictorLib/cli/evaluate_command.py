@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure a saved model on a held-out table with known outcomes",
         description="Score a saved model on cases it was not trained on (the table holds the model's features and "
         "its outcome column(s)): AUC, sensitivity and specificity at the model's threshold and Brier score, or "
-        "C-index, AUC and Brier score at the horizon; each with a 95%% bootstrap interval, plus calibration.",
+        "C-index, AUC and Brier score at the horizon; each with a 95% bootstrap interval, plus calibration.",
     )
     add_model_arguments(parser)
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")

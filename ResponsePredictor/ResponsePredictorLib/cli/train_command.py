@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a prediction model on a feature table and validate it by nested cross-validation",
         description="Train a model on a CSV table (one row per case, a 'case' column, feature columns and the "
-        "outcome), print its nested cross-validated performance with 95%% intervals, and save it with its model "
+        "outcome), print its nested cross-validated performance with 95% intervals, and save it with its model "
         "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median. A run's "
         "results.csv (with the outcomes carried from its manifest) is used as it is: its cases done, without its "
         "status, error and prediction columns.",
