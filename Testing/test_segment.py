@@ -97,6 +97,7 @@ def test_a_mask_cut_by_what_the_model_sees_is_flagged_and_one_at_the_image_borde
     segmenter = Segmenter(spec, ThresholdNetwork(), device="cpu")
     cut = segmenter.segment_roi(image, seed=tuple(image.index_to_physical([50, 50, 50])))
     assert any("edge of the 40 mm cube around the click" in w for w in cut.warnings)
+    assert cut.reaches_edge
     # A shorter block (8 mm in i) reaching the image border, inside the cube otherwise: no warning.
     small = image.with_array(np.where(np.indices(array.shape)[2] < 10, array, -900).astype(np.int16))
     assert segmenter.segment_roi(small, seed=tuple(image.index_to_physical([5, 50, 50]))).warnings == []
@@ -105,7 +106,7 @@ def test_a_mask_cut_by_what_the_model_sees_is_flagged_and_one_at_the_image_borde
     assert any("edge of the box" in w for w in segmenter.segment_roi(image, box=inside).warnings)
     around = (*image.index_to_physical([0, 30, 38]), *image.index_to_physical([80, 70, 62]))
     whole = segmenter.segment_roi(image, box=around)
-    assert whole.warnings == [] and dice(whole.mask.array, array == 100) > 0.95
+    assert whole.warnings == [] and not whole.reaches_edge and dice(whole.mask.array, array == 100) > 0.95
 
 
 @pytest.mark.parametrize("context", [0, -5, "wide", [92, 92]])

@@ -50,6 +50,14 @@ def evaluated_with(results: dict) -> str:
     return f"; evaluated {evaluation['date']} with code {evaluation['code']}"
 
 
+def edge_warnings(cases: list[dict]) -> str:
+    """How many central clicks were warned that the mask reaches the edge of what the model sees."""
+    warned = [c for c in cases if c["reaches_edge_central_click"]]
+    sizes = ", ".join(f"{c['tumor_voxels'] / 1000:.0f}" for c in warned)
+    return (f"The product warned that the mask reaches the edge of what the model sees (the tumor may go on beyond "
+            f"it) for {len(warned)} of the {len(cases)} central clicks" + (f" (tumors of {sizes} cm3)." if warned else "."))
+
+
 def stage_line(training: dict) -> str:
     return (f"{training['steps_done']} steps of batch {training['batch_size']} (one-cycle learning rate up to "
             f"{training['learning_rate']}, seed {training['seed']}) on {training['hardware']}, in "
@@ -121,6 +129,7 @@ tumor the model left out, the rest voxels it added, so it errs mostly by
 `benchmarks/results/{validation['worst_cases_figure']}`: read them before trusting the mean, since a
 low Dice can come from the model or from the expert's contour (contours drawn for radiotherapy vary in
 their margin and in how much adjacent tissue they take in).
+{edge_warnings(validation['cases'])}
 
 ## License
 {entry['license']}

@@ -124,11 +124,13 @@ def choose_threshold(cases: list[dict]) -> float:
 
 def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple[list[dict], dict[int, np.ndarray]]:
     """Per case: Dice from the central and the random clicks, the baseline's Dice, and the central click's
-    wrong voxels split into missed (expert tumor left out) and extra; and the central click's masks by id."""
+    wrong voxels split into missed (expert tumor left out) and extra, and whether its mask reaches the edge
+    of what the model sees; and the central click's masks by id."""
     rows, masks = [], {}
     for case in cases:
         clicks = [central_seed(case["mask"])] + random_clicks(case["mask"], RANDOM_CLICKS, seed=case["id"])
-        found = [segmenter.segment_roi(case["image"], seed=c).mask.array.astype(bool) for c in clicks]
+        results = [segmenter.segment_roi(case["image"], seed=c) for c in clicks]
+        found = [result.mask.array.astype(bool) for result in results]
         truth = case["mask"].array.astype(bool)
         baseline = dice(threshold_segmentation(case["image"], clicks[0], threshold), truth)
         masks[case["id"]] = found[0]
@@ -137,6 +139,7 @@ def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple
             "touches_border": case["touches_border"], "dice_central_click": dice(found[0], truth),
             "dice_random_clicks": [dice(mask, truth) for mask in found[1:]], "baseline_dice": baseline,
             "missed_voxels": int((truth & ~found[0]).sum()), "extra_voxels": int((found[0] & ~truth).sum()),
+            "reaches_edge_central_click": results[0].reaches_edge,
         })
     return rows, masks
 

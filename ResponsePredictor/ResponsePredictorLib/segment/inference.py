@@ -40,6 +40,8 @@ class SegmentationResult:
     probability: Volume | None  # uint8, the network's tumor probability x 255; None unless asked for
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The mask reaches the edge of what the network was shown, inside the scan (a warning says so).
+    reaches_edge: bool = False
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -187,15 +189,18 @@ class Segmenter:
             region_mask &= keep
         seed_in_region = None if seed is None else (image.physical_to_index(seed) - start)[::-1]
         region_mask = clean_mask(region_mask, seed_in_region)
+        reaches_edge = False
         if inside_box is not None:
-            if _reaches_an_inner_face(region_mask, inside_box[0] - start, inside_box[1] - start, start, image.size):
+            reaches_edge = _reaches_an_inner_face(region_mask, inside_box[0] - start, inside_box[1] - start, start, image.size)
+            if reaches_edge:
                 warnings.append("The segmentation reaches the edge of the box: the tumor may extend beyond it. "
                                 "Draw a larger box.")
         elif fixed_size:
             # What a click shows the network: its training crops' extent, or else its window.
             edge = self.spec.context_mm or float(np.min(np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)))
             low, high = _cube(region, region.physical_to_index(seed), edge)
-            if _reaches_an_inner_face(region_mask, low, high, start, image.size):
+            reaches_edge = _reaches_an_inner_face(region_mask, low, high, start, image.size)
+            if reaches_edge:
                 warnings.append(f"The segmentation reaches the edge of the {edge:g} mm cube around the click that the "
                                 "model sees: the tumor may extend beyond it. Check the mask, or draw a box around the "
                                 "whole tumor.")
@@ -206,7 +211,7 @@ class Segmenter:
         timings["postprocess_s"] = time.perf_counter() - clock
         if not mask.array.any():
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
-        return SegmentationResult(mask, prob_volume, timings, warnings)
+        return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge)
 
 
 def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:
