@@ -11,6 +11,8 @@ import yaml
 
 from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_OK, main
 from ResponsePredictorLib.cohort import DONE, FAILED, ManifestError, read_manifest, run_cohort
+from ResponsePredictorLib.cohort.store import training_rows
+from ResponsePredictorLib.report.cohort_report import cohort_report
 from ResponsePredictorLib.pipeline import PipelineSettings, read_record
 from ResponsePredictorLib.volume import write_volume
 from test_pipeline import LIGHT, tumor_case
@@ -84,7 +86,7 @@ def test_failures_recorded_while_the_rest_completes_then_resume_skips(tmp_path, 
     assert (summary.done, summary.skipped, summary.failed) == (3, 0, 3)
     assert [completed for _, _, completed, _ in seen] == [1, 2, 3, 4, 5, 6] and {t for *_, t in seen} == {6}
     table = pd.read_csv(summary.results, dtype={"case": str})
-    assert list(table.columns[:4]) == ["case", "status", "error", "responder"]
+    assert list(table.columns[:5]) == ["case", "status", "error", "warnings", "responder"]
     assert list(table["case"]) == ["c0", "c1", "c2", "corrupt", "empty", "missing"]
     assert list(table["status"]) == [DONE] * 3 + [FAILED] * 3
     errors = dict(zip(table["case"], table["error"].fillna("")))
@@ -101,6 +103,24 @@ def test_failures_recorded_while_the_rest_completes_then_resume_skips(tmp_path, 
     assert (again.done, again.skipped, again.failed) == (2, 2, 2)
     runs = {case: read_record(tmp_path / "out" / "cases" / case)["runs"] for case in ("c0", "c1", "c2", "missing")}
     assert runs == {"c0": 1, "c1": 1, "c2": 2, "missing": 2}
+
+
+def test_each_cases_warnings_reach_the_results_table_and_never_a_model(tmp_path):
+    image, mask = tumor_case(radius=7)
+    write_volume(image, tmp_path / "c.nrrd")
+    write_volume(mask, tmp_path / "c_mask.nrrd")
+    # The default survival model with only one of its clinical covariates: the others are said unknown.
+    manifest = write_manifest(tmp_path / "manifest.csv", ["c,c.nrrd,c_mask.nrrd,70"], header="case,image,mask,age")
+    summary = run_cohort(manifest, tmp_path / "out", PipelineSettings(heatmap=None, report=False), workers=1,
+                         progress_bar=False)
+    table = pd.read_csv(summary.results, dtype={"case": str}).set_index("case")
+    warnings = table.loc["c", "warnings"]
+    assert "'Tstage'" in warnings and "'Histology'" in warnings and " | " in warnings
+    assert "'age'" not in warnings
+    rows, note = training_rows(table)
+    assert "warnings" not in rows.columns and "status, error, warnings" in note
+    page = cohort_report(tmp_path / "out").read_text()
+    assert "<th>warnings</th>" in page and "Tstage" in page
 
 
 def test_run_command(tmp_path, capsys):

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "outcome), print its nested cross-validated performance with 95% intervals, and save it with its model "
         "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median. A run's "
         "results.csv (with the outcomes carried from its manifest) is used as it is: its cases done, without its "
-        "status, error and prediction columns.",
+        "status, error, warnings and prediction columns.",
     )
     parser.add_argument("table", type=Path, help="CSV table: 'case', features, outcome column(s)")
     outcome = parser.add_mutually_exclusive_group(required=True)

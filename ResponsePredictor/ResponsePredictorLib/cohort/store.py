@@ -1,9 +1,10 @@
 """The cohort's output folder: one folder per case under ``cases/`` and the consolidated table.
 
 ``results.csv`` is rebuilt from the case folders (and the manifest's carried columns) at the end of
-every run, in manifest order: case, status, error, the carried columns, the prediction (columns
-``prediction_<output>``), then the features. A case never run, or whose run was interrupted, has
-status ``not run``.
+every run, in manifest order: case, status, error, warnings (the case's warnings, e.g. a segmentation
+that reaches the edge of what the model saw or a covariate taken as unknown, joined by " | "), the
+carried columns, the prediction (columns ``prediction_<output>``), then the features. A case never
+run, or whose run was interrupted, has status ``not run``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ RESULTS_CSV = "results.csv"
 LOCKS_DIR = ".locks"
 NOT_RUN = "not run"
 PREDICTION_PREFIX = "prediction_"
+# The run's bookkeeping columns, before the carried ones: never features.
+BOOKKEEPING = ("status", "error", "warnings")
 
 
 def case_folder(out_dir: str | Path, case: str) -> Path:
@@ -60,7 +63,8 @@ def _row(out_dir: str | Path, case: str, extra: dict[str, Any], carried: list[st
     folder = case_folder(out_dir, case)
     record = read_record(folder)
     row: dict[str, Any] = {CASE_COLUMN: case, "status": record["status"] if record else NOT_RUN,
-                           "error": (record or {}).get("error") or ""}
+                           "error": (record or {}).get("error") or "",
+                           "warnings": " | ".join((record or {}).get("warnings") or [])}
     row.update({column: extra.get(column, "") for column in carried})
     if record and record["status"] == DONE:
         files = set(record.get("files", []))
@@ -83,9 +87,11 @@ def is_results_table(table: pd.DataFrame) -> bool:
 
 def training_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """A run's results table as training data: the cases done, without the run's bookkeeping (status,
-    error) and its own predictions (which would leak a model's output into the next one's inputs)."""
+    error, warnings) and its own predictions (which would leak a model's output into the next one's inputs)."""
     done = table[table["status"] == DONE]
-    dropped = [column for column in table.columns if column in ("status", "error") or column.startswith(PREDICTION_PREFIX)]
-    note = (f"A run's results table: the {len(done)} of {len(table)} cases done are used; status, error and "
-            f"{len(dropped) - 2} prediction column(s) are left out.")
+    bookkeeping = [column for column in table.columns if column in BOOKKEEPING]
+    predictions = [column for column in table.columns if column.startswith(PREDICTION_PREFIX)]
+    note = (f"A run's results table: the {len(done)} of {len(table)} cases done are used; {', '.join(bookkeeping)} and "
+            f"{len(predictions)} prediction column(s) are left out.")
+    dropped = bookkeeping + predictions
     return done.drop(columns=dropped), note

@@ -28,7 +28,7 @@ from . import html as page
 from .case_report import REPORT_PNG, model_line
 
 REPORT_DIR, INDEX = "report", "index.html"
-STATUS, ERROR = "status", "error"
+STATUS, ERROR, WARNINGS = "status", "error", "warnings"
 PREDICTION = PREDICTION_PREFIX
 MINIMUM_CASES = 10  # fewer cases make curves that say nothing
 
@@ -81,13 +81,14 @@ def _read_results(out_dir: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path} not found: give the output folder of 'responsepredictor run' (it holds results.csv).")
     try:
-        table = pd.read_csv(path, dtype={CASE: str, STATUS: str, ERROR: str}, keep_default_na=True)
+        table = pd.read_csv(path, dtype={CASE: str, STATUS: str, ERROR: str, WARNINGS: str}, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise TableError(f"{path} is not a readable CSV table: {error}") from None
     missing = [c for c in (CASE, STATUS) if c not in table.columns]
     if missing:
         raise TableError(f"{path} lacks the column(s) {', '.join(missing)}; it is not a results table of 'responsepredictor run'.")
-    table[ERROR] = table[ERROR].fillna("") if ERROR in table.columns else ""
+    for column in (ERROR, WARNINGS):  # empty cells read back as NaN; a run before warnings had no column
+        table[column] = table[column].fillna("") if column in table.columns else ""
     return table
 
 
@@ -203,9 +204,9 @@ def _cases_table(out_dir: Path, results: pd.DataFrame) -> str:
         picture = Path(CASES_DIR, case, REPORT_PNG)
         link = page.link(picture.as_posix(), "picture") if (out_dir / picture).is_file() else ""
         rows.append([page.text(case), page.text(row[STATUS]), page.text(_prediction_text(row)), link,
-                     page.text(_without_folders(str(row[ERROR])))])
+                     page.text(_without_folders(str(row[ERROR]))), page.text(str(row[WARNINGS]))])
         classes.append("failed" if row[STATUS] == FAILED else "")
-    return page.table(["case", "status", "prediction (95% interval)", "report", "error"], rows, classes)
+    return page.table(["case", "status", "prediction (95% interval)", "report", "error", "warnings"], rows, classes)
 
 
 def _prediction_text(row: pd.Series) -> str:
