@@ -189,21 +189,17 @@ class Segmenter:
             region_mask &= keep
         seed_in_region = None if seed is None else (image.physical_to_index(seed) - start)[::-1]
         region_mask = clean_mask(region_mask, seed_in_region)
-        reaches_edge = False
+        # What the network was shown: the user's box, or for a click its training crops' extent (else its window).
+        seen = None
         if inside_box is not None:
-            reaches_edge = _reaches_an_inner_face(region_mask, inside_box[0] - start, inside_box[1] - start, start, image.size)
-            if reaches_edge:
-                warnings.append("The segmentation reaches the edge of the box: the tumor may extend beyond it. "
-                                "Draw a larger box.")
+            seen = (inside_box[0] - start, inside_box[1] - start, "the box", "Draw a larger box.")
         elif fixed_size:
-            # What a click shows the network: its training crops' extent, or else its window.
             edge = self.spec.context_mm or float(np.min(np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)))
-            low, high = _cube(region, region.physical_to_index(seed), edge)
-            reaches_edge = _reaches_an_inner_face(region_mask, low, high, start, image.size)
-            if reaches_edge:
-                warnings.append(f"The segmentation reaches the edge of the {edge:g} mm cube around the click that the "
-                                "model sees: the tumor may extend beyond it. Check the mask, or draw a box around the "
-                                "whole tumor.")
+            seen = (*_cube(region, region.physical_to_index(seed), edge), f"the {edge:g} mm cube around the click that "
+                    "the model sees", "Check the mask, or draw a box around the whole tumor.")
+        reaches_edge = seen is not None and _reaches_an_inner_face(region_mask, seen[0], seen[1], start, image.size)
+        if reaches_edge:
+            warnings.append(f"The segmentation reaches the edge of {seen[2]}: the tumor may extend beyond it. {seen[3]}")
         mask = _paste(image, region_mask.astype(np.uint8), start, stop)
         prob_volume = None
         if probability:
