@@ -13,13 +13,14 @@ import torch
 from ResponsePredictorLib.catalog import load_model
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.segment.inference import RegionError, Segmenter
-from ResponsePredictorLib.segment.network import save_weights
+from ResponsePredictorLib.segment.network import WeightsError, build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import fill_holes, keep_component
 from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
 from ResponsePredictorLib.segment.training import (
     TrainingConfig,
     _RandThickSlices,
-    _RandTumorCentredCrop,
+    _AddGuidance,
+    _RandGuidedCrop,
     central_seed,
     dice,
     train,
@@ -68,6 +69,31 @@ def test_seed_box_and_whole_volume_map_back_exactly(segmenter, direction):
     by_box = segmenter.segment_roi(image, box=(*corners[0], *corners[1]))
     assert dice(by_box.mask.array, truth) > 0.97
     assert dice(segmenter.segment_volume(image, seed=seed).mask.array, truth) > 0.97
+
+
+class BoxNetwork(torch.nn.Module):
+    """Logits saying 'tumor' exactly where the box channel (the third) marks the box."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tumor = (x[:, 2:3] > 0.5).float() * 20 - 10
+        return torch.cat([-tumor, tumor], dim=1)
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0, 0, 1, 0, 0, 0, 1), OBLIQUE])
+def test_a_box_guided_model_is_shown_the_users_box_and_a_click_shows_none(direction):
+    spec = ModelSpec.from_dict({**SPEC, "box_channel": True})
+    segmenter = Segmenter(spec, BoxNetwork(), device="cpu")
+    image, _, centre = sphere_case(direction)
+    low, high = image.index_to_physical(centre - [20, 12, 3]), image.index_to_physical(centre + [10, 25, 2])
+    box = (*low, *high)
+    # On an oblique grid the box (axis-aligned in LPS) covers the voxels of its corners' index range.
+    corners = np.array([image.physical_to_index(np.where(c, high, low)) for c in np.ndindex(2, 2, 2)])
+    first, last = np.round(corners.min(axis=0)).astype(int), np.round(corners.max(axis=0)).astype(int)
+    drawn = np.zeros(image.array.shape, bool)
+    drawn[first[2]:last[2] + 1, first[1]:last[1] + 1, first[0]:last[0] + 1] = True
+    assert dice(segmenter.segment_roi(image, box=box).mask.array, drawn) > 0.95
+    clicked = segmenter.segment_roi(image, seed=tuple(image.index_to_physical(centre)))
+    assert not clicked.mask.array.any()
 
 
 def test_a_model_trained_on_crops_sees_only_their_extent_around_the_click():
@@ -213,6 +239,20 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), fresh.state_dict().values()))
 
 
+def test_a_box_channel_starts_from_click_only_weights_as_the_same_network(tmp_path):
+    args = {"spatial_dims": 3, "out_channels": 2, "channels": [4, 8], "strides": [2], "num_res_units": 1}
+    click = ModelSpec.from_dict({**SPEC, "network": {"name": "UNet", "args": {**args, "in_channels": 2}}})
+    boxed = ModelSpec.from_dict({**SPEC, "box_channel": True, "network": {"name": "UNet", "args": {**args, "in_channels": 3}}})
+    weights = save_weights(build_network(click).eval(), tmp_path / "click.safetensors")
+    with pytest.raises(WeightsError, match="another shape"):
+        load_weights(build_network(boxed), weights)
+    widened = load_weights(build_network(boxed), weights, widen_inputs=True).eval()
+    original = load_weights(build_network(click), weights).eval()
+    x = torch.rand(1, 2, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(widened(torch.cat([x, torch.rand(1, 1, 16, 16, 16)], dim=1)), original(x), atol=1e-6)
+
+
 def test_central_clicks_come_from_the_tumors_inner_half():
     spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32]})
     image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=8.0)
@@ -222,14 +262,38 @@ def test_central_clicks_come_from_the_tumors_inner_half():
     # The inner half of a sphere of radius 8 mm: a ball of about 4 mm around its centre.
     assert 0 < len(core) < len(tumor) / 4
     assert torch.linalg.norm(core - centre, dim=1).max() <= 4.5
-    crop = _RandTumorCentredCrop(spec, central_fraction=1.0)
+    crop = _RandGuidedCrop(spec, central_fraction=1.0)
     crop.set_random_state(0)
     core_set = {tuple(v) for v in sample["core_voxels"].tolist()}
-    assert all(tuple(crop.randomize(sample).tolist()) in core_set for _ in range(20))
-    uniform = _RandTumorCentredCrop(spec, central_fraction=0.0)
+    assert all(tuple(crop.randomize(sample)[0].tolist()) in core_set for _ in range(20))
+    uniform = _RandGuidedCrop(spec, central_fraction=0.0)
     uniform.set_random_state(0)
     # Drawn from the whole tumor, most clicks land outside its inner half (most of a ball's volume).
-    assert sum(tuple(uniform.randomize(sample).tolist()) not in core_set for _ in range(50)) > 35
+    assert sum(tuple(uniform.randomize(sample)[0].tolist()) not in core_set for _ in range(50)) > 35
+
+
+def test_box_samples_mark_a_box_around_the_whole_tumor_and_clicks_an_empty_box():
+    spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32], "box_channel": True})
+    image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=8.0)
+    sample = training_sample(spec, image, image.with_array(truth.astype(np.uint8)))
+    guide = _AddGuidance(spec)
+    for fraction in (1.0, 0.0):
+        crop = _RandGuidedCrop(spec, box_fraction=fraction)
+        crop.set_random_state(1)
+        for _ in range(5):
+            window = guide(crop(sample))
+            assert window["image"].shape == (3, 32, 32, 32)
+            box, label = window["image"][2] > 0.5, window["label"][0] > 0
+            if fraction:
+                # The whole tumor lies in the box, which is at most 5 mm wider on each side.
+                assert label.sum() == sample["label"].sum() and bool(box[label].all())
+                assert all(0 <= _extent(box, axis) - _extent(label, axis) <= 11 for axis in range(3))
+            else:
+                assert not box.any()
+
+
+def _extent(mask: torch.Tensor, axis: int) -> int:
+    return int(mask.any(dim=tuple(a for a in range(3) if a != axis)).sum())
 
 
 def test_thick_slice_augmentation_blurs_along_the_patient_axis_only():

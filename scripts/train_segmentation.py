@@ -111,6 +111,15 @@ def random_clicks(mask: Volume, count: int, seed: int) -> list[tuple[float, floa
     return [tuple(mask.index_to_physical(voxels[i][::-1])) for i in chosen]
 
 
+def drawn_box(mask: Volume, seed: int) -> tuple[float, ...]:
+    """A box as a user draws it around the tumor: the expert mask's bounding box widened by a random
+    0-5 mm on each side (the margins the training boxes had), as two opposite corners in LPS mm."""
+    voxels = np.argwhere(mask.array > 0)[:, ::-1]  # (i, j, k)
+    margins = np.random.default_rng(seed).uniform(0, 5, size=(2, 3)) / np.asarray(mask.spacing)
+    low, high = voxels.min(axis=0) - margins[0], voxels.max(axis=0) + margins[1]
+    return (*mask.index_to_physical(low), *mask.index_to_physical(high))
+
+
 def threshold_segmentation(image: Volume, seed: tuple[float, float, float], threshold: float) -> np.ndarray:
     seed_index = image.physical_to_index(seed)[::-1]
     return clean_mask(image.array > threshold, seed_index)
@@ -123,7 +132,8 @@ def choose_threshold(cases: list[dict]) -> float:
 
 
 def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple[list[dict], dict[int, np.ndarray]]:
-    """Per case: Dice from the central and the random clicks, the baseline's Dice, and the central click's
+    """Per case: Dice from the central and the random clicks and from a box drawn around the tumor (for a
+    model with a box channel), the baseline's Dice, and the central click's
     wrong voxels split into missed (expert tumor left out) and extra, and whether its mask reaches the edge
     of what the model sees; and the central click's masks by id."""
     rows, masks = [], {}
@@ -134,7 +144,11 @@ def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple
         truth = case["mask"].array.astype(bool)
         baseline = dice(threshold_segmentation(case["image"], clicks[0], threshold), truth)
         masks[case["id"]] = found[0]
-        rows.append({
+        boxed = {}
+        if segmenter.spec.box_channel:
+            box = segmenter.segment_roi(case["image"], box=drawn_box(case["mask"], seed=case["id"]))
+            boxed = {"dice_box": dice(box.mask.array, truth)}
+        rows.append({**boxed,
             "id": case["id"], "cohort": case["cohort"], "tumor_voxels": int(truth.sum()),
             "touches_border": case["touches_border"], "dice_central_click": dice(found[0], truth),
             "dice_random_clicks": [dice(mask, truth) for mask in found[1:]], "baseline_dice": baseline,
@@ -229,6 +243,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=None, help="stop training after this time budget")
     parser.add_argument("--central-click-fraction", type=float, default=TrainingConfig.central_click_fraction,
                         help="share of training clicks drawn from the tumor's inner half")
+    parser.add_argument("--box-fraction", type=float, default=TrainingConfig.box_fraction,
+                        help="share of training samples guided by a box around the tumor (a model with a box channel)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: validate the weights the results file describes (in --output) with the "
                              "catalog's current inference settings")
@@ -260,6 +276,7 @@ def main() -> None:
         / max(1, sum(r["missed_voxels"] + r["extra_voxels"] for r in rows)),
         "worst_cases_figure": gallery.name,
         "dice_random_clicks": summary([d for r in rows for d in r["dice_random_clicks"]]),
+        **({"dice_box": summary([r["dice_box"] for r in rows])} if segmenter.spec.box_channel else {}),
         "baseline_dice": summary([r["baseline_dice"] for r in rows]),
         "cases": rows,
     }
@@ -269,6 +286,7 @@ def main() -> None:
     v = results["validation"]
     print(f"validation Dice (central click): {v['dice_central_click']['mean']:.3f} "
           f"CI {v['dice_central_click']['ci95']}; random clicks {v['dice_random_clicks']['mean']:.3f}; "
+          + (f"box {v['dice_box']['mean']:.3f}; " if "dice_box" in v else "") +
           f"baseline {v['baseline_dice']['mean']:.3f} (threshold {threshold} HU)")
 
 
@@ -278,7 +296,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
                             max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None,
-                            central_click_fraction=args.central_click_fraction)
+                            central_click_fraction=args.central_click_fraction, box_fraction=args.box_fraction)
     initial = lineage(args.init, args.results)
     samples = [training_sample(spec, c["image"], c["mask"]) for c in training_cases]
     started = time.perf_counter()

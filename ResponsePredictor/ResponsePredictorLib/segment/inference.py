@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.inferers import sliding_window_inference
 from monai.transforms import Compose, ResizeWithPadOrCrop
 
 from ..errors import InputError
 from ..volume import Volume, crop_padded
 from .postprocess import clean_mask
-from .preprocess import image_transforms, seed_channel, to_metatensor, voxel_of
+from .preprocess import box_channel, image_transforms, seed_channel, to_metatensor, voxel_of
 from .spec import ModelSpec
 
 # Voxels added around a region so that interpolation at its border sees real neighbours.
@@ -161,6 +162,8 @@ class Segmenter:
         channels = [x]
         if self.spec.seed_channel:
             channels.append(seed_channel(x, voxel_of(x, seed), self.spec.seed_sigma_mm))
+        if self.spec.box_channel:
+            channels.append(_box_in_input(x, image, inside_box))
         inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
         timings["preprocess_s"] = time.perf_counter() - clock
 
@@ -208,6 +211,19 @@ class Segmenter:
         if not mask.array.any():
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
         return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge)
+
+
+def _box_in_input(x: MetaTensor, image: Volume, inside_box: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor:
+    """The box channel on the network's input grid ``x``: the voxels of ``image`` from ``inside_box[0]``
+    to ``inside_box[1]`` (exclusive; i, j, k), its eight corners taken through the preprocessing's
+    geometry; empty for a click (None)."""
+    shape = tuple(x.shape[1:])
+    if inside_box is None:
+        return torch.zeros((1, *shape), dtype=torch.float32)
+    first, last = np.asarray(inside_box[0]), np.asarray(inside_box[1]) - 1
+    corners = np.array([voxel_of(x, image.index_to_physical(np.where(choice, last, first)))
+                        for choice in np.ndindex(2, 2, 2)])
+    return box_channel(shape, corners.min(axis=0), corners.max(axis=0))
 
 
 def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:

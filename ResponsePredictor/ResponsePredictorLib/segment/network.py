@@ -58,10 +58,18 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(network: torch.nn.Module, path: str | Path, *, model_id: str = "model") -> torch.nn.Module:
-    """``network`` with the weights of ``path``; every tensor must match by name and shape."""
+def load_weights(
+    network: torch.nn.Module, path: str | Path, *, model_id: str = "model", widen_inputs: bool = False
+) -> torch.nn.Module:
+    """``network`` with the weights of ``path``; every tensor must match by name and shape.
+
+    ``widen_inputs`` (fine-tuning only) lets weights of a network with fewer input channels start
+    one with more: the new channels' weights are zero, so it begins as the network the weights came from.
+    """
     state = read_state_dict(path)
     expected = network.state_dict()
+    if widen_inputs:
+        state = {k: _zero_widened(v, expected.get(k)) for k, v in state.items()}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
@@ -76,6 +84,18 @@ def load_weights(network: torch.nn.Module, path: str | Path, *, model_id: str = 
         )
     network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return network
+
+
+def _zero_widened(tensor: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    """``tensor`` padded with zeros along its input-channel axis (1) to ``target``'s shape, when that
+    is the only difference; otherwise unchanged (and the shape check reports it)."""
+    if target is None or tensor.ndim < 2 or tensor.shape == target.shape:
+        return tensor
+    if tensor.shape[0] != target.shape[0] or tensor.shape[2:] != target.shape[2:] or tensor.shape[1] > target.shape[1]:
+        return tensor
+    widened = torch.zeros(target.shape, dtype=tensor.dtype)
+    widened[:, : tensor.shape[1]] = tensor
+    return widened
 
 
 def save_weights(network: torch.nn.Module, path: str | Path) -> Path:

@@ -3,7 +3,7 @@
 The same functions serve training and inference, so the network always sees what it was trained on:
 the image as a MONAI ``MetaTensor`` (channel first, spatial axes i, j, k, RAS affine as MONAI
 expects), oriented to RAS, resampled to the model's spacing, windowed to [0, 1], and, for guided
-models, a second channel marking the click with a Gaussian.
+models, a second channel marking the click with a Gaussian and, for box-guided ones, a third marking the box.
 """
 
 from __future__ import annotations
@@ -72,3 +72,13 @@ def seed_channel(image: MetaTensor, seed_voxel: np.ndarray, sigma_mm: float) -> 
     ]
     # The 3D Gaussian is separable: an outer product of three 1D profiles.
     return (axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :])[None]
+
+
+def box_channel(shape: tuple[int, int, int], low_voxel: np.ndarray, high_voxel: np.ndarray) -> torch.Tensor:
+    """A (1, i, j, k) map, 1 at the voxels whose centres lie in the box ``low_voxel``..``high_voxel``
+    (continuous voxel coordinates, both ends included) and 0 elsewhere."""
+    channel = torch.zeros((1, *shape), dtype=torch.float32)
+    first = np.clip(np.ceil(np.asarray(low_voxel, float) - 1e-6).astype(int), 0, shape)
+    last = np.clip(np.floor(np.asarray(high_voxel, float) + 1e-6).astype(int) + 1, 0, shape)
+    channel[0, first[0]:last[0], first[1]:last[1], first[2]:last[2]] = 1.0
+    return channel

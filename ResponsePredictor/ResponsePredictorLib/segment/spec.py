@@ -3,7 +3,8 @@
 A ``ModelSpec`` is one entry of ``Resources/Models.json`` (or a user's model folder): it says how to
 build the network (a ``monai.networks.nets`` class and its arguments), at which voxel spacing and
 intensity window the network was trained, how large a region it sees, whether it is guided by
-a seed channel (a click on the tumor), and how much scan around the tumor its training images held.
+a seed channel (a click on the tumor) and a box channel (the box a user drew), and how much scan
+around the tumor its training images held.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class ModelSpec:
     seed_channel: bool = True
     # Width of the Gaussian that marks the click in the seed channel (mm).
     seed_sigma_mm: float = 3.0
+    # A further input channel marking the user's box (1 inside, 0 outside; all 0 for a click), so
+    # that the network learns where the tumor ends from the box rather than only cutting its mask there.
+    box_channel: bool = False
     task: str = "tumor-segmentation"
     # Edge (mm) of the cube of scan around the tumor that each training image held, for a network
     # trained on crops; None for one trained on whole scans. Beyond the crop its training windows
@@ -46,7 +50,7 @@ class ModelSpec:
 
     @property
     def in_channels(self) -> int:
-        return 2 if self.seed_channel else 1
+        return 1 + int(self.seed_channel) + int(self.box_channel)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "model description") -> ModelSpec:
@@ -70,6 +74,7 @@ class ModelSpec:
             inference=str(data.get("inference", "roi")),
             seed_channel=bool(data.get("seed_channel", True)),
             seed_sigma_mm=float(data.get("seed_sigma_mm", 3.0)),
+            box_channel=bool(data.get("box_channel", False)),
             task=str(data.get("task", "tumor-segmentation")),
             context_mm=_context(data.get("context_mm"), source),
             extra={key: value for key, value in data.items() if key not in known and key != "network"},
@@ -91,6 +96,7 @@ class ModelSpec:
             "intensity_window": list(self.intensity_window),
             "seed_channel": self.seed_channel,
             "seed_sigma_mm": self.seed_sigma_mm,
+            "box_channel": self.box_channel,
             "context_mm": self.context_mm,
         }
 
@@ -104,9 +110,10 @@ class ModelSpec:
             raise ModelSpecError(f"{source}: spacing and roi_size must be positive.")
         declared = self.network_args.get("in_channels")
         if declared is not None and int(declared) != self.in_channels:
+            guidance = [name for name, used in (("seed", self.seed_channel), ("box", self.box_channel)) if used]
             raise ModelSpecError(
-                f"{source}: the network takes {declared} input channel(s) but the model "
-                f"{'has' if self.seed_channel else 'has no'} seed channel ({self.in_channels} expected)."
+                f"{source}: the network takes {declared} input channel(s) but the model has the image"
+                f"{''.join(f' and a {name} channel' for name in guidance)} ({self.in_channels} expected)."
             )
 
 

@@ -36,7 +36,7 @@ from scipy.ndimage import distance_transform_edt
 
 from ..volume import Volume
 from .network import build_network, load_weights
-from .preprocess import image_transforms, mask_transforms, seed_channel, to_metatensor
+from .preprocess import box_channel, image_transforms, mask_transforms, seed_channel, to_metatensor
 from .spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ class TrainingConfig:
     # is, while radiologists click near the middle: the first models were better from random clicks
     # than from the central one.
     central_click_fraction: float = 0.0
+    # Share of samples guided by a box drawn around the tumor (for a model with a box channel): the
+    # window centred on the box, its channel marking the expert mask's bounding box widened on each
+    # side by a random margin, as a user draws it; the other samples are clicks with an empty box channel.
+    box_fraction: float = 0.0
 
 
 def training_sample(spec: ModelSpec, image: Volume, mask: Volume) -> dict[str, torch.Tensor]:
@@ -69,37 +73,52 @@ def training_sample(spec: ModelSpec, image: Volume, mask: Volume) -> dict[str, t
 
     Both are padded by half a window on every side, so that every tumor voxel can be a window's
     centre (the pad value 0 is the bottom of the intensity window, as when inference pads outside
-    a scan); the tumor's voxel positions, and those of its inner half (at least half the tumor's
-    greatest depth from its surface), are listed once here rather than at every step.
+    a scan); the tumor's voxel positions, those of its inner half (at least half the tumor's
+    greatest depth from its surface) and its bounding box are found once here rather than at every step.
     """
     pad = SpatialPad([s + 2 * (w // 2) for s, w in zip(_model_grid_shape(spec, image), spec.roi_size)])
     x = pad(image_transforms(spec)(to_metatensor(image))).as_tensor()
     y = (pad(mask_transforms(spec)(to_metatensor(mask))).as_tensor() > 0.5).to(torch.uint8)
     depth = distance_transform_edt(y[0].numpy(), sampling=spec.spacing)
     core = torch.from_numpy(np.argwhere(depth >= depth.max() / 2))
-    return {"image": x, "label": y, "tumor_voxels": torch.nonzero(y[0]), "core_voxels": core}
+    tumor = torch.nonzero(y[0])
+    bounds = torch.stack([tumor.min(dim=0).values, tumor.max(dim=0).values])
+    return {"image": x, "label": y, "tumor_voxels": tumor, "core_voxels": core, "tumor_box": bounds}
 
 
 def _model_grid_shape(spec: ModelSpec, image: Volume) -> list[int]:
     return list(mask_transforms(spec)(to_metatensor(image)).shape[1:])
 
 
-class _RandTumorCentredCrop(Randomizable):
-    """A window centred on a random tumor voxel (from the inner half with ``central_fraction``):
-    the click a radiologist might make."""
+class _RandGuidedCrop(Randomizable):
+    """The window a user's guidance puts around the tumor: centred on a click on a random tumor voxel
+    (from the inner half with ``central_fraction``), or, with ``box_fraction``, on a box drawn around
+    the tumor (its bounding box widened by 0-``BOX_MARGIN_MM`` on each side), kept as ``box``
+    (its first and last voxel in the window) for ``_AddGuidance``."""
 
-    def __init__(self, spec: ModelSpec, central_fraction: float = 0.0) -> None:
-        self.size = spec.roi_size
+    BOX_MARGIN_MM = 5.0
+
+    def __init__(self, spec: ModelSpec, central_fraction: float = 0.0, box_fraction: float = 0.0) -> None:
+        self.size = np.asarray(spec.roi_size)
+        self.margin_voxels = self.BOX_MARGIN_MM / np.asarray(spec.spacing)
         self.central_fraction = central_fraction
+        self.box_fraction = box_fraction
 
-    def randomize(self, data: dict) -> torch.Tensor:
+    def randomize(self, data: dict) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.R.random_sample() < self.box_fraction:
+            low, high = data["tumor_box"].numpy().astype(float)
+            box = np.stack([low - self.R.uniform(0, self.margin_voxels), high + self.R.uniform(0, self.margin_voxels)])
+            return np.round(box.mean(axis=0)).astype(int), box
         key = "core_voxels" if self.R.random_sample() < self.central_fraction else "tumor_voxels"
         voxels = data[key]
-        return voxels[int(self.R.randint(len(voxels)))]
+        return voxels[int(self.R.randint(len(voxels)))].numpy(), None
 
     def __call__(self, data: dict) -> dict:
-        crop = SpatialCrop(roi_center=self.randomize(data).tolist(), roi_size=self.size)
-        return {"image": crop(data["image"]), "label": crop(data["label"])}
+        centre, box = self.randomize(data)
+        crop = SpatialCrop(roi_center=centre.tolist(), roi_size=self.size.tolist())
+        # The window's first voxel is centre - size // 2 (SpatialCrop's convention).
+        box = None if box is None else box - (centre - self.size // 2)
+        return {"image": crop(data["image"]), "label": crop(data["label"]), "box": box}
 
 
 class _RandThickSlices(Randomizable):
@@ -129,31 +148,39 @@ class _RandThickSlices(Randomizable):
         return {**data, "image": thin.reshape(image.shape)}
 
 
-class _AddCentredSeed:
-    """Appends the seed channel of a click at the window's centre (where the crop put a tumor voxel)."""
+class _AddGuidance:
+    """Appends the seed channel of a click at the window's centre (where ``_RandGuidedCrop`` put the
+    click, or the box's centre, as inference puts it for a box) and, for a box-guided model, the box
+    channel (empty for a click)."""
 
     def __init__(self, spec: ModelSpec) -> None:
-        centre = np.asarray(spec.roi_size) // 2  # where _RandTumorCentredCrop puts the clicked voxel
+        centre = np.asarray(spec.roi_size) // 2
         reference = to_metatensor(Volume(np.zeros(spec.roi_size[::-1], np.float32), spec.spacing, (0, 0, 0),
                                          (1, 0, 0, 0, 1, 0, 0, 0, 1)))
         self.channel = seed_channel(reference, centre, spec.seed_sigma_mm)
+        self.size = tuple(spec.roi_size)
+        self.box_channel = spec.box_channel
 
     def __call__(self, data: dict) -> dict:
         data = dict(data)
+        box = data.pop("box")
         image = torch.as_tensor(data["image"])
-        data["image"] = torch.cat([image, self.channel.to(image.device)])
+        channels = [image, self.channel]
+        if self.box_channel:
+            channels.append(torch.zeros((1, *self.size)) if box is None else box_channel(self.size, box[0], box[1]))
+        data["image"] = torch.cat([c.to(image.device) for c in channels])
         return data
 
 
-def augmentation(spec: ModelSpec, central_click_fraction: float = 0.0) -> Compose:
+def augmentation(spec: ModelSpec, central_click_fraction: float = 0.0, box_fraction: float = 0.0) -> Compose:
     both = ("image", "label")
     return Compose([
-        _RandTumorCentredCrop(spec, central_click_fraction),
+        _RandGuidedCrop(spec, central_click_fraction, box_fraction),
         RandScaleIntensityd("image", factors=0.1, prob=0.5),
         RandShiftIntensityd("image", offsets=0.05, prob=0.5),
         RandGaussianNoised("image", std=0.01, prob=0.3),
         _RandThickSlices(prob=0.3),
-        _AddCentredSeed(spec),
+        _AddGuidance(spec),
         RandFlipd(both, prob=0.5, spatial_axis=0),
         RandFlipd(both, prob=0.5, spatial_axis=1),
         RandFlipd(both, prob=0.5, spatial_axis=2),
@@ -178,7 +205,8 @@ def train(
     device = resolve_device(config.device)
     network = build_network(spec)
     if config.initial_weights:
-        load_weights(network, config.initial_weights, model_id=spec.id)
+        # A model given a box channel starts from a click-only one's weights, the box's weights at zero.
+        load_weights(network, config.initial_weights, model_id=spec.id, widen_inputs=True)
     network = network.to(device)
     workers = config.num_workers
     if device.type == "cuda":
@@ -187,7 +215,7 @@ def train(
         samples = [{key: value.to(device) for key, value in sample.items()} for sample in samples]
         workers = 0
     loader = DataLoader(
-        Dataset(list(samples), transform=augmentation(spec, config.central_click_fraction)),
+        Dataset(list(samples), transform=augmentation(spec, config.central_click_fraction, config.box_fraction)),
         batch_size=config.batch_size, shuffle=True, num_workers=workers, drop_last=True,
         persistent_workers=workers > 0,
     )
