@@ -58,6 +58,28 @@ def edge_warnings(cases: list[dict]) -> str:
             f"it) for {len(warned)} of the {len(cases)} central clicks" + (f" (tumors of {sizes} cm3)." if warned else "."))
 
 
+def box_input(entry: dict) -> str:
+    if not entry.get("box_channel"):
+        return ""
+    return (", and a third marking the box the user drew (1 inside, 0 outside; empty for a click; a box's click is "
+            "its centre)")
+
+
+def box_samples(training: dict) -> str:
+    share = training.get("box_fraction", 0.0)
+    if not share:
+        return ""
+    return (f" {share:.0%} of the samples are instead centred on a box drawn around the tumor (its bounding box "
+            "widened by a random 0-5 mm on each side), marked in the box channel; the others leave that channel empty.")
+
+
+def box_row(validation: dict) -> str:
+    if "dice_box" not in validation:
+        return ""
+    return ("| a box drawn around the tumor (its bounding box widened by a random 0-5 mm on each side), per patient | "
+            f"{interval(validation['dice_box'])} |\n")
+
+
 def stage_line(training: dict) -> str:
     return (f"{training['steps_done']} steps of batch {training['batch_size']} (one-cycle learning rate up to "
             f"{training['learning_rate']}, seed {training['seed']}) on {training['hardware']}, in "
@@ -92,7 +114,7 @@ medical device; not for clinical decisions. Other modalities, organs or lesion t
 MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. Input: the CT
 resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
 {entry['roi_size']} voxel region around the click, and a second channel marking the click (Gaussian,
-sigma {entry['seed_sigma_mm']} mm). Output: tumor probability; mask = probability >= 0.5, the connected
+sigma {entry['seed_sigma_mm']} mm){box_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
 component at the click, holes filled.{context_line(entry.get('context_mm'))}
 
 ## Training data
@@ -104,9 +126,9 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 ## Training
 This version: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
 {lineage(results)}. Each sample is a window centred on a random tumor voxel (the click; in this version
-{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click), with MONAI
-augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree rotations,
-small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
+{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)} Every sample
+is varied by MONAI augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree
+rotations, small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
 training code of their own commit). Command: `{results['command']}`.
 
 ## Validation (held-back patients, product inference path{evaluated_with(results)})
@@ -114,7 +136,7 @@ training code of their own commit). Command: `{results['command']}`.
 |---|---|
 | click at the tumor voxel nearest its centroid | {interval(validation['dice_central_click'])} |
 | three random clicks inside the tumor, per patient | {interval(validation['dice_random_clicks'])} |
-| classical baseline: HU > {results['baseline']['threshold_hu']:.0f} (chosen on training patients), component at the click, holes filled | {interval(validation['baseline_dice'])} |
+{box_row(validation)}| classical baseline: HU > {results['baseline']['threshold_hu']:.0f} (chosen on training patients), component at the click, holes filled | {interval(validation['baseline_dice'])} |
 
 {len(border)} of the validation tumors touch the border of their crop, so part of the tumor lies
 outside the data. By size (central click): {by_size(validation['cases'])}. This validation is an

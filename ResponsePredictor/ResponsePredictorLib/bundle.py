@@ -146,6 +146,8 @@ def _metadata(spec: ModelSpec) -> dict[str, Any]:
     inputs = {"0": f"image, clipped to the intensity window {list(spec.intensity_window)}"}
     if spec.seed_channel:
         inputs["1"] = f"seed: a Gaussian of {spec.seed_sigma_mm:g} mm around the clicked point"
+    if spec.box_channel:
+        inputs[str(len(inputs))] = "box: 1 inside the box the user drew, 0 outside (all 0 for a click)"
     classes = int(spec.network_args.get("out_channels", 1))
     outputs = {"0": "background", "1": "tumor"} if classes == 2 else {str(c): f"class {c}" for c in range(classes)}
     return {
