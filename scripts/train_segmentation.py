@@ -43,6 +43,7 @@ from ResponsePredictorLib.segment.network import build_network, load_weights, sa
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
 from ResponsePredictorLib.segment.training import (
+    BOX_MARGIN_MM,
     TrainingConfig,
     central_seed,
     dice,
@@ -113,9 +114,9 @@ def random_clicks(mask: Volume, count: int, seed: int) -> list[tuple[float, floa
 
 def drawn_box(mask: Volume, seed: int) -> tuple[float, ...]:
     """A box as a user draws it around the tumor: the expert mask's bounding box widened by a random
-    0-5 mm on each side (the margins the training boxes had), as two opposite corners in LPS mm."""
+    0-``BOX_MARGIN_MM`` on each side (the margins the training boxes had), as two opposite corners in LPS mm."""
     voxels = np.argwhere(mask.array > 0)[:, ::-1]  # (i, j, k)
-    margins = np.random.default_rng(seed).uniform(0, 5, size=(2, 3)) / np.asarray(mask.spacing)
+    margins = np.random.default_rng(seed).uniform(0, BOX_MARGIN_MM, size=(2, 3)) / np.asarray(mask.spacing)
     low, high = voxels.min(axis=0) - margins[0], voxels.max(axis=0) + margins[1]
     return (*mask.index_to_physical(low), *mask.index_to_physical(high))
 

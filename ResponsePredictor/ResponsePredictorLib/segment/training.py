@@ -41,6 +41,9 @@ from .spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
+# The widest margin (mm) a box drawn around a tumor leaves on each side, in training and validation.
+BOX_MARGIN_MM = 5.0
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -96,11 +99,9 @@ class _RandGuidedCrop(Randomizable):
     the tumor (its bounding box widened by 0-``BOX_MARGIN_MM`` on each side), kept as ``box``
     (its first and last voxel in the window) for ``_AddGuidance``."""
 
-    BOX_MARGIN_MM = 5.0
-
     def __init__(self, spec: ModelSpec, central_fraction: float = 0.0, box_fraction: float = 0.0) -> None:
         self.size = np.asarray(spec.roi_size)
-        self.margin_voxels = self.BOX_MARGIN_MM / np.asarray(spec.spacing)
+        self.margin_voxels = BOX_MARGIN_MM / np.asarray(spec.spacing)
         self.central_fraction = central_fraction
         self.box_fraction = box_fraction
 
