@@ -34,10 +34,15 @@ SPEC = dict(id="t", version="0", modality="CT", network={"name": "UNet", "args":
 
 
 class ThresholdNetwork(torch.nn.Module):
-    """Logits saying 'tumor' wherever the (windowed) image is above the middle of the window."""
+    """Logits saying 'tumor' wherever input ``channel`` is above 0.5: for the image (0), above the
+    middle of the window; for a box channel, exactly inside the box."""
+
+    def __init__(self, channel: int = 0) -> None:
+        super().__init__()
+        self.channel = channel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tumor = (x[:, :1] > 0.5).float() * 20 - 10
+        tumor = (x[:, self.channel:self.channel + 1] > 0.5).float() * 20 - 10
         return torch.cat([-tumor, tumor], dim=1)
 
 
@@ -71,18 +76,10 @@ def test_seed_box_and_whole_volume_map_back_exactly(segmenter, direction):
     assert dice(segmenter.segment_volume(image, seed=seed).mask.array, truth) > 0.97
 
 
-class BoxNetwork(torch.nn.Module):
-    """Logits saying 'tumor' exactly where the box channel (the third) marks the box."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tumor = (x[:, 2:3] > 0.5).float() * 20 - 10
-        return torch.cat([-tumor, tumor], dim=1)
-
-
 @pytest.mark.parametrize("direction", [(1, 0, 0, 0, 1, 0, 0, 0, 1), OBLIQUE])
 def test_a_box_guided_model_is_shown_the_users_box_and_a_click_shows_none(direction):
     spec = ModelSpec.from_dict({**SPEC, "box_channel": True})
-    segmenter = Segmenter(spec, BoxNetwork(), device="cpu")
+    segmenter = Segmenter(spec, ThresholdNetwork(channel=2), device="cpu")  # the box channel
     image, _, centre = sphere_case(direction)
     low, high = image.index_to_physical(centre - [20, 12, 3]), image.index_to_physical(centre + [10, 25, 2])
     box = (*low, *high)
