@@ -17,6 +17,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "segmentation_training.json"
 MODELS = REPO / "ResponsePredictor" / "Resources" / "Models"
+# How training and validation draw a box around a tumor (segment.training.BOX_MARGIN_MM).
+DRAWN_BOX = "a box drawn around the tumor (its bounding box widened by a random 0-5 mm on each side)"
 
 
 def interval(summary: dict) -> str:
@@ -69,15 +71,14 @@ def box_samples(training: dict) -> str:
     share = training.get("box_fraction", 0.0)
     if not share:
         return ""
-    return (f" {share:.0%} of the samples are instead centred on a box drawn around the tumor (its bounding box "
-            "widened by a random 0-5 mm on each side), marked in the box channel; the others leave that channel empty.")
+    return (f" {share:.0%} of the samples are instead centred on {DRAWN_BOX}, marked in the box channel; the others "
+            "leave that channel empty.")
 
 
 def box_row(validation: dict) -> str:
     if "dice_box" not in validation:
         return ""
-    return ("| a box drawn around the tumor (its bounding box widened by a random 0-5 mm on each side), per patient | "
-            f"{interval(validation['dice_box'])} |\n")
+    return f"| {DRAWN_BOX}, per patient | {interval(validation['dice_box'])} |\n"
 
 
 def stage_line(training: dict) -> str:
