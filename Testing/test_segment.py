@@ -243,11 +243,31 @@ def test_a_box_channel_starts_from_click_only_weights_as_the_same_network(tmp_pa
     weights = save_weights(build_network(click).eval(), tmp_path / "click.safetensors")
     with pytest.raises(WeightsError, match="another shape"):
         load_weights(build_network(boxed), weights)
-    widened = load_weights(build_network(boxed), weights, widen_inputs=True).eval()
+    widened = load_weights(build_network(boxed), weights, widen=True).eval()
     original = load_weights(build_network(click), weights).eval()
     x = torch.rand(1, 2, 16, 16, 16)
     with torch.no_grad():
         assert torch.allclose(widened(torch.cat([x, torch.rand(1, 1, 16, 16, 16)], dim=1)), original(x), atol=1e-6)
+
+
+def test_a_wider_network_starts_from_narrower_weights_as_the_same_network(tmp_path):
+    # Three levels with residual units: the up layers read concatenations whose two parts widen apart.
+    args = {"spatial_dims": 3, "out_channels": 2, "strides": [2, 2], "num_res_units": 2}
+    narrow = ModelSpec.from_dict({**SPEC, "network": {"name": "UNet", "args": {**args, "in_channels": 2, "channels": [4, 8, 16]}}})
+    wide = ModelSpec.from_dict({**SPEC, "box_channel": True, "network": {"name": "UNet", "args": {
+        **args, "in_channels": 3, "channels": [6, 12, 24]}}})
+    weights = save_weights(build_network(narrow).eval(), tmp_path / "narrow.safetensors")
+    widened = load_weights(build_network(wide), weights, widen=True).eval()
+    original = load_weights(build_network(narrow), weights).eval()
+    x = torch.rand(1, 2, 16, 16, 16)
+    with torch.no_grad():
+        expected = original(x)
+        assert torch.allclose(widened(torch.cat([x, torch.rand(1, 1, 16, 16, 16)], dim=1)), expected, atol=1e-5)
+        # The new channels are not dead: their incoming weights are a fresh initialisation.
+        assert widened.state_dict()["model.0.conv.unit0.conv.weight"][4:].abs().sum() > 0
+    # Narrower is not wider: a network with fewer channels refuses the weights.
+    with pytest.raises(WeightsError, match="another shape"):
+        load_weights(build_network(narrow), save_weights(widened, tmp_path / "wide.safetensors"), widen=True)
 
 
 def test_central_clicks_come_from_the_tumors_inner_half():

@@ -83,8 +83,13 @@ def box_row(validation: dict) -> str:
 
 def stage_line(training: dict) -> str:
     return (f"{training['steps_done']} steps of batch {training['batch_size']} (one-cycle learning rate up to "
-            f"{training['learning_rate']}, seed {training['seed']}) on {training['hardware']}, in "
+            f"{training['learning_rate']}, seed {training['seed']}{precision(training)}) on {training['hardware']}, in "
             f"{training['seconds'] / 60:.1f} minutes")
+
+
+def precision(training: dict) -> str:
+    # Recorded since CPUs train in bfloat16 too; older stages ran in float32 on a CPU, mixed on a GPU.
+    return f", {training['precision']} precision" if "precision" in training else ""
 
 
 def lineage(results: dict) -> str:

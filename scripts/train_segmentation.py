@@ -49,6 +49,7 @@ from ResponsePredictorLib.segment.training import (
     dice,
     train,
     training_sample,
+    uses_bfloat16,
 )
 from ResponsePredictorLib.volume import Volume
 
@@ -319,6 +320,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
                   "validation_ids": sorted(c["id"] for c in validation_cases)},
         "initial_weights": initial,
         "training": {**config.__dict__, "hardware": hardware(device), "seconds": training_seconds,
+                     "precision": "bfloat16 mixed" if uses_bfloat16(config, torch.device(device)) else "float32",
                      "steps_done": len(losses), "loss_every_100_steps": losses[::100] + [losses[-1]]},
         "weights": {"file": weights.name, "sha256": digest, "size": weights.stat().st_size},
     }

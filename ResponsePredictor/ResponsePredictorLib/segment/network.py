@@ -59,17 +59,19 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_weights(
-    network: torch.nn.Module, path: str | Path, *, model_id: str = "model", widen_inputs: bool = False
+    network: torch.nn.Module, path: str | Path, *, model_id: str = "model", widen: bool = False
 ) -> torch.nn.Module:
     """``network`` with the weights of ``path``; every tensor must match by name and shape.
 
-    ``widen_inputs`` (fine-tuning only) lets weights of a network with fewer input channels start
-    one with more: the new channels' weights are zero, so it begins as the network the weights came from.
+    ``widen`` (fine-tuning only) lets the weights of a narrower network start a wider one: more input
+    channels (a box channel) or more feature channels per layer. The old weights keep their channels, and
+    whatever leads from a new channel into an old one starts at zero, so the wider network begins as
+    the network the weights came from (exactly) and learns to use its new channels.
     """
     state = read_state_dict(path)
     expected = network.state_dict()
-    if widen_inputs:
-        state = {k: _zero_widened(v, expected.get(k)) for k, v in state.items()}
+    if widen:
+        state = _widened_state(network, state)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
@@ -86,16 +88,54 @@ def load_weights(
     return network
 
 
-def _zero_widened(tensor: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-    """``tensor`` padded with zeros along its input-channel axis (1) to ``target``'s shape, when that
-    is the only difference; otherwise unchanged (and the shape check reports it)."""
-    if target is None or tensor.ndim < 2 or tensor.shape == target.shape:
-        return tensor
-    if tensor.shape[0] != target.shape[0] or tensor.shape[2:] != target.shape[2:] or tensor.shape[1] > target.shape[1]:
-        return tensor
-    widened = torch.zeros(target.shape, dtype=tensor.dtype)
-    widened[:, : tensor.shape[1]] = tensor
-    return widened
+def _widened_state(network: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` grown to ``network``'s shapes where they differ only in channel counts; other tensors
+    are left as they are (and the shape check reports them)."""
+    target = network.state_dict()
+    modules = dict(network.named_modules())
+    # A U-Net level concatenates its input (the down layer's output) with its inner levels' output
+    # before the up layer: that layer's input channels are two runs, each widened at its own end.
+    splits: dict[str, tuple[int, int]] = {}
+    for name, module in modules.items():
+        if type(module).__name__ == "SkipConnection" and "." in name:
+            parent = name.rsplit(".", 1)[0]
+            down, up = _first_kernel(target, f"{parent}.0."), _first_kernel(target, f"{parent}.2.")
+            if down and up and down in state:
+                splits[up] = (state[down].shape[0], target[down].shape[0])
+    grown = {}
+    for key, tensor in state.items():
+        new = target.get(key)
+        if new is None or new.shape == tensor.shape or new.ndim != tensor.ndim or any(
+            a > b for a, b in zip(tensor.shape, new.shape)
+        ):
+            grown[key] = tensor
+            continue
+        transposed = isinstance(modules.get(key.rsplit(".", 1)[0]), torch.nn.modules.conv._ConvTransposeNd)
+        in_axis = None if tensor.ndim == 1 else (0 if transposed else 1)
+        grown[key] = _embedded(tensor, new, in_axis, splits.get(key))
+    return grown
+
+
+def _first_kernel(state: dict[str, torch.Tensor], prefix: str) -> str | None:
+    return next((k for k, v in state.items() if k.startswith(prefix) and v.ndim >= 3), None)
+
+
+def _embedded(old: torch.Tensor, new: torch.Tensor, in_axis: int | None, split: tuple[int, int] | None) -> torch.Tensor:
+    """``new`` (a fresh initialisation) holding ``old`` at the old channels' places, with the weights
+    from new input channels to old output channels set to zero."""
+    places = [torch.arange(size) for size in old.shape]
+    if in_axis is not None and split is not None:
+        old_first, new_first = split
+        places[in_axis] = torch.cat([torch.arange(old_first), new_first + torch.arange(old.shape[in_axis] - old_first)])
+    grown = new.detach().clone()
+    if in_axis is not None:
+        out_axis = 1 - in_axis
+        new_inputs = torch.ones(new.shape[in_axis], dtype=torch.bool)
+        new_inputs[places[in_axis]] = False
+        view = grown.movedim((out_axis, in_axis), (0, 1))
+        view[places[out_axis][:, None], torch.nonzero(new_inputs)[:, 0][None, :]] = 0
+    grown[torch.meshgrid(*places, indexing="ij")] = old.to(grown.dtype)
+    return grown
 
 
 def save_weights(network: torch.nn.Module, path: str | Path) -> Path:

@@ -54,7 +54,8 @@ class TrainingConfig:
     seed: int = 20261122
     num_workers: int = 0
     device: str = "auto"
-    # Mixed precision (bfloat16) where the device supports it: the same result, about twice as fast on a GPU.
+    # Mixed precision (bfloat16) where the device computes it natively (a GPU; a CPU with AVX-512 BF16 or
+    # AMX): a training step about twice as fast on either, the loss kept in float32.
     amp: bool = True
     # A time budget: training stops after this many seconds even if fewer steps were made (recorded).
     max_seconds: float | None = None
@@ -206,9 +207,12 @@ def train(
     device = resolve_device(config.device)
     network = build_network(spec)
     if config.initial_weights:
-        # A model given a box channel starts from a click-only one's weights, the box's weights at zero.
-        load_weights(network, config.initial_weights, model_id=spec.id, widen_inputs=True)
-    network = network.to(device)
+        # A model given a box channel or wider layers starts as the narrower one its weights come from.
+        load_weights(network, config.initial_weights, model_id=spec.id, widen=True)
+    # Channels-last 3D tensors are what oneDNN's CPU convolutions run fastest on (x1.5 per step in fp32,
+    # x1.5 again with bfloat16, measured on a 2-core AVX-512 machine).
+    layout = torch.channels_last_3d if device.type == "cpu" else torch.contiguous_format
+    network = network.to(device, memory_format=layout)
     workers = config.num_workers
     if device.type == "cuda":
         # MONAI's transforms run on the GPU as well; there the augmentation no longer starves the
@@ -225,13 +229,14 @@ def train(
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=config.steps)
-    use_amp = config.amp and device.type == "cuda"
+    use_amp = uses_bfloat16(config, device)
     losses: list[float] = []
     started = time.perf_counter()
+    out_of_time = False
     network.train()
-    while len(losses) < config.steps:
+    while len(losses) < config.steps and not out_of_time:
         for batch in loader:
-            inputs, labels = batch["image"].to(device), batch["label"].to(device)
+            inputs, labels = batch["image"].to(device, memory_format=layout), batch["label"].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 loss = loss_function(network(inputs).float(), labels)
             optimizer.zero_grad(set_to_none=True)
@@ -241,13 +246,26 @@ def train(
             losses.append(float(loss.detach()))
             if progress:
                 progress(len(losses), losses[-1])
-            if len(losses) == config.steps:
+            out_of_time = bool(config.max_seconds) and time.perf_counter() - started > config.max_seconds
+            if len(losses) == config.steps or out_of_time:
                 break
-            if config.max_seconds and time.perf_counter() - started > config.max_seconds:
-                log.warning("time budget of %.0f s reached after %d of %d steps", config.max_seconds, len(losses), config.steps)
-                return network.eval().cpu(), losses
-    log.info("trained %d steps in %.0f s", config.steps, time.perf_counter() - started)
-    return network.eval().cpu(), losses
+    if out_of_time and len(losses) < config.steps:
+        log.warning("time budget of %.0f s reached after %d of %d steps", config.max_seconds, len(losses), config.steps)
+    log.info("trained %d steps in %.0f s (bfloat16: %s)", len(losses), time.perf_counter() - started, use_amp)
+    return network.eval().cpu().to(memory_format=torch.contiguous_format), losses
+
+
+def uses_bfloat16(config: TrainingConfig, device: torch.device) -> bool:
+    """Whether training on ``device`` runs in bfloat16 mixed precision (recorded with the model)."""
+    if not config.amp:
+        return False
+    if device.type == "cuda":
+        return True
+    # Without native support, bfloat16 on a CPU is emulated and slower than float32.
+    try:
+        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
