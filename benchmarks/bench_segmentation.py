@@ -7,6 +7,9 @@ Measured in one run, each stage in a fresh process (so that peak memory is the s
 - ROI inference of a 96^3 region from a click, end to end (crop, MONAI transforms, network, inverse
   transforms, post-processing), next to its peer, the bare network forward pass on a 96^3 input;
 - whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
+- a training step of the network (batch 2 of its region size, augmentation included) as training
+  runs it on this CPU (bfloat16 mixed precision where the CPU computes it natively, channels-last),
+  next to its peer, the same steps in float32;
 - Dice on lung1 and lung2 (pyradiomics' full CTs) clicked at the tumor label's voxel nearest its
   centroid, for the model and for the classical threshold baseline of the training script.
 Results go to benchmarks/results/segmentation.json and .md.
@@ -27,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RP_DATA_DIR", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 REPEATS = 5
+TRAINING_STEPS = 16
 
 
 def stage(name: str) -> dict:
@@ -95,6 +99,23 @@ def run_stage(name: str) -> dict:
                 "spacing": list(image.spacing), "tumor_voxels": int(truth.sum()),
             }
         return out
+    if name == "training":
+        sys.path.insert(0, str(REPO / "scripts"))
+        from train_segmentation import load_cases
+
+        from ResponsePredictorLib.segment.training import TrainingConfig, train, training_sample, uses_bfloat16
+
+        cases, _ = load_cases(DATA)
+        samples = [training_sample(model.spec, c["image"], c["mask"]) for c in cases[:8]]
+        out = {"bfloat16_native": uses_bfloat16(TrainingConfig(), torch.device("cpu"))}
+        for amp in (True, False):
+            config = TrainingConfig(steps=TRAINING_STEPS, batch_size=2, device="cpu", amp=amp,
+                                    central_click_fraction=0.5, box_fraction=0.5 if model.spec.box_channel else 0.0)
+            clocks: list[float] = []
+            train(model.spec, samples, config, progress=lambda step, loss: clocks.append(time.perf_counter()))
+            # The median step after the first four: the first ones build oneDNN's kernels for each shape.
+            out["mixed_step_s" if amp else "float32_step_s"] = float(np.median(np.diff(clocks[4:])))
+        return out
     raise ValueError(name)
 
 
@@ -104,11 +125,12 @@ def main() -> None:
     results = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start",
-        "load": stage("load"), "roi": stage("roi"), "volume": stage("volume"), "dice": stage("dice"),
+        "load": stage("load"), "roi": stage("roi"), "volume": stage("volume"), "training": stage("training"),
+        "dice": stage("dice"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "segmentation.json").write_text(json.dumps(results, indent=2))
-    roi, volume, dice = results["roi"], results["volume"], results["dice"]
+    roi, volume, dice, training = results["roi"], results["volume"], results["dice"], results["training"]
     lines = [
         "# Segmentation benchmark (default model, CPU, 2 threads)", "",
         f"Run {results['date']} on {results['machine']} by `benchmarks/bench_segmentation.py`.", "",
@@ -118,6 +140,10 @@ def main() -> None:
         f"| ROI peak memory (process) | {roi['peak_mb']:.0f} MB | |",
         f"| whole-volume sliding window, lung2 {volume['size']} | {volume['volume_s']:.1f} s | |",
         f"| whole-volume peak memory (process) | {volume['peak_mb']:.0f} MB | |",
+        f"| training step, batch 2 of 96^3 with augmentation, "
+        f"{'bfloat16 mixed precision' if training['bfloat16_native'] else 'float32 (no native bfloat16 here)'}, "
+        f"channels-last | {training['mixed_step_s']:.2f} s | float32 {training['float32_step_s']:.2f} s "
+        f"(x{training['float32_step_s'] / training['mixed_step_s']:.2f} faster) |",
         "", "| full CT | model Dice, click at the label's centroid | model Dice, box around the label (0-5 mm margins) "
         "| threshold baseline Dice, same click |", "|---|---|---|---|",
     ]
