@@ -100,7 +100,8 @@ def lineage(results: dict) -> str:
     stages = "; ".join(f"version {s['version']}: {stage_line(s['training'])} (code {s.get('code') or 'unrecorded'}, "
                        f"`{s['command']}`, {s['date']})"
                        for s in initial["stages"]) or "no record of how they were made"
-    return f"fine-tuned from `{initial['file']}` (sha256 `{initial['sha256'][:12]}...`), made in earlier stages: {stages}"
+    return (f"fine-tuned from `{initial['file']}` (sha256 `{initial['sha256'][:12]}...`; any input or feature channels "
+            f"its network lacked started without effect, so training began from that model), made in earlier stages: {stages}")
 
 
 def card(results: dict, entry: dict) -> str:
