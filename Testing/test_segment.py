@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ResponsePredictorLib.catalog import load_model
+from ResponsePredictorLib.errors import InputError
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.segment.inference import RegionError, Segmenter
 from ResponsePredictorLib.segment.network import WeightsError, build_network, load_weights, save_weights
@@ -352,3 +353,19 @@ def test_shipped_model_segments_the_sample_case_deterministically():
     # accuracy: that is the held-back validation in the model card. This part-solid tumor is one
     # the model undersegments (its ground-glass rim).
     assert dice(first.mask.array, truth.array) > 0.5
+
+
+def test_bfloat16_inference_agrees_with_float32_and_is_deterministic():
+    model = load_model(allow_download=False)
+    image = read_volume(resource_path("SampleData", "nsclc070_ct.nrrd"))
+    seed = central_seed(read_volume(resource_path("SampleData", "nsclc070_tumor.nrrd")))
+    exact = Segmenter(model.spec, model.network, device="cpu", precision="float32")
+    mixed = Segmenter(model.spec, model.network, device="cpu")
+    assert not exact.bfloat16
+    reference = exact.segment_roi(image, seed=seed).mask.array
+    first, second = (mixed.segment_roi(image, seed=seed).mask.array for _ in range(2))
+    assert np.array_equal(first, second)
+    # Where this CPU has no native bfloat16, "auto" is float32 and the masks are equal.
+    assert dice(first, reference) > (0.98 if mixed.bfloat16 else 1.0 - 1e-12)
+    with pytest.raises(InputError, match="precision"):
+        Segmenter(model.spec, model.network, device="cpu", precision="half")

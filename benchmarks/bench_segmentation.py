@@ -5,7 +5,8 @@
 Measured in one run, each stage in a fresh process (so that peak memory is the stage's own):
 - model load time (catalog lookup, sha256 check, network build, weights);
 - ROI inference of a 96^3 region from a click, end to end (crop, MONAI transforms, network, inverse
-  transforms, post-processing), next to its peer, the bare network forward pass on a 96^3 input;
+  transforms, post-processing) in the default precision, next to its peers: the bare network forward
+  pass on a 96^3 input (same precision) and the same ROI in float32;
 - whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
 - a training step of the network (batch 2 of its region size, augmentation included) as training
   runs it on this CPU (bfloat16 mixed precision where the CPU computes it natively, channels-last),
@@ -62,18 +63,24 @@ def run_stage(name: str) -> dict:
     if name == "roi":
         image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
         seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
-        segmenter.segment_roi(image, seed=seed)  # warm-up
-        ours, bare = [], []
+        exact = Segmenter(model.spec, model.network, device="cpu", precision="float32")
+        for each in (segmenter, exact):
+            each.segment_roi(image, seed=seed)  # warm-up
+        ours, bare, float32 = [], [], []
         x = torch.rand(1, model.spec.in_channels, *model.spec.roi_size)
-        for _ in range(REPEATS):  # interleaved, so that drift hits both alike
+        for _ in range(REPEATS):  # interleaved, so that drift hits all alike
             clock = time.perf_counter()
             segmenter.segment_roi(image, seed=seed)
             ours.append(time.perf_counter() - clock)
             clock = time.perf_counter()
             with torch.inference_mode():
-                model.network(x)
+                segmenter.infer_window(x)
             bare.append(time.perf_counter() - clock)
-        return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)), "peak_mb": peak_mb()}
+            clock = time.perf_counter()
+            exact.segment_roi(image, seed=seed)
+            float32.append(time.perf_counter() - clock)
+        return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)),
+                "float32_roi_s": float(np.median(float32)), "bfloat16": segmenter.bfloat16, "peak_mb": peak_mb()}
     if name == "volume":
         image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
         seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
@@ -136,7 +143,11 @@ def main() -> None:
         f"Run {results['date']} on {results['machine']} by `benchmarks/bench_segmentation.py`.", "",
         "| measure | value | peer in the same run |", "|---|---|---|",
         f"| model load (catalog, sha256, build, weights) | {results['load']['load_s']:.2f} s | |",
-        f"| ROI inference, 96^3 region from a click, end to end | {roi['roi_s']:.2f} s (goal < 1 s) | bare network forward {roi['bare_forward_s']:.2f} s (x{roi['roi_s'] / roi['bare_forward_s']:.2f}) |",
+        f"| ROI inference, 96^3 region from a click, end to end, "
+        f"{'bfloat16 mixed precision' if roi['bfloat16'] else 'float32 (no native bfloat16 here)'} (the default) | "
+        f"{roi['roi_s']:.2f} s (goal < 1 s) | bare network forward {roi['bare_forward_s']:.2f} s "
+        f"(x{roi['roi_s'] / roi['bare_forward_s']:.2f}); the same ROI in float32 {roi['float32_roi_s']:.2f} s "
+        f"(x{roi['float32_roi_s'] / roi['roi_s']:.2f} slower) |",
         f"| ROI peak memory (process) | {roi['peak_mb']:.0f} MB | |",
         f"| whole-volume sliding window, lung2 {volume['size']} | {volume['volume_s']:.1f} s | |",
         f"| whole-volume peak memory (process) | {volume['peak_mb']:.0f} MB | |",

@@ -35,6 +35,7 @@ from monai.utils import set_determinism
 from scipy.ndimage import distance_transform_edt
 
 from ..volume import Volume
+from .inference import computes_bfloat16, resolve_device
 from .network import build_network, load_weights
 from .preprocess import box_channel, image_transforms, mask_transforms, seed_channel, to_metatensor
 from .spec import ModelSpec
@@ -201,8 +202,6 @@ def train(
     progress: Callable[[int, float], None] | None = None,
 ) -> tuple[torch.nn.Module, list[float]]:
     """A network trained on ``samples`` (from ``training_sample``); returns it with the loss per step."""
-    from .inference import resolve_device
-
     set_determinism(seed=config.seed)
     device = resolve_device(config.device)
     network = build_network(spec)
@@ -257,15 +256,7 @@ def train(
 
 def uses_bfloat16(config: TrainingConfig, device: torch.device) -> bool:
     """Whether training on ``device`` runs in bfloat16 mixed precision (recorded with the model)."""
-    if not config.amp:
-        return False
-    if device.type == "cuda":
-        return True
-    # Without native support, bfloat16 on a CPU is emulated and slower than float32.
-    try:
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return config.amp and computes_bfloat16(device)
 
 
 def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
