@@ -49,7 +49,8 @@ def evaluated_with(results: dict) -> str:
     evaluation = results.get("evaluation")
     if not evaluation:
         return ""
-    return f"; evaluated {evaluation['date']} with code {evaluation['code']}"
+    precision = f", {evaluation['precision']} precision" if "precision" in evaluation else ""
+    return f"; evaluated {evaluation['date']} with code {evaluation['code']}{precision}"
 
 
 def edge_warnings(cases: list[dict]) -> str:

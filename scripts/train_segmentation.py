@@ -269,7 +269,8 @@ def main() -> None:
     rows, masks = evaluate(segmenter, validation_cases, threshold)
     gallery = draw_worst_cases(validation_cases, rows, masks, args.results.with_name(WORST_CASES_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
-                             "probability_threshold": segmenter.threshold}
+                             "probability_threshold": segmenter.threshold,
+                             "precision": "bfloat16 mixed" if segmenter.bfloat16 else "float32"}
     results["baseline"] = {"method": "HU threshold + connected component at the click + hole filling",
                            "threshold_hu": threshold}
     results["validation"] = {

@@ -81,8 +81,8 @@ class Segmenter:
         precision: str = "auto",
     ) -> None:
         """``precision``: "auto" runs the network in bfloat16 mixed precision where the device computes
-        it natively (on the default model's held-back crops: Dice within 0.003 per case of float32, the
-        mean equal to 3 decimals, the ROI 2x faster on a CPU), "float32" always in float32."""
+        it natively (on the default model's held-back crops 149 of 150 masks within 0.004 Dice of float32,
+        the ROI 2x faster on a CPU), "float32" always in float32."""
         if precision not in ("auto", "float32"):
             raise InputError(f"precision must be 'auto' or 'float32', not {precision!r}.")
         self.spec = spec
