@@ -56,7 +56,8 @@ class TrainingConfig:
     num_workers: int = 0
     device: str = "auto"
     # Mixed precision (bfloat16) where the device computes it natively (a GPU; a CPU with AVX-512 BF16 or
-    # AMX): a training step about twice as fast on either, the loss kept in float32.
+    # AMX), the loss kept in float32: a step about twice as fast on a GPU, 1.3-1.5 times on this project's
+    # 2-core CPU (benchmarks/results/segmentation.md).
     amp: bool = True
     # A time budget: training stops after this many seconds even if fewer steps were made (recorded).
     max_seconds: float | None = None
@@ -208,8 +209,8 @@ def train(
     if config.initial_weights:
         # A model given a box channel or wider layers starts as the narrower one its weights come from.
         load_weights(network, config.initial_weights, model_id=spec.id, widen=True)
-    # Channels-last 3D tensors are what oneDNN's CPU convolutions run fastest on (x1.5 per step in fp32,
-    # x1.5 again with bfloat16, measured on a 2-core AVX-512 machine).
+    # Channels-last 3D tensors are what oneDNN's CPU convolutions run fastest on (a step of the 16-128
+    # channel U-Net: 1.18 s contiguous, 0.75 s channels-last, 0.41 s adding bfloat16; 2-core AVX-512 CPU).
     layout = torch.channels_last_3d if device.type == "cpu" else torch.contiguous_format
     network = network.to(device, memory_format=layout)
     workers = config.num_workers
