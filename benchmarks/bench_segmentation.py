@@ -126,6 +126,10 @@ def run_stage(name: str) -> dict:
     raise ValueError(name)
 
 
+def precision_words(bfloat16: bool) -> str:
+    return "bfloat16 mixed precision" if bfloat16 else "float32 (no native bfloat16 here)"
+
+
 def main() -> None:
     if not (DATA / "pyradiomics").is_dir():
         sys.exit(f"public data not found at {DATA} (set RP_DATA_DIR)")
@@ -144,7 +148,7 @@ def main() -> None:
         "| measure | value | peer in the same run |", "|---|---|---|",
         f"| model load (catalog, sha256, build, weights) | {results['load']['load_s']:.2f} s | |",
         f"| ROI inference, 96^3 region from a click, end to end, "
-        f"{'bfloat16 mixed precision' if roi['bfloat16'] else 'float32 (no native bfloat16 here)'} (the default) | "
+        f"{precision_words(roi['bfloat16'])} (the default) | "
         f"{roi['roi_s']:.2f} s (goal < 1 s) | bare network forward {roi['bare_forward_s']:.2f} s "
         f"(x{roi['roi_s'] / roi['bare_forward_s']:.2f}); the same ROI in float32 {roi['float32_roi_s']:.2f} s "
         f"(x{roi['float32_roi_s'] / roi['roi_s']:.2f} slower) |",
@@ -152,7 +156,7 @@ def main() -> None:
         f"| whole-volume sliding window, lung2 {volume['size']} | {volume['volume_s']:.1f} s | |",
         f"| whole-volume peak memory (process) | {volume['peak_mb']:.0f} MB | |",
         f"| training step, batch 2 of 96^3 with augmentation, "
-        f"{'bfloat16 mixed precision' if training['bfloat16_native'] else 'float32 (no native bfloat16 here)'}, "
+        f"{precision_words(training['bfloat16_native'])}, "
         f"channels-last | {training['mixed_step_s']:.2f} s | float32 {training['float32_step_s']:.2f} s "
         f"(x{training['float32_step_s'] / training['mixed_step_s']:.2f} faster) |",
         "", "| full CT | model Dice, click at the label's centroid | model Dice, box around the label (0-5 mm margins) "

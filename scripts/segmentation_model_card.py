@@ -49,8 +49,7 @@ def evaluated_with(results: dict) -> str:
     evaluation = results.get("evaluation")
     if not evaluation:
         return ""
-    precision = f", {evaluation['precision']} precision" if "precision" in evaluation else ""
-    return f"; evaluated {evaluation['date']} with code {evaluation['code']}{precision}"
+    return f"; evaluated {evaluation['date']} with code {evaluation['code']}{precision(evaluation)}"
 
 
 def edge_warnings(cases: list[dict]) -> str:
@@ -88,9 +87,10 @@ def stage_line(training: dict) -> str:
             f"{training['seconds'] / 60:.1f} minutes")
 
 
-def precision(training: dict) -> str:
-    # Recorded since CPUs train in bfloat16 too; older stages ran in float32 on a CPU, mixed on a GPU.
-    return f", {training['precision']} precision" if "precision" in training else ""
+def precision(record: dict) -> str:
+    # Recorded for training and evaluation since CPUs run bfloat16 too; older training stages ran in
+    # float32 on a CPU, mixed on a GPU, and older evaluations in float32.
+    return f", {record['precision']} precision" if "precision" in record else ""
 
 
 def lineage(results: dict) -> str:

@@ -224,6 +224,10 @@ def code_version() -> str:
     return described.stdout.strip() or "unknown (not a git checkout)"
 
 
+def precision_name(bfloat16: bool) -> str:
+    return "bfloat16 mixed" if bfloat16 else "float32"
+
+
 def hardware(device: str) -> str:
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
@@ -270,7 +274,7 @@ def main() -> None:
     gallery = draw_worst_cases(validation_cases, rows, masks, args.results.with_name(WORST_CASES_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
                              "probability_threshold": segmenter.threshold,
-                             "precision": "bfloat16 mixed" if segmenter.bfloat16 else "float32"}
+                             "precision": precision_name(segmenter.bfloat16)}
     results["baseline"] = {"method": "HU threshold + connected component at the click + hole filling",
                            "threshold_hu": threshold}
     results["validation"] = {
@@ -321,7 +325,7 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
                   "validation_ids": sorted(c["id"] for c in validation_cases)},
         "initial_weights": initial,
         "training": {**config.__dict__, "hardware": hardware(device), "seconds": training_seconds,
-                     "precision": "bfloat16 mixed" if uses_bfloat16(config, torch.device(device)) else "float32",
+                     "precision": precision_name(uses_bfloat16(config, torch.device(device))),
                      "steps_done": len(losses), "loss_every_100_steps": losses[::100] + [losses[-1]]},
         "weights": {"file": weights.name, "sha256": digest, "size": weights.stat().st_size},
     }
