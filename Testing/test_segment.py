@@ -271,6 +271,29 @@ def test_a_wider_network_starts_from_narrower_weights_as_the_same_network(tmp_pa
         load_weights(build_network(narrow), save_weights(widened, tmp_path / "wide.safetensors"), widen=True)
 
 
+def test_weights_stored_in_half_precision_load_as_the_rounded_network(tmp_path):
+    args = {"spatial_dims": 3, "in_channels": 2, "out_channels": 2, "channels": [8, 16], "strides": [2], "num_res_units": 1}
+    spec = ModelSpec.from_dict({**SPEC, "network": {"name": "UNet", "args": args}})
+    network = build_network(spec).eval()
+    with torch.no_grad():  # one weight beyond float16's range: that tensor must stay float32, not become inf
+        network.state_dict()["model.0.conv.unit0.conv.bias"][0] = 1e6
+    full = save_weights(network, tmp_path / "full.safetensors")
+    half = save_weights(network, tmp_path / "half.safetensors", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    from safetensors.torch import load_file
+
+    stored = load_file(str(half))
+    assert stored["model.0.conv.unit0.conv.bias"].dtype == torch.float32
+    assert stored["model.0.conv.unit0.conv.weight"].dtype == torch.float16
+    loaded = load_weights(build_network(spec), half).eval()
+    for name, tensor in loaded.state_dict().items():
+        assert tensor.dtype == torch.float32
+        assert torch.equal(tensor, stored[name].float())
+    x = torch.rand(1, 2, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), network(x), rtol=1e-2, atol=1e-2)
+
+
 def test_central_clicks_come_from_the_tumors_inner_half():
     spec = ModelSpec.from_dict({**SPEC, "roi_size": [32, 32, 32]})
     image, truth, _ = sphere_case((1, 0, 0, 0, 1, 0, 0, 0, 1), spacing=(1.0, 1.0, 1.0), radius_mm=8.0)

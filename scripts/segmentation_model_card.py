@@ -93,6 +93,11 @@ def precision(record: dict) -> str:
     return f", {record['precision']} precision" if "precision" in record else ""
 
 
+def stored(weights: dict) -> str:
+    # Weights written before float16 storage hold float32.
+    return f" ({weights.get('stored_as', 'float32')}, {weights['size'] / 1e6:.1f} MB)"
+
+
 def lineage(results: dict) -> str:
     """How the starting weights of a fine-tuned model were made, stage by stage."""
     initial = results.get("initial_weights")
@@ -164,7 +169,7 @@ their margin and in how much adjacent tissue they take in).
 ## License
 {entry['license']}
 
-Weights: `{results['weights']['file']}`, sha256 `{results['weights']['sha256']}`.
+Weights: `{results['weights']['file']}`{stored(results['weights'])}, sha256 `{results['weights']['sha256']}`.
 """
 
 

@@ -138,11 +138,26 @@ def _embedded(old: torch.Tensor, new: torch.Tensor, in_axis: int | None, split: 
     return grown
 
 
-def save_weights(network: torch.nn.Module, path: str | Path) -> Path:
-    """Write the network's weights as safetensors (a format that cannot carry code)."""
+def save_weights(network: torch.nn.Module, path: str | Path, *, half: bool = False) -> Path:
+    """Write the network's weights as safetensors (a format that cannot carry code).
+
+    ``half`` stores floating-point weights as float16, half the file for a model shipped with the
+    extension: ``load_weights`` casts them back, and the rounding (a relative 5e-4) is far below what
+    bfloat16 inference already rounds. A tensor beyond float16's range keeps float32.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}, str(path))
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    if half:
+        state = {k: _as_half(v) for k, v in state.items()}
+    save_file(state, str(path))
     return path
+
+
+def _as_half(tensor: torch.Tensor) -> torch.Tensor:
+    if not tensor.is_floating_point():
+        return tensor
+    half = tensor.half()
+    return half if torch.isfinite(half).all() else tensor
