@@ -98,6 +98,21 @@ def stored(weights: dict) -> str:
     return f" ({weights.get('stored_as', 'float32')}, {weights['size'] / 1e6:.1f} MB)"
 
 
+def trained_as(results: dict) -> str:
+    """Which version the training section describes: this one, or the one whose weights it stores."""
+    source = results.get("stored_from")
+    return f"Version {source['version']} (whose weights this version stores)" if source else "This version"
+
+
+def storage(results: dict) -> str:
+    source = results.get("stored_from")
+    if not source:
+        return ""
+    made = results["storage"]
+    return (f" They are version {source['version']}'s `{source['file']}`{stored(source)} stored in "
+            f"{results['weights']['stored_as']}, not retrained (`{made['command']}`, code {made['code']}, {made['date']}).")
+
+
 def lineage(results: dict) -> str:
     """How the starting weights of a fine-tuned model were made, stage by stage."""
     initial = results.get("initial_weights")
@@ -137,7 +152,7 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 `benchmarks/results/segmentation_training.json`).
 
 ## Training
-This version: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
+{trained_as(results)}: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
 {lineage(results)}. Each sample is a window centred on a random tumor voxel (the click; in this version
 {training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)} Every sample
 is varied by MONAI augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree
@@ -169,7 +184,7 @@ their margin and in how much adjacent tissue they take in).
 ## License
 {entry['license']}
 
-Weights: `{results['weights']['file']}`{stored(results['weights'])}, sha256 `{results['weights']['sha256']}`.
+Weights: `{results['weights']['file']}`{stored(results['weights'])}, sha256 `{results['weights']['sha256']}`.{storage(results)}
 """
 
 

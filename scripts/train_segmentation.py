@@ -3,6 +3,7 @@
     python scripts/train_segmentation.py [--data-dir ../shared/data] [--steps 4000] [--device auto]
     python scripts/train_segmentation.py --init PREVIOUS.safetensors --learning-rate 1e-3 ...   # fine-tune
     python scripts/train_segmentation.py --evaluate-only   # validate the recorded weights again
+    python scripts/train_segmentation.py --store-half OLD.safetensors   # OLD in float16 as Models.json's new version
 
 Reads ``nsclc_crops`` (150 CT crops of 92 mm around the primary tumor with expert masks; 1 mm
 voxels as the provider states), leaves out the crops whose mask is empty (listed in the results),
@@ -202,7 +203,7 @@ def lineage(init: Path | None, results: Path) -> dict | None:
     digest = sha256_file(init)
     previous = recorded_results(results)
     stages = []
-    if previous.get("weights", {}).get("sha256") == digest:
+    if describes(previous, init):
         earlier = (previous.get("initial_weights") or {}).get("stages", [])
         stages = [*earlier, {key: previous.get(key) for key in ("version", "date", "code", "command", "training")}]
     return {"file": init.name, "sha256": digest, "stages": stages}
@@ -216,6 +217,15 @@ def weights_path(spec: ModelSpec, output: Path) -> Path:
 def recorded_results(path: Path) -> dict:
     """The results file an earlier run wrote, or {} when there is none."""
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def this_command() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def describes(record: dict, weights: Path) -> bool:
+    """Whether a results record is that of the run that wrote ``weights``."""
+    return weights.is_file() and record.get("weights", {}).get("sha256") == sha256_file(weights)
 
 
 def code_version() -> str:
@@ -254,6 +264,9 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: validate the weights the results file describes (in --output) with the "
                              "catalog's current inference settings")
+    parser.add_argument("--store-half", type=Path, metavar="WEIGHTS",
+                        help="no training: store these weights (described by the results file) in float16 as the "
+                             "catalog's new version, then validate them")
     args = parser.parse_args()
 
     spec = spec_from_catalog()
@@ -265,6 +278,8 @@ def main() -> None:
           f"{len(training_cases)} training, {len(validation_cases)} validation", flush=True)
     if args.evaluate_only:
         results, network = recorded_model(spec, args.output, args.results)
+    elif args.store_half:
+        results, network = half_of_recorded(spec, args.store_half, args.output, args.results, code)
     else:
         results, network = train_model(args, spec, code, training_cases, validation_cases, excluded, device)
 
@@ -310,15 +325,11 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
     network, losses = train(spec, samples, config, progress=lambda step, loss: (
         print(f"step {step}/{config.steps} loss {loss:.4f}", flush=True) if step % 200 == 0 else None))
     training_seconds = time.perf_counter() - started
-    # Shipped in float16: half the download (1.5.0: 10.7 -> 5.3 MB) and the same Dice on the held-back
-    # crops (1.5.0 central click 0.769 -> 0.770, tight box 0.813 both; see save_weights).
-    weights = save_weights(network, weights_path(spec, args.output), half=True)
-    digest = sha256_file(weights)
-    print(f"weights {weights} sha256 {digest}", flush=True)
+    weights = store_half(network, weights_path(spec, args.output))
     record = {
         "model": spec.id, "version": spec.version,
         "date": datetime.date.today().isoformat(),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": this_command(),
         "code": code,
         "data": "nsclc_crops (NSCLC-Radiomics l1: CC BY-NC 3.0; NSCLC-Radiogenomics l2: CC BY 3.0)",
         "excluded": excluded,
@@ -329,16 +340,48 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
         "training": {**config.__dict__, "hardware": hardware(device), "seconds": training_seconds,
                      "precision": precision_name(uses_bfloat16(config, torch.device(device))),
                      "steps_done": len(losses), "loss_every_100_steps": losses[::100] + [losses[-1]]},
-        "weights": {"file": weights.name, "sha256": digest, "size": weights.stat().st_size, "stored_as": "float16"},
+        "weights": weights,
     }
     return record, network
+
+
+def store_half(network: torch.nn.Module, path: Path) -> dict:
+    """Writes the weights in float16 and returns their record.
+
+    Shipped in float16: half the download (1.5.0: 10.7 -> 5.3 MB) and the same Dice on the held-back
+    crops (1.5.0 central click 0.769 -> 0.770, tight box 0.813 both; see save_weights).
+    """
+    save_weights(network, path, half=True)
+    digest = sha256_file(path)
+    print(f"weights {path} sha256 {digest}", flush=True)
+    return {"file": path.name, "sha256": digest, "size": path.stat().st_size, "stored_as": "float16"}
+
+
+def half_of_recorded(spec: ModelSpec, source: Path, output: Path, results: Path, code: str) -> tuple[dict, torch.nn.Module]:
+    """The weights the results file records (``source``, an earlier version) stored in float16 as the
+    catalog's version, without training: the record keeps that run's training and names the source."""
+    record = recorded_results(results)
+    if not describes(record, source):
+        raise SystemExit(f"--store-half needs {source} and the results file of the run that wrote it ({results}).")
+    if record["version"] == spec.version:
+        raise SystemExit(f"Give the float16 weights a new version in Models.json (it still says {spec.version}).")
+    network = build_network(spec)
+    load_weights(network, source, model_id=spec.id)
+    weights = store_half(network, weights_path(spec, output))
+    # Validate what ships: the rounded weights, read back as inference reads them.
+    load_weights(network, weights_path(spec, output), model_id=spec.id)
+    record.update(version=spec.version, stored_from={"version": record["version"], **record["weights"]},
+                  storage={"date": datetime.date.today().isoformat(), "code": code,
+                           "command": this_command()},
+                  weights=weights)
+    return record, network.eval()
 
 
 def recorded_model(spec: ModelSpec, output: Path, results: Path) -> tuple[dict, torch.nn.Module]:
     """The record of the run that made ``spec``'s weights in ``output``, and the network with them."""
     weights = weights_path(spec, output)
     record = recorded_results(results)
-    if not weights.is_file() or record.get("weights", {}).get("sha256") != sha256_file(weights):
+    if not describes(record, weights):
         raise SystemExit(f"--evaluate-only needs {weights} and the results file of the run that wrote it ({results}).")
     network = build_network(spec)
     load_weights(network, weights, model_id=spec.id)
