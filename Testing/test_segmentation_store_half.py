@@ -67,3 +67,13 @@ def test_store_half_refuses_weights_the_record_does_not_describe_or_an_unchanged
         script.half_of_recorded(_spec("1.0.1"), other, tmp_path / "out", results, "abc123")
     with pytest.raises(SystemExit, match="new version in Models.json"):
         script.half_of_recorded(_spec("1.0.0"), weights, tmp_path / "out", results, "abc123")
+
+
+def test_a_fine_tuning_from_stored_weights_names_the_version_that_trained_them(earlier, tmp_path):
+    weights, results = earlier
+    script = _script()
+    record, _ = script.half_of_recorded(_spec("1.0.1"), weights, tmp_path / "out", results, "abc123")
+    results.write_text(json.dumps(record))
+    stages = script.lineage(tmp_path / "out" / "t-1.0.1.safetensors", results)["stages"]
+    assert stages[-1]["version"] == "1.0.1" and stages[-1]["stored_from"] == "1.0.0"
+    assert stages[-1]["training"] == {"steps_done": 7}

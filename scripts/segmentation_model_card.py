@@ -113,12 +113,16 @@ def storage(results: dict) -> str:
             f"{results['weights']['stored_as']}, not retrained (`{made['command']}`, code {made['code']}, {made['date']}).")
 
 
+def stored_note(stage: dict) -> str:
+    return f" (version {stage['stored_from']}'s weights stored in float16)" if stage.get("stored_from") else ""
+
+
 def lineage(results: dict) -> str:
     """How the starting weights of a fine-tuned model were made, stage by stage."""
     initial = results.get("initial_weights")
     if not initial:
         return "from a fresh initialisation"
-    stages = "; ".join(f"version {s['version']}: {stage_line(s['training'])} (code {s.get('code') or 'unrecorded'}, "
+    stages = "; ".join(f"version {s['version']}{stored_note(s)}: {stage_line(s['training'])} (code {s.get('code') or 'unrecorded'}, "
                        f"`{s['command']}`, {s['date']})"
                        for s in initial["stages"]) or "no record of how they were made"
     return (f"fine-tuned from `{initial['file']}` (sha256 `{initial['sha256'][:12]}...`; any input or feature channels "

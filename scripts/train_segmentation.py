@@ -205,7 +205,10 @@ def lineage(init: Path | None, results: Path) -> dict | None:
     stages = []
     if describes(previous, init):
         earlier = (previous.get("initial_weights") or {}).get("stages", [])
-        stages = [*earlier, {key: previous.get(key) for key in ("version", "date", "code", "command", "training")}]
+        stage = {key: previous.get(key) for key in ("version", "date", "code", "command", "training")}
+        if "stored_from" in previous:  # weights stored anew (--store-half): the training is that version's
+            stage["stored_from"] = previous["stored_from"]["version"]
+        stages = [*earlier, stage]
     return {"file": init.name, "sha256": digest, "stages": stages}
 
 
