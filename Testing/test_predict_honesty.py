@@ -16,8 +16,8 @@ from ResponsePredictorLib.predict.preprocessing import TableEncoder
 FAST = dict(learner="logistic", param_grid={"C": [0.1, 1.0], "l1_ratio": [1.0]}, inner_folds=3, n_bootstrap=0)
 
 
-def _cv(X: pd.DataFrame, y: np.ndarray, **options) -> validation_module.Validation:
-    return cross_validate(BinaryModel(**FAST), X, y, folds=5, repeats=1, n_resamples=300, **options)
+def _cv(X: pd.DataFrame, y: np.ndarray, repeats: int = 1, **options) -> validation_module.Validation:
+    return cross_validate(BinaryModel(**FAST), X, y, folds=5, repeats=repeats, n_resamples=300, **options)
 
 
 def test_shuffled_outcome_gives_an_interval_around_chance_and_the_real_one_does_not():
@@ -42,6 +42,16 @@ def test_feature_selection_outside_the_folds_would_be_caught():
     honest = _cv(X, y).metrics["auc"]
     assert leaky.lower > 0.6, f"the leak should look like signal: {leaky}"
     assert honest.lower < 0.5 < honest.upper, honest
+
+
+def test_repeating_the_folds_does_not_narrow_the_interval():
+    # Repeats test the same patients again: they sharpen the point estimate a little, not the
+    # interval. Resampling each fold on its own would narrow it about sqrt(repeats)-fold (here 2).
+    X = feature_table(n=100)
+    y = binary_outcome(X)
+    once, four_times = (_cv(X, y, repeats=repeats).metrics["auc"] for repeats in (1, 4))
+    width = {name: estimate.upper - estimate.lower for name, estimate in (("once", once), ("four", four_times))}
+    assert width["four"] > 0.75 * width["once"], (once, four_times)
 
 
 def test_no_test_case_reaches_any_fitting_in_its_fold(monkeypatch):

@@ -7,10 +7,13 @@ model on a held-out table with known outcomes. ``permutation_test``: the same cr
 the outcomes shuffled, to show what chance alone gives.
 
 Each figure is the mean over test folds (over repeats too) of the metric computed in that fold, with
-a percentile interval from resampling the cases of every test fold with replacement (within class,
-or within event/censored) and recomputing. It reflects the uncertainty from the limited number of
-test cases, not the variation between models fitted to other training sets, so it is a lower bound
-on the uncertainty of a new model fitted to a new cohort.
+a percentile interval from resampling the patients with replacement (within class, or within
+event/censored) and recomputing every fold's metric on its resampled cases. A patient drawn twice
+counts twice in every fold that tested it, in every repeat: the repeats test the same patients
+again, not new ones, and resampling each fold on its own would narrow the interval about
+sqrt(repeats)-fold. The interval reflects the uncertainty from the limited number of patients, not
+the variation between models fitted to other training sets, so it is a lower bound on the
+uncertainty of a new model fitted to a new cohort.
 """
 
 from __future__ import annotations
@@ -54,17 +57,18 @@ class TestFold:
 
     y: np.ndarray
     outputs: pd.DataFrame
+    cases: np.ndarray  # the rows of these cases in the validated table
     threshold: float = 0.5  # binary
     horizon: float = float("nan")  # survival
     censoring: np.ndarray | None = None  # survival: metrics.censoring_survival of these cases
 
 
-def _test_fold(model: OutcomeModel, y: np.ndarray, outputs: pd.DataFrame, reference: np.ndarray) -> TestFold:
-    """Predictions of a fitted model with its threshold, or its horizon and the censoring distribution
-    estimated on ``reference`` (the training fold; for held-out data the test cases themselves)."""
+def _test_fold(model: OutcomeModel, y: np.ndarray, outputs: pd.DataFrame, cases: np.ndarray, reference: np.ndarray) -> TestFold:
+    """Predictions of a fitted model for the table's rows ``cases`` with its threshold, or its horizon and the
+    censoring distribution estimated on ``reference`` (the training fold; for held-out data the test cases themselves)."""
     if isinstance(model, BinaryModel):
-        return TestFold(y, outputs, threshold=model.threshold_)
-    return TestFold(y, outputs, horizon=model.horizon_, censoring=metrics.censoring_survival(reference, y, model.horizon_))
+        return TestFold(y, outputs, cases, threshold=model.threshold_)
+    return TestFold(y, outputs, cases, horizon=model.horizon_, censoring=metrics.censoring_survival(reference, y, model.horizon_))
 
 
 @dataclass
@@ -113,21 +117,21 @@ def cross_validate(
     splits = list(splitter.split(X, outcome_strata(y)))
     # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
     fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(delayed(_fit_fold)(model, X, y, train, test) for train, test in splits)
-    test_folds = [_test_fold(fold_model, y[test], outputs, y[train]) for (train, test), (fold_model, outputs) in zip(splits, fitted)]
+    test_folds = [_test_fold(fold_model, y[test], outputs, test, y[train]) for (train, test), (fold_model, outputs) in zip(splits, fitted)]
     predictions = pd.concat([fold.outputs for fold in test_folds]).groupby(level=0, sort=False).mean().reindex(X.index)
     settings = {"method": "nested cross-validation", "outer_folds": folds, "repeats": repeats,
                 "inner_folds": model.inner_folds, "random_state": random_state, "resamples": n_resamples,
                 "cases": len(X)}
-    return _validation(model, test_folds, predictions, settings, n_resamples, random_state)
+    return _validation(model, y, test_folds, predictions, settings, n_resamples, random_state)
 
 
 def evaluate(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_resamples: int = 1000,
              random_state: int = 0, level: float = 0.95) -> Validation:
     """A fitted model on held-out cases with known outcomes (censoring weights from these cases)."""
     outputs = model.outputs(X, level)
-    fold = _test_fold(model, y, outputs, y)
+    fold = _test_fold(model, y, outputs, np.arange(len(y)), y)
     settings = {"method": "held-out evaluation", "cases": len(X), "resamples": n_resamples}
-    return _validation(model, [fold], outputs, settings, n_resamples, random_state)
+    return _validation(model, y, [fold], outputs, settings, n_resamples, random_state)
 
 
 def permutation_test(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_permutations: int = 100,
@@ -177,15 +181,16 @@ def _fold_metrics(kind: str, fold: TestFold, rows: np.ndarray | None = None) -> 
     return metrics.survival_metrics(fold.y[rows], column("score"), column("risk"), fold.horizon, fold.censoring[rows])
 
 
-def _validation(model: OutcomeModel, test_folds: list[TestFold], predictions: pd.DataFrame, settings: dict[str, Any],
-                n_resamples: int, random_state: int) -> Validation:
+def _validation(model: OutcomeModel, y: np.ndarray, test_folds: list[TestFold], predictions: pd.DataFrame,
+                settings: dict[str, Any], n_resamples: int, random_state: int) -> Validation:
+    """``y``: the outcomes of the whole validated table, whose rows the folds' ``cases`` name."""
     kind = model.kind
     names = metrics.BINARY_METRICS if kind == BinaryModel.kind else metrics.SURVIVAL_METRICS
     per_fold = [_fold_metrics(kind, fold) for fold in test_folds]
     point = {name: float(np.nanmean([fold[name] for fold in per_fold])) for name in names}
     lower = upper = {name: float("nan") for name in names}
     if n_resamples:
-        resampled = _resample(kind, test_folds, names, n_resamples, np.random.default_rng(random_state))
+        resampled = _resample(kind, test_folds, outcome_strata(y), names, n_resamples, np.random.default_rng(random_state))
         lower = dict(zip(names, np.nanpercentile(resampled, 2.5, axis=0)))
         upper = dict(zip(names, np.nanpercentile(resampled, 97.5, axis=0)))
     estimates = {name: Estimate(point[name], float(lower[name]), float(upper[name])) for name in names}
@@ -194,13 +199,14 @@ def _validation(model: OutcomeModel, test_folds: list[TestFold], predictions: pd
     return Validation(kind, estimates, _calibration(kind, test_folds), settings, predictions, per_fold)
 
 
-def _resample(kind: str, test_folds: list[TestFold], names: tuple[str, ...], n_resamples: int,
+def _resample(kind: str, test_folds: list[TestFold], strata: np.ndarray, names: tuple[str, ...], n_resamples: int,
               rng: np.random.Generator) -> np.ndarray:
-    """The fold-averaged metrics over ``n_resamples`` resamplings of every test fold, shape (resamples, metrics)."""
-    strata = [outcome_strata(fold.y) for fold in test_folds]
+    """The fold-averaged metrics over ``n_resamples`` resamplings of the patients (``strata``: each row's
+    stratum), every fold scored on its own patients as often as they were drawn; shape (resamples, metrics)."""
     resampled = np.empty((n_resamples, len(names)))
     for draw in range(n_resamples):
-        per_fold = [_fold_metrics(kind, fold, stratified_bootstrap(s, rng)) for fold, s in zip(test_folds, strata)]
+        drawn = np.bincount(stratified_bootstrap(strata, rng), minlength=len(strata))
+        per_fold = [_fold_metrics(kind, fold, np.repeat(np.arange(len(fold.y)), drawn[fold.cases])) for fold in test_folds]
         resampled[draw] = [np.nanmean([fold[name] for fold in per_fold]) for name in names]
     return resampled
 
