@@ -28,6 +28,13 @@ def test_binary_metrics_at_a_threshold():
     assert 0.1 <= metrics.youden_threshold(y, probability) <= 0.9
 
 
+@pytest.mark.filterwarnings("error")
+def test_binary_metrics_of_no_cases_are_nan_without_warnings():
+    # Resampling the patients can leave a test fold with none of its own: its metrics drop out as NaN.
+    result = metrics.binary_metrics(np.array([], dtype=int), np.array([]), threshold=0.5)
+    assert all(np.isnan(value) for value in result.values()), result
+
+
 def _survival(rng: np.random.Generator, n: int) -> np.ndarray:
     event_time, censor_time = rng.exponential(100, n).round() + 1, rng.exponential(150, n).round() + 1
     y = np.empty(n, dtype=SURVIVAL_DTYPE)

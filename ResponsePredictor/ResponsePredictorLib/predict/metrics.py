@@ -44,7 +44,7 @@ def binary_metrics(y: np.ndarray, probability: np.ndarray, threshold: float) -> 
         "auc": auc(y, probability),
         "sensitivity": float(predicted[y].mean()) if y.any() else float("nan"),
         "specificity": float((~predicted[~y]).mean()) if (~y).any() else float("nan"),
-        "brier": float(np.mean((np.asarray(probability) - y) ** 2)),
+        "brier": float(np.mean((np.asarray(probability) - y) ** 2)) if len(y) else float("nan"),
     }
 
 
