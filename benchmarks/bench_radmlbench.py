@@ -48,6 +48,7 @@ OUTCOME = BinaryOutcome("Target")
 # The AUCs the WORC paper reports for its own method on these splits (Starmans et al., arXiv 2108.08618).
 WORC_PAPER_AUC = {"WORC-Lipo": 0.83, "WORC-Desmoid": 0.82, "WORC-Liver": 0.81, "WORC-GIST": 0.77,
                   "WORC-CRLM": 0.68, "WORC-Melanoma": 0.51}
+UNNAMED_ROW = "row without ID "
 LATENCY_TABLE = "WORC-Lipo"  # 1015 features: the widest tables of the benchmark
 
 
@@ -56,9 +57,13 @@ def load(data_dir: Path, name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def read_radmlbench_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    """A radMLBench table (gzipped CSV: ID, Target, features) as our features and binary outcome."""
+    """A radMLBench table (gzipped CSV: ID, Target, features) as our features and binary outcome.
+
+    Our tables refuse a row without a case name; a benchmark table with one (Hosny2018B has a row
+    without ID) keeps it, named by its row number with ``UNNAMED_ROW``, so the results can say so."""
     raw = pd.read_csv(path, compression="gzip")
-    table = read_table(raw.astype({"ID": str}).rename(columns={"ID": "case"}))
+    raw["ID"] = [f"{UNNAMED_ROW}{row}" if pd.isna(case) else str(case) for row, case in enumerate(raw["ID"])]
+    table = read_table(raw.rename(columns={"ID": "case"}))
     return table[feature_columns(table, OUTCOME)], OUTCOME.values(table)
 
 
@@ -170,14 +175,22 @@ def main() -> None:
         "settings": {"outer_folds": 5, "repeats": args.repeats, "inner_folds": 5, "random_state": 0,
                      "ci_resamples": 1000, "worc_splits": args.worc_splits, "worc_learner": args.worc_learner,
                      "jobs": args.jobs, "latency_table": latency_name},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average_start": load_start,
-                    "load_average_end": os.getloadavg()[0], "total_minutes": (time.perf_counter() - started) / 60},
-        "versions": library_versions(), "tables": rows, "latency": latencies,
+        "machine": machine(started, load_start), "versions": library_versions(), "tables": rows, "latency": latencies,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "radmlbench.json").write_text(json.dumps(results, indent=2))
-    (args.out / "radmlbench.md").write_text(markdown(results))
-    print(f"results in {args.out / 'radmlbench.md'} after {results['machine']['total_minutes']:.1f} min")
+    write_results(args.out, "radmlbench", results, markdown(results))
+
+
+def machine(started: float, load_start: float) -> dict:
+    """The machine and its load over a run that began at ``started`` (perf_counter) with ``load_start``."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average_start": load_start,
+            "load_average_end": os.getloadavg()[0], "total_minutes": (time.perf_counter() - started) / 60}
+
+
+def write_results(out: Path, stem: str, results: dict, text: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{stem}.md").write_text(text)
+    print(f"results in {out / f'{stem}.md'} after {results['machine']['total_minutes']:.1f} min")
 
 
 def markdown(results: dict) -> str:
