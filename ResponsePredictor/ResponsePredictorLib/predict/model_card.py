@@ -119,7 +119,7 @@ def _describe(settings: dict[str, Any]) -> str:
             f"{settings['inner_folds']}-fold inner folds for the hyper-parameters (and a binary model's threshold), seed "
             f"{settings['random_state']}; "
             f"each figure is the mean over the test folds, its interval the 2.5th-97.5th percentiles over "
-            f"{settings['resamples']} resamplings of the test cases.")
+            f"{settings['resamples']} resamplings of the patients (a patient drawn twice counts twice in every repeat).")
     if "horizon" in settings:
         text += f" Horizon for AUC and Brier score: {settings['horizon']:g}."
     return text
