@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_radmlbench import DEFAULT_DATA_DIR, RESULTS, load
+from bench_radmlbench import DEFAULT_DATA_DIR, NEAR, RESULTS, load
 from joblib import Parallel, delayed
 from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -40,7 +40,6 @@ from ResponsePredictorLib.predict.training import DEFAULT_LEARNER
 
 LEARNERS = ("logistic", "lightgbm")
 CANDIDATES = ("logistic", "lightgbm", "mean log-odds", "mean probability", "chosen by inner CV")
-NEAR = 0.02
 
 
 def fold_decisions(X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:

@@ -34,15 +34,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_radmlbench import (DEFAULT_DATA_DIR, RESULTS, UNNAMED_ROW, machine, nested_cv, read_radmlbench_table, tuned_cv,
-                              write_results)
+from bench_radmlbench import (DEFAULT_DATA_DIR, NEAR, RESULTS, UNNAMED_ROW, machine, nested_cv, read_radmlbench_table,
+                              tuned_cv, write_results)
 from joblib import Parallel, delayed
 
 from ResponsePredictorLib.predict.persistence import library_versions
 from ResponsePredictorLib.predict.training import DEFAULT_LEARNER
 
 SEARCH_RECORDS = Path("examples") / "decorrelation" / "results"
-NEAR = 0.02  # "matches the reference": within this much of it, or above
 
 
 def search_scores(checkout: Path, name: str) -> pd.Series:
@@ -54,10 +53,14 @@ def search_scores(checkout: Path, name: str) -> pd.Series:
     return pd.Series(trials["value"].to_numpy(), index=pipelines)
 
 
-def placement(scores: pd.Series, value: float) -> dict:
-    """Where an AUC stands among the pipelines' scores (``reference``: their maximum)."""
-    return {"reference": float(scores.max()), "median": float(scores.median()), "p90": float(scores.quantile(0.9)),
-            "share_below": float((scores < value).mean()), "pipelines": len(scores)}
+def pipelines(scores: pd.Series) -> dict:
+    """The pipelines' scores on one table (their maximum is the reference AUC)."""
+    return {"count": len(scores), "median": float(scores.median()), "p90": float(scores.quantile(0.9))}
+
+
+def share_below(scores: pd.Series, value: float) -> float:
+    """The share of the pipelines whose score an AUC exceeds."""
+    return float((scores < value).mean())
 
 
 def main() -> None:
@@ -91,20 +94,21 @@ def main() -> None:
     for name in unseen:
         X, y = read_radmlbench_table(args.checkout / "datasets" / f"{name}.gz")
         row = {"table": name, "cases": len(y), "features": X.shape[1], "positives": int(y.sum()),
-               "reference_auc": float(scores[name].max()), "chosen_pipeline_auc": float(scores[name][chosen]),
-               "rows_without_id": [case for case in X.index if case.startswith(UNNAMED_ROW)], "learners": {}}
+               "reference_auc": float(scores[name].max()), "pipelines": pipelines(scores[name]),
+               "chosen_pipeline_auc": float(scores[name][chosen]), "rows_without_id": [case for case in X.index if case.startswith(UNNAMED_ROW)], "learners": {}}
         for learner in args.learners:
             result = nested_cv(X, y, learner, args.repeats, args.jobs)
-            row["learners"][learner] = {**result, "placement": placement(scores[name], result["auc"]["value"])}
+            row["learners"][learner] = {**result, "exceeds": share_below(scores[name], result["auc"]["value"])}
         tuned = Parallel(n_jobs=args.jobs)(delayed(tuned_cv)(X, y, learner) for learner in args.learners)
         row["tuned_cv"] = dict(zip(args.learners, tuned))
         rows.append(row)
-        print(f"{name:28s} " + ", ".join(f"{learner} {entry['auc']['value']:.3f} (exceeds {percent(entry['placement']['share_below'])})"
+        print(f"{name:28s} " + ", ".join(f"{learner} {entry['auc']['value']:.3f} (exceeds {percent(entry['exceeds'])})"
                                          for learner, entry in row["learners"].items())
-              + f"; reference {row['reference_auc']:.3f}, median pipeline {row['learners'][args.learners[0]]['placement']['median']:.3f}",
+              + f"; reference {row['reference_auc']:.3f}, median pipeline {row['pipelines']['median']:.3f}",
               flush=True)
-    seen_rows = [{"table": row["table"], "reference_auc": row["reference_auc"], "chosen_pipeline_auc": float(scores[row["table"]][chosen]),
-                  "learners": {learner: {"auc": entry["auc"], "placement": placement(scores[row["table"]], entry["auc"]["value"])}
+    seen_rows = [{"table": row["table"], "reference_auc": row["reference_auc"], "pipelines": pipelines(scores[row["table"]]),
+                  "chosen_pipeline_auc": float(scores[row["table"]][chosen]),
+                  "learners": {learner: {"auc": entry["auc"], "exceeds": share_below(scores[row["table"]], entry["auc"]["value"])}
                                for learner, entry in row["learners"].items()}}
                  for row in seen_results["tables"]]
     results = {
@@ -129,11 +133,11 @@ def percent(share: float) -> str:
 
 
 def placement_summary(rows: list[dict], learner: str) -> str:
-    shares = [row["learners"][learner]["placement"]["share_below"] for row in rows]
-    above_median = sum(row["learners"][learner]["auc"]["value"] > row["learners"][learner]["placement"]["median"] for row in rows)
-    above_p90 = sum(row["learners"][learner]["auc"]["value"] > row["learners"][learner]["placement"]["p90"] for row in rows)
+    shares = [row["learners"][learner]["exceeds"] for row in rows]
+    above_median = sum(row["learners"][learner]["auc"]["value"] > row["pipelines"]["median"] for row in rows)
+    above_p90 = sum(row["learners"][learner]["auc"]["value"] > row["pipelines"]["p90"] for row in rows)
     return (f"`{learner}`'s nested AUC is above the median pipeline on {above_median} of {len(rows)} tables and above the "
-            f"90th percentile on {above_p90}; it exceeds {percent(np.median(shares))} of the {rows[0]['learners'][learner]['placement']['pipelines']} "
+            f"90th percentile on {above_p90}; it exceeds {percent(np.median(shares))} of the {rows[0]['pipelines']['count']} "
             "pipelines on the median table")
 
 
@@ -170,8 +174,8 @@ def markdown(results: dict) -> str:
         cells = [f"{r['auc']['value']:.3f} ({r['auc']['lower']:.3f}-{r['auc']['upper']:.3f})" for r in row["learners"].values()]
         best = max(entry["auc"] for entry in row["tuned_cv"].values())
         lines.append(f"| {row['table']} | {row['cases']} | {row['features']} | " + " | ".join(cells)
-                     + f" | {row['reference_auc']:.3f} | {own['placement']['median']:.3f} / {own['placement']['p90']:.3f} | "
-                     f"{percent(own['placement']['share_below'])} | {row['chosen_pipeline_auc']:.3f} | {best:.3f} | {own['fit_seconds']:.1f} |")
+                     + f" | {row['reference_auc']:.3f} | {row['pipelines']['median']:.3f} / {row['pipelines']['p90']:.3f} | "
+                     f"{percent(own['exceeds'])} | {row['chosen_pipeline_auc']:.3f} | {best:.3f} | {own['fit_seconds']:.1f} |")
     near = sum(row["learners"][default]["auc"]["value"] >= row["reference_auc"] - NEAR for row in rows)
     reaches = sum(row["reference_auc"] <= row["learners"][default]["auc"]["upper"] for row in rows)
     protocol = sum(max(e["auc"] for e in row["tuned_cv"].values()) >= row["reference_auc"] - NEAR for row in rows)
@@ -179,7 +183,7 @@ def markdown(results: dict) -> str:
         "default": [row["learners"][default]["auc"]["value"] for row in rows],
         "chosen": [row["chosen_pipeline_auc"] for row in rows],
         "reference": [row["reference_auc"] for row in rows],
-        "median": [row["learners"][default]["placement"]["median"] for row in rows]}.items()}
+        "median": [row["pipelines"]["median"] for row in rows]}.items()}
     lines += [
         "",
         f"- Against the reference: the default learner (`{default}`) is within {NEAR} of it or above on {near} of {len(rows)} "
@@ -196,10 +200,10 @@ def markdown(results: dict) -> str:
         "|---|" + "---|" * (len(learners) + 3),
     ]
     for row in results["seen"]:
-        any_learner = next(iter(row["learners"].values()))["placement"]
-        lines.append(f"| {row['table']} | " + " | ".join(f"{e['auc']['value']:.3f} ({percent(e['placement']['share_below'])})"
+        lines.append(f"| {row['table']} | " + " | ".join(f"{e['auc']['value']:.3f} ({percent(e['exceeds'])})"
                                                         for e in row["learners"].values())
-                     + f" | {row['reference_auc']:.3f} | {any_learner['median']:.3f} / {any_learner['p90']:.3f} | {row['chosen_pipeline_auc']:.3f} |")
+                     + f" | {row['reference_auc']:.3f} | {row['pipelines']['median']:.3f} / {row['pipelines']['p90']:.3f} | "
+                     f"{row['chosen_pipeline_auc']:.3f} |")
     lines += ["", f"- {placement_summary(results['seen'], default)}."]
     unnamed = {row["table"]: len(row["rows_without_id"]) for row in rows if row["rows_without_id"]}
     if unnamed:
