@@ -29,19 +29,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 import yaml
 
 from ResponsePredictorLib.cohort import run_cohort
 from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.pipeline import CaseInput, Pipeline, PipelineSettings
-from ResponsePredictorLib.volume import Volume, write_volume
+from ResponsePredictorLib.volume import write_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 RESULTS = REPO_ROOT / "benchmarks" / "results"
-GRID = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from nsclc_crops import case_id, crop_paths, read_crop  # noqa: E402  (the scripts folder is not a package)
 SINGLE_CASE = "020"  # a mid-sized tumor (31k voxels)
 # Features only, for the 1,000-row memory run: the runner is what is measured there, not pyradiomics.
 LIGHT = {"imageType": {"Original": {}}, "featureClass": {"firstorder": None}, "setting": {"binWidth": 25, "label": 1}}
@@ -51,8 +51,8 @@ CLINICAL = {"age": "65", "Tstage": "2", "Nstage": "0", "Mstage": "0", "Histology
 def write_crops(folder: Path, count: int) -> list[str]:
     """The first ``count`` crops with a tumor, as NRRD image and mask files; returns their ids."""
     ids = []
-    for path in sorted((DATA_DIR / "nsclc_crops" / "images").glob("*.npz")):
-        patient = path.stem.split("_")[1]
+    for path in crop_paths(DATA_DIR):
+        patient = case_id(path)
         if write_crop(folder, patient):
             ids.append(patient)
         if len(ids) == count:
@@ -62,12 +62,11 @@ def write_crops(folder: Path, count: int) -> list[str]:
 
 def write_crop(folder: Path, patient: str) -> bool:
     """One crop as NRRD image and mask; False (nothing written) when its mask is empty."""
-    data = np.load(DATA_DIR / "nsclc_crops" / "images" / f"patient_{patient}.npz", allow_pickle=False)
-    mask = (data["mask"] > 0).astype(np.uint8)
-    if not mask.any():
+    image, mask = read_crop(DATA_DIR / "nsclc_crops" / "images" / f"patient_{patient}.npz")
+    if not mask.array.any():
         return False
-    write_volume(Volume(data["scan"], **GRID), folder / f"{patient}.nrrd")
-    write_volume(Volume(mask, **GRID), folder / f"{patient}_mask.nrrd")
+    write_volume(image, folder / f"{patient}.nrrd")
+    write_volume(mask, folder / f"{patient}_mask.nrrd")
     return True
 
 
@@ -83,7 +82,7 @@ def manifest(folder: Path, rows: list[tuple[str, str]], name: str) -> Path:
 # -- 1. one case end to end, in a fresh process (its peak memory is the case's) -----------------
 
 def single_case(folder: Path) -> dict[str, Any]:
-    from ResponsePredictorLib.segment.training import central_seed
+    from ResponsePredictorLib.segment.validation import central_seed
     from ResponsePredictorLib.volume import read_mask, read_volume
 
     image_path, mask_path = folder / f"{SINGLE_CASE}.nrrd", folder / f"{SINGLE_CASE}_mask.nrrd"

@@ -50,6 +50,8 @@ from ResponsePredictorLib.features import FeatureExtractor, load_settings
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from nsclc_crops import crop_paths, read_crop  # noqa: E402  (the scripts folder is not a package)
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 TOLERANCES = (1e-6, 1e-3, 1e-2)
@@ -126,17 +128,13 @@ def nsclc_cases(data_dir: Path, count: int) -> tuple[list[Case], list[dict[str, 
     """The first ``count`` crops (sorted) with a tumour in the mask, and those passed over on the way."""
     cases: list[Case] = []
     passed_over: list[dict[str, str]] = []
-    for path in sorted((data_dir / "nsclc_crops" / "images").glob("patient_*.npz")):
+    for path in crop_paths(data_dir):
         if len(cases) == count:
             break
-        with np.load(path) as arrays:
-            scan, mask = arrays["scan"], arrays["mask"]
-        if not mask.any():
+        image, mask_volume = read_crop(path)
+        if not mask_volume.array.any():
             passed_over.append({"case": path.stem, "reason": "empty mask (no voxel above 0); next crop taken"})
             continue
-        # The data set gives no geometry: 1 mm isotropic, origin 0, identity direction (data README).
-        image = Volume(scan, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
-        mask_volume = image.with_array(mask)
         cases.append(Case(path.stem, image, mask_volume, image.to_sitk(), mask_volume.to_sitk()))
     return cases, passed_over
 

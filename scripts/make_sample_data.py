@@ -15,13 +15,11 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from ResponsePredictorLib.resources import resource_path
-from ResponsePredictorLib.volume import Volume, write_volume
+from ResponsePredictorLib.volume import write_volume
+from nsclc_crops import read_crop
 
 PATIENT = 70
-GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
 
 
 def main() -> None:
@@ -29,10 +27,10 @@ def main() -> None:
     default = os.environ.get("RP_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--data-dir", type=Path, default=Path(default))
     args = parser.parse_args()
-    crop = np.load(args.data_dir / "nsclc_crops" / "images" / f"patient_{PATIENT:03d}.npz")
+    image, mask = read_crop(args.data_dir / "nsclc_crops" / "images" / f"patient_{PATIENT:03d}.npz")
     out = resource_path("SampleData")
-    write_volume(Volume(crop["scan"], **GEOMETRY), out / f"nsclc{PATIENT:03d}_ct.nrrd")
-    write_volume(Volume((crop["mask"] > 0).astype(np.uint8), **GEOMETRY), out / f"nsclc{PATIENT:03d}_tumor.nrrd")
+    write_volume(image, out / f"nsclc{PATIENT:03d}_ct.nrrd")
+    write_volume(mask, out / f"nsclc{PATIENT:03d}_tumor.nrrd")
     write_clinical(args.data_dir / "nsclc_crops" / "clinical.csv", out / f"nsclc{PATIENT:03d}_clinical.json")
     print(f"wrote the sample case into {out}")
 

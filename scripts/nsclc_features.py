@@ -26,25 +26,19 @@ import numpy as np
 from ResponsePredictorLib.errors import InputError
 from ResponsePredictorLib.features import FeatureExtractor
 from ResponsePredictorLib.tables import CASE_COLUMN, write_feature_table
-from ResponsePredictorLib.volume import Volume
+from nsclc_crops import case_id, crop_paths, read_crop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 FEATURES_CSV = REPO_ROOT / "benchmarks" / "data" / "nsclc_crops_ct_features.csv"
 CASES_CSV = REPO_ROOT / "benchmarks" / "data" / "nsclc_crops_cases.csv"
 PRESET = "ct"
-GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
-
-
-def case_id(path: Path) -> str:
-    """``patient_070.npz`` -> ``070``: the PatientID of clinical.csv and survival.csv."""
-    return path.stem.split("_")[1]
 
 
 def extract_crop(path: Path) -> tuple[dict, dict | None]:
     """One crop's record (case, status, reason, voxels, border) and its features, or None when excluded."""
-    crop = np.load(path, allow_pickle=False)
-    mask = (crop["mask"] > 0).astype(np.uint8)
+    image, mask_volume = read_crop(path)
+    mask = mask_volume.array
     voxels = int(mask.sum())
     border = bool(voxels) and bool(
         any(np.take(mask, index, axis=axis).any() for axis in range(3) for index in (0, -1))
@@ -52,9 +46,7 @@ def extract_crop(path: Path) -> tuple[dict, dict | None]:
     record = {CASE_COLUMN: case_id(path), "status": "included", "reason": "", "tumor_voxels": voxels,
               "touches_border": int(border)}
     try:
-        result = FeatureExtractor.from_preset(PRESET).extract(
-            Volume(crop["scan"], **GEOMETRY), Volume(mask, **GEOMETRY)
-        )
+        result = FeatureExtractor.from_preset(PRESET).extract(image, mask_volume)
     except InputError as error:  # an empty or degenerate mask: the product reports it, so do we
         record.update(status="excluded", reason=str(error))
         return record, None
@@ -62,7 +54,7 @@ def extract_crop(path: Path) -> tuple[dict, dict | None]:
 
 
 def compute(data_dir: Path, workers: int) -> tuple[list[dict], list[dict]]:
-    paths = sorted((data_dir / "nsclc_crops" / "images").glob("patient_*.npz"))
+    paths = crop_paths(data_dir)
     if not paths:
         raise SystemExit(f"No crops found in {data_dir / 'nsclc_crops' / 'images'} (set --data-dir or RP_DATA_DIR).")
     with ProcessPoolExecutor(max_workers=workers) as pool:
