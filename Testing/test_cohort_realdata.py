@@ -110,7 +110,7 @@ def test_dask_cluster_gives_the_same_table(crop_files, tmp_path):
 
 def test_dicom_identifiers_stay_out_of_every_output(crop_files, tmp_path):
     """A DICOM series carrying a patient's name and id, segmented from a click, through every stage."""
-    from ResponsePredictorLib.segment.training import central_seed
+    from ResponsePredictorLib.segment.validation import central_seed
 
     image, mask = crop("011")
     name, patient_id = "Doe^Jane", "PID-4711-XYZ"

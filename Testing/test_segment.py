@@ -22,11 +22,10 @@ from ResponsePredictorLib.segment.training import (
     _RandThickSlices,
     _AddGuidance,
     _RandGuidedCrop,
-    central_seed,
-    dice,
     train,
     training_sample,
 )
+from ResponsePredictorLib.segment.validation import central_seed, dice
 from ResponsePredictorLib.volume import Volume, read_volume
 
 OBLIQUE = (0.8, 0.6, 0.0, -0.6, 0.8, 0.0, 0.0, 0.0, 1.0)

@@ -1,11 +1,13 @@
 """``train_segmentation.py --store-half``: earlier weights stored in float16 as a new catalog version,
 their record kept (the training that made them) and the source named; refused for weights the
-results file does not describe or without a new version."""
+results file does not describe or without a new version. Recorded weights are validated only on the
+crops held back from their training."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 import pytest
 import torch
@@ -21,6 +23,7 @@ NETWORK = {"name": "UNet", "args": {"spatial_dims": 3, "in_channels": 2, "out_ch
 
 
 def _script():
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))  # for the modules the script imports beside it
     spec = importlib.util.spec_from_file_location("train_segmentation", REPO_ROOT / "scripts" / "train_segmentation.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -77,3 +80,12 @@ def test_a_fine_tuning_from_stored_weights_names_the_version_that_trained_them(e
     stages = script.lineage(tmp_path / "out" / "t-1.0.1.safetensors", results)["stages"]
     assert stages[-1]["version"] == "1.0.1" and stages[-1]["stored_from"] == "1.0.0"
     assert stages[-1]["training"] == {"steps_done": 7}
+
+
+def test_recorded_weights_are_validated_only_on_the_crops_held_back_from_them():
+    check_split = _script().check_split
+    record = {"split": {"training_ids": [1, 2]}}
+    check_split(record, [{"id": 2}, {"id": 1}])
+    # A data folder with more crops splits differently: training crops would land among the validation ones.
+    with pytest.raises(SystemExit, match="models validate"):
+        check_split(record, [{"id": 1}, {"id": 3}])

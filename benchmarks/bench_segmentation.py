@@ -50,7 +50,7 @@ def run_stage(name: str) -> dict:
 
     from ResponsePredictorLib.catalog import load_model
     from ResponsePredictorLib.segment.inference import Segmenter
-    from ResponsePredictorLib.segment.training import central_seed, dice
+    from ResponsePredictorLib.segment.validation import central_seed, dice, drawn_box
     from ResponsePredictorLib.volume import read_volume
 
     torch.set_num_threads(2)
@@ -89,7 +89,7 @@ def run_stage(name: str) -> dict:
         return {"volume_s": time.perf_counter() - clock, "peak_mb": peak_mb(), "size": list(image.size)}
     if name == "dice":
         sys.path.insert(0, str(REPO / "scripts"))
-        from train_segmentation import drawn_box, threshold_segmentation
+        from train_segmentation import threshold_segmentation
 
         training = json.loads((RESULTS / "segmentation_training.json").read_text())
         threshold = training["baseline"]["threshold_hu"]

@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "segmentation_training.json"
 MODELS = REPO / "ResponsePredictor" / "Resources" / "Models"
-# How training and validation draw a box around a tumor (segment.training.BOX_MARGIN_MM).
+# How training and validation draw a box around a tumor (segment.validation.BOX_MARGIN_MM).
 DRAWN_BOX = "a box drawn around the tumor (its bounding box widened by a random 0-5 mm on each side)"
 
 
@@ -173,7 +173,8 @@ training code of their own commit). Command: `{results['command']}`.
 {len(border)} of the validation tumors touch the border of their crop, so part of the tumor lies
 outside the data. By size (central click): {by_size(validation['cases'])}. This validation is an
 internal hold-out of {split['validation_fraction']:.0%} of one public data set; accuracy on other
-scanners, protocols and institutions is unknown and expected to be lower. Dice on two full CTs with
+scanners, protocols and institutions is unknown and expected to be lower: measure it on your own
+contoured cases with `responsepredictor models validate` before use. Dice on two full CTs with
 5 mm slices (pyradiomics' lung1 and lung2), inference time and memory:
 `benchmarks/results/segmentation.md`.
 

@@ -43,23 +43,22 @@ from ResponsePredictorLib.segment.inference import Segmenter, resolve_device
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
-from ResponsePredictorLib.segment.training import (
-    BOX_MARGIN_MM,
-    TrainingConfig,
+from ResponsePredictorLib.segment.training import TrainingConfig, train, training_sample, uses_bfloat16
+from ResponsePredictorLib.segment.validation import (
+    LabeledCase,
     central_seed,
     dice,
-    train,
-    training_sample,
-    uses_bfloat16,
+    summarize,
+    summary,
+    validate_case,
 )
 from ResponsePredictorLib.volume import Volume
+from nsclc_crops import case_id, crop_paths, read_crop
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_ID = "nsclc-ct-tumor-seeded"
 VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 7
-RANDOM_CLICKS = 3
-GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
 BASELINE_THRESHOLDS = range(-700, -99, 100)  # HU
 # The baseline's threshold is chosen on this many training cases (the first by id): enough to
 # settle a 100 HU grid, and quick.
@@ -78,21 +77,13 @@ def load_cases(data_dir: Path) -> tuple[list[dict], list[dict]]:
     with open(data_dir / "nsclc_crops" / "clinical.csv", newline="") as stream:
         cohorts = {int(row["PatientID"]): row["SourceDataset"] for row in csv.DictReader(stream)}
     usable, excluded = [], []
-    for path in sorted((data_dir / "nsclc_crops" / "images").glob("patient_*.npz")):
-        patient = int(path.stem.split("_")[1])
-        crop = np.load(path)
-        case = {
-            "id": patient,
-            "cohort": cohorts.get(patient, "?"),
-            "image": Volume(crop["scan"], **GEOMETRY),
-            "mask": Volume((crop["mask"] > 0).astype(np.uint8), **GEOMETRY),
-        }
-        tumor = case["mask"].array > 0
-        if not tumor.any():
+    for path in crop_paths(data_dir):
+        patient = int(case_id(path))
+        image, mask = read_crop(path)
+        case = {"id": patient, "cohort": cohorts.get(patient, "?"), "image": image, "mask": mask}
+        if not case["mask"].array.any():
             excluded.append({"id": patient, "reason": "empty expert mask"})
             continue
-        voxels = np.argwhere(tumor)
-        case["touches_border"] = bool((voxels.min(axis=0) == 0).any() or (voxels.max(axis=0) == np.array(tumor.shape) - 1).any())
         usable.append(case)
     return usable, excluded
 
@@ -108,19 +99,14 @@ def split(cases: list[dict]) -> tuple[list[dict], list[dict]]:
     return [c for c in cases if c["id"] not in validation_ids], [c for c in cases if c["id"] in validation_ids]
 
 
-def random_clicks(mask: Volume, count: int, seed: int) -> list[tuple[float, float, float]]:
-    voxels = np.argwhere(mask.array > 0)
-    chosen = np.random.default_rng(seed).choice(len(voxels), size=min(count, len(voxels)), replace=False)
-    return [tuple(mask.index_to_physical(voxels[i][::-1])) for i in chosen]
-
-
-def drawn_box(mask: Volume, seed: int) -> tuple[float, ...]:
-    """A box as a user draws it around the tumor: the expert mask's bounding box widened by a random
-    0-``BOX_MARGIN_MM`` on each side (the margins the training boxes had), as two opposite corners in LPS mm."""
-    voxels = np.argwhere(mask.array > 0)[:, ::-1]  # (i, j, k)
-    margins = np.random.default_rng(seed).uniform(0, BOX_MARGIN_MM, size=(2, 3)) / np.asarray(mask.spacing)
-    low, high = voxels.min(axis=0) - margins[0], voxels.max(axis=0) + margins[1]
-    return (*mask.index_to_physical(low), *mask.index_to_physical(high))
+def check_split(results: dict, training_cases: list[dict]) -> None:
+    """Refuses to validate recorded weights on crops other than the ones held back from their training:
+    new crops in the data folder would move the fixed split, and training crops into the validation."""
+    recorded = results["split"]["training_ids"]
+    if sorted(c["id"] for c in training_cases) != recorded:
+        raise SystemExit("The data folder's crops split differently from the ones these weights were trained on "
+                         f"({len(recorded)} training crops recorded), so validating here would score training crops. "
+                         "To validate on other crops, run `responsepredictor models validate` on them.")
 
 
 def threshold_segmentation(image: Volume, seed: tuple[float, float, float], threshold: float) -> np.ndarray:
@@ -135,29 +121,14 @@ def choose_threshold(cases: list[dict]) -> float:
 
 
 def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple[list[dict], dict[int, np.ndarray]]:
-    """Per case: Dice from the central and the random clicks and from a box drawn around the tumor (for a
-    model with a box channel), the baseline's Dice, and the central click's
-    wrong voxels split into missed (expert tumor left out) and extra, and whether its mask reaches the edge
-    of what the model sees; and the central click's masks by id."""
+    """Per case: the validation row (``segment.validation.validate_case``: Dice from the central and the
+    random clicks and from a drawn box, the central click's wrong voxels) with the cohort and the
+    baseline's Dice from the same central click; and the central click's masks by id."""
     rows, masks = [], {}
     for case in cases:
-        clicks = [central_seed(case["mask"])] + random_clicks(case["mask"], RANDOM_CLICKS, seed=case["id"])
-        results = [segmenter.segment_roi(case["image"], seed=c) for c in clicks]
-        found = [result.mask.array.astype(bool) for result in results]
-        truth = case["mask"].array.astype(bool)
-        baseline = dice(threshold_segmentation(case["image"], clicks[0], threshold), truth)
-        masks[case["id"]] = found[0]
-        boxed = {}
-        if segmenter.spec.box_channel:
-            box = segmenter.segment_roi(case["image"], box=drawn_box(case["mask"], seed=case["id"]))
-            boxed = {"dice_box": dice(box.mask.array, truth)}
-        rows.append({**boxed,
-            "id": case["id"], "cohort": case["cohort"], "tumor_voxels": int(truth.sum()),
-            "touches_border": case["touches_border"], "dice_central_click": dice(found[0], truth),
-            "dice_random_clicks": [dice(mask, truth) for mask in found[1:]], "baseline_dice": baseline,
-            "missed_voxels": int((truth & ~found[0]).sum()), "extra_voxels": int((found[0] & ~truth).sum()),
-            "reaches_edge_central_click": results[0].reaches_edge,
-        })
+        row, masks[case["id"]] = validate_case(segmenter, LabeledCase(case["id"], case["image"], case["mask"], seed=case["id"]))
+        baseline = threshold_segmentation(case["image"], central_seed(case["mask"]), threshold)
+        rows.append({**row, "cohort": case["cohort"], "baseline_dice": dice(baseline, case["mask"].array)})
     return rows, masks
 
 
@@ -185,14 +156,6 @@ def draw_worst_cases(cases: list[dict], rows: list[dict], masks: dict[int, np.nd
             axes.axis("off")
     figure.suptitle("Lowest-Dice validation cases, central click: expert mask green, model red")
     return save_figure(figure, path)
-
-
-def summary(values: list[float]) -> dict:
-    values = np.asarray(values, float)
-    rng = np.random.default_rng(0)
-    boot = [rng.choice(values, size=len(values)).mean() for _ in range(2000)]
-    return {"mean": float(values.mean()), "median": float(np.median(values)),
-            "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], "n": int(len(values))}
 
 
 def lineage(init: Path | None, results: Path) -> dict | None:
@@ -285,6 +248,7 @@ def main() -> None:
         results, network = half_of_recorded(spec, args.store_half, args.output, args.results, code)
     else:
         results, network = train_model(args, spec, code, training_cases, validation_cases, excluded, device)
+    check_split(results, training_cases)
 
     threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
     segmenter = Segmenter(spec, network, device=device)
@@ -296,12 +260,8 @@ def main() -> None:
     results["baseline"] = {"method": "HU threshold + connected component at the click + hole filling",
                            "threshold_hu": threshold}
     results["validation"] = {
-        "dice_central_click": summary([r["dice_central_click"] for r in rows]),
-        "missed_share_of_wrong_voxels": sum(r["missed_voxels"] for r in rows)
-        / max(1, sum(r["missed_voxels"] + r["extra_voxels"] for r in rows)),
+        **summarize(rows),
         "worst_cases_figure": gallery.name,
-        "dice_random_clicks": summary([d for r in rows for d in r["dice_random_clicks"]]),
-        **({"dice_box": summary([r["dice_box"] for r in rows])} if segmenter.spec.box_channel else {}),
         "baseline_dice": summary([r["baseline_dice"] for r in rows]),
         "cases": rows,
     }

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from ..pipeline import CaseInput, Pipeline  # torch and MONAI: loaded by the commands that use them
-    from ..segment.training import central_seed, dice
+    from ..segment.validation import central_seed, dice
 
     clock = time.perf_counter()
     sample = sample_case()

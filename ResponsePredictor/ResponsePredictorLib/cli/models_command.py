@@ -1,8 +1,10 @@
-"""``responsepredictor models list|import|export-bundle|download``: the segmentation model catalog."""
+"""``responsepredictor models list|import|export-bundle|download|validate``: the segmentation model catalog."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import sys
 from pathlib import Path
 
 # The engine's model modules import torch and MONAI (seconds): they are imported by the actions
@@ -12,7 +14,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models",
-        help="list, import, download or export segmentation models",
+        help="list, import, download, export or validate segmentation models",
         description="The segmentation models of the catalog (Resources/Models.json): where their weights are, "
         "importing weights or model folders on computers without internet, exporting a model as a MONAI bundle.",
     )
@@ -36,6 +38,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     downloading = actions.add_parser("download", help="download a catalog model's weights into the cache")
     downloading.add_argument("id", help="catalog id")
     downloading.set_defaults(run=run_download)
+
+    validating = actions.add_parser(
+        "validate", help="Dice of a model on contoured cases, segmented from clicks and boxes as a user gives them",
+        description="Segment every case of a manifest (columns case, image, mask: the expert's tumor mask) from a "
+        "click at the tumor's centre, from random clicks on it and, for a model that takes one, from a box drawn "
+        "around it; print the mean Dice of each with its 95%% interval, and write every case's figures.",
+    )
+    validating.add_argument("manifest", type=Path, help="CSV with columns case, image and mask (as for `run`)")
+    validating.add_argument("--model", help="catalog id, model folder, MONAI bundle or weights file (default: the catalog's default)")
+    validating.add_argument("--label", type=int, help="the tumor's label in the masks (default: every labelled voxel)")
+    validating.add_argument("--clicks", type=int, default=3, help="random clicks per case beside the central one (default 3)")
+    validating.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    validating.add_argument("--offline", action="store_true", help="never download model weights")
+    validating.add_argument("-o", "--output", type=Path, metavar="REPORT.json", help="write the figures and every case's row")
+    validating.set_defaults(run=run_validate)
 
 
 def run_list(args: argparse.Namespace) -> None:
@@ -77,3 +94,39 @@ def run_download(args: argparse.Namespace) -> None:
     catalog = read_catalog(args.catalog)
     _, source = fetch_weights(catalog.get(args.id), catalog)
     print(f"Model {args.id}: weights {source}")
+
+
+def run_validate(args: argparse.Namespace) -> None:
+    from ..catalog import load_model
+    from ..cohort.manifest import read_manifest
+    from ..segment.inference import Segmenter
+    from ..segment.site_validation import validate_cases
+    from ..tables import write_json
+
+    if args.clicks < 0:
+        raise argparse.ArgumentTypeError("--clicks must be 0 or more")
+    manifest = read_manifest(args.manifest)
+    model = load_model(args.model, catalog=args.catalog, device="cpu", allow_download=not args.offline)
+    segmenter = Segmenter(model.spec, model.network, device=args.device)
+
+    def progress(case: str, outcome: dict | str) -> None:
+        if isinstance(outcome, str):
+            print(f"{case}: not validated: {outcome}", file=sys.stderr)
+        else:
+            box = f", box {outcome['dice_box']:.3f}" if "dice_box" in outcome else ""
+            print(f"{case}: Dice central click {outcome['dice_central_click']:.3f}{box}", flush=True)
+
+    report = validate_cases(segmenter, manifest.cases, label=args.label, clicks=args.clicks, progress=progress)
+    print(f"{model.spec.id} {model.spec.version} on {len(report['cases'])} cases "
+          f"({len(report['failed'])} not validated), mean Dice (95% interval):")
+    for name, key in (("click at the tumor's centre", "dice_central_click"), ("random clicks", "dice_random_clicks"),
+                      ("box drawn around the tumor", "dice_box")):
+        if key in report:
+            figure = report[key]
+            print(f"    {name}: {figure['mean']:.3f} ({figure['ci95'][0]:.3f}-{figure['ci95'][1]:.3f}), n={figure['n']}")
+    if args.output:
+        write_json({"model": {"id": model.spec.id, "version": model.spec.version, "source": str(model.source)},
+                    "manifest": str(args.manifest), "date": datetime.date.today().isoformat(), "label": args.label,
+                    "random_clicks": args.clicks, "device": str(segmenter.device),
+                    "precision": "bfloat16 mixed" if segmenter.bfloat16 else "float32", **report}, args.output)
+        print(f"report: {args.output}")

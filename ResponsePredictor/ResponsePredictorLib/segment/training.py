@@ -39,12 +39,9 @@ from .inference import computes_bfloat16, resolve_device
 from .network import build_network, load_weights
 from .preprocess import box_channel, image_transforms, mask_transforms, seed_channel, to_metatensor
 from .spec import ModelSpec
+from .validation import BOX_MARGIN_MM
 
 log = logging.getLogger(__name__)
-
-# The widest margin (mm) a box drawn around a tumor leaves on each side, in training and validation.
-BOX_MARGIN_MM = 5.0
-
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -258,17 +255,3 @@ def train(
 def uses_bfloat16(config: TrainingConfig, device: torch.device) -> bool:
     """Whether training on ``device`` runs in bfloat16 mixed precision (recorded with the model)."""
     return config.amp and computes_bfloat16(device)
-
-
-def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Dice overlap of two binary masks (1.0 when both are empty)."""
-    prediction, truth = prediction.astype(bool), truth.astype(bool)
-    total = prediction.sum() + truth.sum()
-    return 1.0 if total == 0 else float(2 * np.logical_and(prediction, truth).sum() / total)
-
-
-def central_seed(mask: Volume) -> tuple[float, float, float]:
-    """A click on the tumor: the tumor voxel nearest to its centroid, in LPS mm (deterministic)."""
-    voxels = np.argwhere(mask.array > 0)  # (k, j, i)
-    nearest = voxels[np.argmin(np.sum((voxels - voxels.mean(axis=0)) ** 2, axis=1))]
-    return tuple(mask.index_to_physical(nearest[::-1]))
