@@ -120,6 +120,9 @@ def test_the_command_fails_clearly_when_no_case_can_be_scored(contoured, tmp_pat
     assert main(["models", "validate", str(manifest), "--offline", "-o", str(tmp_path / "r.json")]) == EXIT_INPUT
     assert "None of the 1 cases could be validated" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+    with pytest.raises(SystemExit) as usage:
+        main(["models", "validate", str(manifest), "--clicks", "-1"])
+    assert usage.value.code == 2 and "0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.realdata

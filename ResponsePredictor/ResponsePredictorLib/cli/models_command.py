@@ -48,11 +48,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validating.add_argument("manifest", type=Path, help="CSV with columns case, image and mask (as for `run`)")
     validating.add_argument("--model", help="catalog id, model folder, MONAI bundle or weights file (default: the catalog's default)")
     validating.add_argument("--label", type=int, help="the tumor's label in the masks (default: every labelled voxel)")
-    validating.add_argument("--clicks", type=int, default=3, help="random clicks per case beside the central one (default 3)")
+    validating.add_argument("--clicks", type=non_negative, default=3, help="random clicks per case beside the central one (default 3)")
     validating.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     validating.add_argument("--offline", action="store_true", help="never download model weights")
     validating.add_argument("-o", "--output", type=Path, metavar="REPORT.json", help="write the figures and every case's row")
     validating.set_defaults(run=run_validate)
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more; got {text!r}")
+    return value
 
 
 def run_list(args: argparse.Namespace) -> None:
@@ -103,8 +114,6 @@ def run_validate(args: argparse.Namespace) -> None:
     from ..segment.site_validation import validate_cases
     from ..tables import write_json
 
-    if args.clicks < 0:
-        raise argparse.ArgumentTypeError("--clicks must be 0 or more")
     manifest = read_manifest(args.manifest)
     model = load_model(args.model, catalog=args.catalog, device="cpu", allow_download=not args.offline)
     segmenter = Segmenter(model.spec, model.network, device=args.device)

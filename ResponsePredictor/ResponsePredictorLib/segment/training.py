@@ -43,6 +43,7 @@ from .validation import BOX_MARGIN_MM
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class TrainingConfig:
     steps: int = 4000
