@@ -7,6 +7,7 @@ tumor and the expert's tumor mask (``mask``). The files carry no geometry; their
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,12 @@ def crop_paths(data_dir: Path) -> list[Path]:
 def case_id(path: Path) -> str:
     """``patient_070.npz`` -> ``070``: the PatientID of clinical.csv and survival.csv."""
     return path.stem.split("_")[1]
+
+
+def cohorts(data_dir: Path) -> dict[int, str]:
+    """Each listed patient's source cohort (l1 NSCLC-Radiomics, l2 NSCLC-Radiogenomics), from clinical.csv."""
+    with open(data_dir / "nsclc_crops" / "clinical.csv", newline="") as stream:
+        return {int(row["PatientID"]): row["SourceDataset"] for row in csv.DictReader(stream)}
 
 
 def read_crop(path: Path) -> tuple[Volume, Volume]:

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from ResponsePredictorLib.volume import write_volume
-from nsclc_crops import case_id, crop_paths, read_crop
+from nsclc_crops import case_id, cohorts, crop_paths, read_crop
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_RECORD = REPO / "benchmarks" / "results" / "segmentation_training.json"
@@ -32,20 +32,13 @@ def training_patients(record: Path) -> set[int]:
     return set(json.loads(record.read_text())["split"]["training_ids"])
 
 
-def cohorts(data_dir: Path) -> dict[int, str]:
-    path = data_dir / "nsclc_crops" / "clinical.csv"
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as stream:
-        return {int(row["PatientID"]): row["SourceDataset"] for row in csv.DictReader(stream)}
-
-
 def write_manifest(data_dir: Path, out: Path, leave_out: set[int]) -> tuple[Path, int, int]:
     """Writes the crops of the patients not in ``leave_out`` into ``out``; returns the manifest, and how
     many crops were written and left out."""
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
-    cohort_of = cohorts(data_dir)
+    # New crops may come without a clinical table: their cohort column stays empty.
+    cohort_of = cohorts(data_dir) if (data_dir / "nsclc_crops" / "clinical.csv").is_file() else {}
     rows, left_out = [], 0
     for path in crop_paths(data_dir):
         patient = case_id(path)

@@ -25,7 +25,6 @@ card lands beside it). Then put the weights' sha256 and size into Models.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import json
 import os
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 
 from ResponsePredictorLib.files import sha256_file
-from ResponsePredictorLib.segment.inference import Segmenter, resolve_device
+from ResponsePredictorLib.segment.inference import Segmenter, precision_name, resolve_device
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
@@ -53,7 +52,7 @@ from ResponsePredictorLib.segment.validation import (
     validate_case,
 )
 from ResponsePredictorLib.volume import Volume
-from nsclc_crops import case_id, crop_paths, read_crop
+from nsclc_crops import case_id, cohorts, crop_paths, read_crop
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_ID = "nsclc-ct-tumor-seeded"
@@ -74,13 +73,12 @@ def spec_from_catalog() -> ModelSpec:
 
 def load_cases(data_dir: Path) -> tuple[list[dict], list[dict]]:
     """(usable cases, excluded cases with the reason), each a dict with id, cohort, image, mask."""
-    with open(data_dir / "nsclc_crops" / "clinical.csv", newline="") as stream:
-        cohorts = {int(row["PatientID"]): row["SourceDataset"] for row in csv.DictReader(stream)}
+    cohort_of = cohorts(data_dir)
     usable, excluded = [], []
     for path in crop_paths(data_dir):
         patient = int(case_id(path))
         image, mask = read_crop(path)
-        case = {"id": patient, "cohort": cohorts.get(patient, "?"), "image": image, "mask": mask}
+        case = {"id": patient, "cohort": cohort_of.get(patient, "?"), "image": image, "mask": mask}
         if not case["mask"].array.any():
             excluded.append({"id": patient, "reason": "empty expert mask"})
             continue
@@ -198,10 +196,6 @@ def code_version() -> str:
     """The commit of this training code, ``-dirty`` when the working tree differs from it."""
     described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True)
     return described.stdout.strip() or "unknown (not a git checkout)"
-
-
-def precision_name(bfloat16: bool) -> str:
-    return "bfloat16 mixed" if bfloat16 else "float32"
 
 
 def hardware(device: str) -> str:

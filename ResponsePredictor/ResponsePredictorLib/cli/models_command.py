@@ -110,7 +110,7 @@ def run_download(args: argparse.Namespace) -> None:
 def run_validate(args: argparse.Namespace) -> None:
     from ..catalog import load_model
     from ..cohort.manifest import read_manifest
-    from ..segment.inference import Segmenter
+    from ..segment.inference import Segmenter, precision_name
     from ..segment.site_validation import validate_cases
     from ..tables import write_json
 
@@ -137,5 +137,5 @@ def run_validate(args: argparse.Namespace) -> None:
         write_json({"model": {"id": model.spec.id, "version": model.spec.version, "source": str(model.source)},
                     "manifest": str(args.manifest), "date": datetime.date.today().isoformat(), "label": args.label,
                     "random_clicks": args.clicks, "device": str(segmenter.device),
-                    "precision": "bfloat16 mixed" if segmenter.bfloat16 else "float32", **report}, args.output)
+                    "precision": precision_name(segmenter.bfloat16), **report}, args.output)
         print(f"report: {args.output}")

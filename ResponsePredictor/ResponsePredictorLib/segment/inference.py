@@ -66,6 +66,11 @@ def computes_bfloat16(device: torch.device) -> bool:
         return False
 
 
+def precision_name(bfloat16: bool) -> str:
+    """How a network ran or trained, as validation records and model cards state it."""
+    return "bfloat16 mixed" if bfloat16 else "float32"
+
+
 class Segmenter:
     """Runs one loaded network on scans. Build it once; it keeps the network on its device."""
 
