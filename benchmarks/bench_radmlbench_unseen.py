@@ -17,7 +17,7 @@ share of pipelines it exceeds, their median and 90th percentile), for the 15 sha
 its mean AUC over the 15 shared tables, and read off on the other tables.
 
     git clone https://github.com/aydindemircioglu/radMLBench /tmp/radMLBench   # results: commit f757f7b
-    nice .venv/bin/python benchmarks/bench_radmlbench_unseen.py --checkout /tmp/radMLBench   # about 25 min, 2 cores
+    nice .venv/bin/python benchmarks/bench_radmlbench_unseen.py --checkout /tmp/radMLBench   # about 12 min, 2 cores
 
 Writes benchmarks/results/radmlbench_unseen.{json,md}.
 """
@@ -212,9 +212,9 @@ def markdown(results: dict) -> str:
     if results["searched_without_data"]:
         lines += ["", "Searched by radMLBench but without data in this checkout (its data files were not in the clone), so not run: "
                   + ", ".join(results["searched_without_data"]) + "."]
-    machine = results["machine"]
-    lines += ["", f"Machine: {machine['cpus']} CPUs ({machine['platform']}), load average {machine['load_average_start']:.1f} "
-              f"at start and {machine['load_average_end']:.1f} at end; {machine['total_minutes']:.0f} minutes with "
+    run = results["machine"]
+    lines += ["", f"Machine: {run['cpus']} CPUs ({run['platform']}), load average {run['load_average_start']:.1f} "
+              f"at start and {run['load_average_end']:.1f} at end; {run['total_minutes']:.0f} minutes with "
               f"{settings['jobs']} parallel jobs. Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + "."]
     return "\n".join(lines) + "\n"
 
