@@ -32,7 +32,7 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from ResponsePredictorLib import prediction_text, slicer_job, slicer_setup
-from ResponsePredictorLib.features import available_presets
+from ResponsePredictorLib.features.settings import available_presets
 from ResponsePredictorLib.resources import resource_path, sample_case
 
 README_URL = "https://github.com/ResponsePredictor/SlicerResponsePredictor#readme"

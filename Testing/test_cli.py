@@ -40,7 +40,7 @@ def test_features_writes_one_row_with_pyradiomics_names(tmp_path, sample_feature
     assert header[1:] == list(sample_features)
     # repr() floats read back bit-identical
     assert {name: float(rows[0][name]) for name in header[1:]} == sample_features
-    assert "diagnostics_Versions_PyRadiomics" in json.loads(diagnostics.read_text())["nsclc070_ct"]
+    assert "diagnostics_Versions_ResponsePredictor" in json.loads(diagnostics.read_text())["nsclc070_ct"]
     assert f"{len(sample_features)} features" in capsys.readouterr().out
 
 

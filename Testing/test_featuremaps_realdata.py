@@ -12,8 +12,8 @@ import pytest
 from conftest import data_path
 
 from ResponsePredictorLib import predict
-from ResponsePredictorLib.featuremaps import compute_feature_maps, mappable
-from ResponsePredictorLib.featuremaps.agreement import agreements
+from ResponsePredictorLib.features import compute_feature_maps, mappable
+from ResponsePredictorLib.features.agreement import agreements
 from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume

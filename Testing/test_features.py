@@ -132,7 +132,7 @@ def test_settings_errors(tmp_path):
     broken.write_text("setting: [unclosed")
     with pytest.raises(SettingsError, match="not a valid YAML"):
         load_settings(params=broken)
-    with pytest.raises(SettingsError, match="pyradiomics rejected"):
+    with pytest.raises(SettingsError, match="unknown key 'binWidht' \\(did you mean 'binWidth'"):
         FeatureExtractor({"setting": {"binWidht": 25}})
     with pytest.raises(SettingsError, match="either a preset name or a parameter file"):
         load_settings(preset="ct", params=broken)

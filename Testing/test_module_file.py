@@ -27,9 +27,15 @@ LIB_DIR = REPO_ROOT / "ResponsePredictor" / "ResponsePredictorLib"
 TREE = ast.parse(MODULE_FILE.read_text(), filename=str(MODULE_FILE))
 
 
+def module_path(module: str) -> Path:
+    """The file of ResponsePredictorLib.<module> (a dotted name; a package's __init__.py)."""
+    path = LIB_DIR.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
 def top_level_names(module: str) -> dict[str, ast.AST]:
-    """Names defined at the top of ResponsePredictorLib/<module>.py, read without importing it."""
-    tree = ast.parse((LIB_DIR / f"{module}.py").read_text())
+    """Names defined at the top of ResponsePredictorLib.<module>, read without importing it."""
+    tree = ast.parse(module_path(module).read_text())
     names: dict[str, ast.AST] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -79,7 +85,7 @@ def test_engine_names_used_by_the_module_exist():
     used = [(node.value.id, node.attr) for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported]
     for local, (module, name) in imported.items():
-        assert (LIB_DIR / f"{module}.py").is_file(), f"ResponsePredictorLib.{module} does not exist"
+        assert module_path(module).is_file(), f"ResponsePredictorLib.{module} does not exist"
         if name is not None:
             assert name in top_level_names(module), f"ResponsePredictorLib.{module} has no {name}"
     for local, attribute in used:

@@ -30,28 +30,24 @@ def test_missing_requirements_checks_installed_versions():
     assert not slicer_setup.torch_missing()
 
 
-def test_plan_builds_pyradiomics_after_its_tools_and_without_isolation():
-    missing = [Requirement("pyradiomics>=3.0.1"), Requirement("monai>=1.4"), Requirement("PyYAML>=6")]
+def test_plan_installs_the_missing_wheels_in_one_plain_step():
+    missing = [Requirement("PyWavelets>=1.6"), Requirement("monai>=1.4"), Requirement("PyYAML>=6")]
     steps = slicer_setup.install_plan(missing)
-    assert [step.arguments() for step in steps] == [
-        list(slicer_setup.BUILD_TOOLS),
-        ["monai>=1.4", "PyYAML>=6"],
-        ["--no-build-isolation", "pyradiomics>=3.0.1"],
-    ]
-    assert [step.plain for step in steps] == [True, True, False]
-    assert slicer_setup.install_plan([Requirement("monai>=1.4")]) == [slicer_setup.PipStep(("monai>=1.4",))]
+    assert [step.arguments() for step in steps] == [["PyWavelets>=1.6", "monai>=1.4", "PyYAML>=6"]]
+    assert [step.plain for step in steps] == [True]
     assert slicer_setup.install_plan([]) == []
 
 
+def test_requirements_need_no_pyradiomics_and_nothing_built_from_source():
+    names = {requirement.name.lower() for requirement in slicer_setup.read_requirements()}
+    assert "pyradiomics" not in names and "pywavelets" in names
+
+
 def test_offline_plan_installs_everything_from_the_wheel_folder(tmp_path):
-    missing = [Requirement("pyradiomics>=3.0.1"), Requirement("monai>=1.4")]
+    missing = [Requirement("PyWavelets>=1.6"), Requirement("monai>=1.4")]
     steps = slicer_setup.install_plan(missing, tmp_path, with_torch=True)
     offline = ["--no-index", "--find-links", str(tmp_path)]
-    assert [step.arguments() for step in steps] == [
-        [*offline, *slicer_setup.BUILD_TOOLS],
-        [*offline, "monai>=1.4", "torch>=2.3"],
-        [*offline, "--no-build-isolation", "pyradiomics>=3.0.1"],
-    ]
+    assert [step.arguments() for step in steps] == [[*offline, "PyWavelets>=1.6", "monai>=1.4", "torch>=2.3"]]
     assert not any(step.plain for step in steps)  # pip_ensure cannot take --find-links
     with pytest.raises(InputError, match="does not exist"):
         slicer_setup.install_plan(missing, tmp_path / "nope")
@@ -60,9 +56,9 @@ def test_offline_plan_installs_everything_from_the_wheel_folder(tmp_path):
 
 
 def test_consent_text_says_what_where_and_what_it_takes(tmp_path):
-    missing = [Requirement("pyradiomics>=3.0.1")]
+    missing = [Requirement("PyWavelets>=1.6")]
     online = slicer_setup.consent_text(missing, torch=True)
-    assert "pyradiomics, torch" in online and "internet" in online and "C compiler" in online
+    assert "PyWavelets, torch" in online and "internet" in online and "compiler" not in online
     assert "PyTorch extension" in online
     offline = slicer_setup.consent_text(missing, torch=False, wheel_folder=tmp_path)
-    assert str(tmp_path) in offline and "C compiler" not in offline
+    assert str(tmp_path) in offline

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from ResponsePredictorLib import predict
-from ResponsePredictorLib.featuremaps import compute_feature_maps, mappable
-from ResponsePredictorLib.featuremaps.agreement import agreements
+from ResponsePredictorLib.features import compute_feature_maps, mappable
+from ResponsePredictorLib.features.agreement import agreements
 from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.files import atomic_file
 from ResponsePredictorLib.resources import resource_path

@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 from ResponsePredictorLib.files import sha256_file
-from ResponsePredictorLib.segment.inference import Segmenter, precision_name, resolve_device
+from ResponsePredictorLib.devices import resolve_device
+from ResponsePredictorLib.segment.inference import Segmenter, precision_name
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec

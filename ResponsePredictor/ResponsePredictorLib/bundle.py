@@ -24,7 +24,7 @@ from .bundle_network import BundleError, literal_network_def
 from .catalog_file import CatalogError
 from .files import read_json, sha256_file
 from .loaded_model import LoadedModel
-from .segment.inference import resolve_device
+from .devices import resolve_device
 from .segment.network import load_weights
 from .segment.spec import ModelSpec
 

@@ -22,7 +22,7 @@ from .files import atomic_file, sha256_file
 from .catalog_download import DEFAULT_TIMEOUT_S, download_file
 from .catalog_file import Catalog, CatalogEntry, CatalogError, read_catalog, read_model_json
 from .loaded_model import LoadedModel
-from .segment.inference import resolve_device
+from .devices import resolve_device
 from .segment.network import WeightsError, build_network, load_weights
 from .segment.spec import ModelSpec
 

@@ -5,8 +5,8 @@ steps through Slicer's own installers. Decided here, and tested outside Slicer:
 
 - ``Resources/requirements.txt`` lists every runtime dependency with a ``>=`` floor, except torch,
   which the PyTorch extension installs (it picks the build for the machine's GPU).
-- pyradiomics has no wheel for Slicer's Python: it is built from source against the numpy already
-  installed, so its build tools come first and it is installed with ``--no-build-isolation``.
+- Every requirement installs from a wheel: the radiomics engine is the module's own, so nothing is
+  compiled on the user's machine (pyradiomics, which has no wheel for Slicer's Python, is not needed).
 - Offline: every step installs from a local folder of wheels (``--no-index --find-links``),
   torch included when it is missing (the PyTorch extension's installer needs the internet).
 """
@@ -18,14 +18,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from .errors import InputError
 from .resources import resource_path
 
 REQUIREMENTS_FILE = ("requirements.txt",)
-BUILD_TOOLS = ("numpy", "versioneer", "wheel", "setuptools")
-BUILT_FROM_SOURCE = ("pyradiomics",)  # no wheel for Slicer's Python: built with --no-build-isolation
 TORCH = Requirement("torch>=2.3")  # pyproject.toml's floor; installed by the PyTorch extension online
 
 
@@ -84,19 +81,10 @@ def install_plan(missing: list[Requirement], wheel_folder: str | Path | None = N
         offline = ("--no-index", "--find-links", str(folder))
     elif with_torch:
         raise InputError("torch is installed by the PyTorch extension when online; pass a wheel folder to install it offline.")
-    from_source = [str(r) for r in missing if canonicalize_name(r.name) in BUILT_FROM_SOURCE]
-    wheels = [str(r) for r in missing if canonicalize_name(r.name) not in BUILT_FROM_SOURCE]
+    wheels = [str(r) for r in missing]
     if with_torch:
         wheels.append(str(TORCH))
-    steps = []
-    if from_source:
-        # The build tools must be there before the build, at whatever version the user has.
-        steps.append(PipStep(BUILD_TOOLS, offline))
-    if wheels:
-        steps.append(PipStep(tuple(wheels), offline))
-    if from_source:
-        steps.append(PipStep(tuple(from_source), (*offline, "--no-build-isolation")))
-    return steps
+    return [PipStep(tuple(wheels), offline)] if wheels else []
 
 
 def consent_text(missing: list[Requirement], torch: bool, wheel_folder: str | Path | None = None) -> str:
@@ -105,8 +93,6 @@ def consent_text(missing: list[Requirement], torch: bool, wheel_folder: str | Pa
     source = f"from the folder {wheel_folder} (offline)" if wheel_folder else "from the Python Package Index (internet)"
     text = (f"ResponsePredictor needs these Python packages in Slicer's Python: {', '.join(names)}.\n\n"
             f"Install them now, {source}?")
-    if any(canonicalize_name(r.name) in BUILT_FROM_SOURCE for r in missing) and not wheel_folder:
-        text += " pyradiomics is compiled during installation, which needs a C compiler and takes a few minutes."
     if torch and not wheel_folder:
         text += " torch is installed by the PyTorch extension, which may ask which build to use."
     return text

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..features import available_presets, load_settings
+from ..features import BACKENDS, available_presets, load_settings
 from ..volume import read_mask, read_volume, write_volume
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "featuremap",
-        help="voxel-wise radiomic feature maps of one tumor (pyradiomics' voxel mode, fast)",
+        help="voxel-wise radiomic feature maps of one tumor (pyradiomics' voxel mode, its values, fast)",
         description="Compute each feature in a small kernel around every voxel of the mask, with the same "
         "preprocessing as the case-level features, and write one NRRD per feature named by its pyradiomics name "
         "(e.g. original_glcm_Contrast.nrrd). Maps are on pyradiomics' voxel-mode grid (the settings' resampled "
@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     settings.add_argument("--params", type=Path, help="pyradiomics parameter file (YAML or JSON)")
     parser.add_argument("--label", type=int, help="label to analyse (needed when the mask holds several)")
     parser.add_argument(
-        "--backend", choices=("fast", "pyradiomics"), default="fast",
-        help="fast (torch, default) or pyradiomics' own voxel mode (the reference, much slower)",
+        "--backend", choices=BACKENDS, default="fast",
+        help="fast (our engine, torch, default) or pyradiomics' own voxel mode (where installed; much slower)",
     )
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda (fast backend)")
     parser.add_argument("--series", help="DICOM SeriesInstanceUID when the image folder holds several series")
@@ -49,8 +49,8 @@ def feature_names(arguments: list[str]) -> list[str]:
 
 def run(args: argparse.Namespace) -> None:
     # torch loads here, not when the command line starts.
-    from ..featuremaps import compute_feature_maps
-    from ..featuremaps.names import parse_feature_names
+    from ..features import compute_feature_maps
+    from ..features.names import parse_feature_names
 
     names = feature_names(args.features)
     parse_feature_names(names)  # refuse unmappable names before reading any image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..features import FeatureExtractor, FeatureResult, available_presets, load_settings
+from ..features import BACKENDS, FeatureExtractor, FeatureResult, available_presets, load_settings
 from ..tables import CASE_COLUMN, write_feature_table, write_json
 from ..volume import read_mask, read_volume
 
@@ -13,9 +13,10 @@ from ..volume import read_mask, read_volume
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "features",
-        help="radiomic features of one image and mask (pyradiomics)",
-        description="Extract pyradiomics features of one label of a mask and write them as a one-row CSV "
-        "(first column 'case', then pyradiomics feature names).",
+        help="radiomic features of one image and mask (pyradiomics' features and values)",
+        description="Extract the radiomic features of one label of a mask, with pyradiomics' settings, names and "
+        "values, and write them as a one-row CSV (first column 'case', then pyradiomics feature names). The "
+        "default engine needs no pyradiomics; --backend pyradiomics uses pyradiomics itself where it is installed.",
     )
     parser.add_argument("image", type=Path, help="image file (NRRD, NIfTI, MHA) or DICOM series folder")
     parser.add_argument("mask", type=Path, help="label map on the image's grid (same formats)")
@@ -32,7 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resample-mask", action="store_true", help="resample a mask on another grid onto the image grid (nearest neighbour)"
     )
-    parser.add_argument("--diagnostics", type=Path, help="also write pyradiomics' diagnostics to this JSON file")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="fast",
+        help="fast (our engine, default) or pyradiomics (pyradiomics itself, where installed; needed for LBP images)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU when present), cpu or cuda (fast backend)")
+    parser.add_argument("--diagnostics", type=Path, help="also write the diagnostics (versions, settings, image and "
+                        "region at each step, as pyradiomics' diagnostics_* entries) to this JSON file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output CSV")
     parser.set_defaults(run=run)
 
@@ -48,7 +55,7 @@ def case_name(image_path: Path) -> str:
 
 def run(args: argparse.Namespace) -> None:
     settings = load_settings(preset=None if args.params else (args.preset or "ct"), params=args.params)
-    extractor = FeatureExtractor(settings)
+    extractor = FeatureExtractor(settings, backend=args.backend, device=args.device)
     image = read_volume(args.image, series_uid=args.series)
     mask = read_mask(args.mask, image, resample=args.resample_mask)
     case = args.case or case_name(args.image)

@@ -86,7 +86,7 @@ def contribution_map(
     constant_shares = case_shares[inputs.constant].to_numpy().sum(axis=0)
     clock.lap("case features")
 
-    from ..featuremaps import compute_feature_maps
+    from ..features import compute_feature_maps
 
     maps = compute_feature_maps(image, mask, inputs.mapped, settings, radius=radius, label=label, device=device, backend=backend)
     clock.lap("feature maps")

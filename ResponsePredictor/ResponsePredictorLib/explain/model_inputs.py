@@ -44,7 +44,7 @@ class ModelInputs:
 
 
 def model_inputs(saved: SavedModel) -> ModelInputs:
-    from ..featuremaps import mappable
+    from ..features import mappable
 
     pipeline = saved.model.pipeline_
     encoder = pipeline.encoder

@@ -107,7 +107,7 @@ def network_occlusion_map(
 def _input(network: Any, image: Volume, preprocess: Callable[[np.ndarray], np.ndarray] | None, device: str) -> Any:
     import torch
 
-    from ..segment.inference import resolve_device
+    from ..devices import resolve_device
 
     array = np.asarray(preprocess(image.array) if preprocess else image.array, np.float32)
     if array.shape != image.shape:

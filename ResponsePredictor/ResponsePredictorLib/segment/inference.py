@@ -19,6 +19,7 @@ from monai.data import MetaTensor
 from monai.inferers import sliding_window_inference
 from monai.transforms import Compose, ResizeWithPadOrCrop
 
+from ..devices import resolve_device
 from ..errors import InputError
 from ..volume import Volume, crop_padded
 from .postprocess import clean_mask
@@ -43,16 +44,6 @@ class SegmentationResult:
     warnings: list[str] = field(default_factory=list)
     # The mask reaches the edge of what the network was shown, inside the scan (a warning says so).
     reaches_edge: bool = False
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: the GPU when PyTorch sees one, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device='cuda' was asked for but PyTorch sees no GPU here; use device='cpu' or 'auto'.")
-    return resolved
 
 
 def computes_bfloat16(device: torch.device) -> bool:

@@ -35,7 +35,8 @@ from monai.utils import set_determinism
 from scipy.ndimage import distance_transform_edt
 
 from ..volume import Volume
-from .inference import computes_bfloat16, resolve_device
+from ..devices import resolve_device
+from .inference import computes_bfloat16
 from .network import build_network, load_weights
 from .preprocess import box_channel, image_transforms, mask_transforms, seed_channel, to_metatensor
 from .spec import ModelSpec

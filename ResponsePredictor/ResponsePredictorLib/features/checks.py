@@ -1,0 +1,82 @@
+"""Checks of an image and mask before any feature is computed: one clear error per problem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageContentError, MaskError
+from ..volume import Volume, as_label_map, conform_mask, nonzero_box
+
+
+def mask_labels(mask: Volume) -> list[int]:
+    """Labels present in a label map, background (0) excluded."""
+    array = as_label_map(mask).array
+    box = nonzero_box(array)
+    if box is None:
+        return []
+    # Counting within the labels' bounding box only: a tumor fills a small part of a CT.
+    return [int(label) for label in np.flatnonzero(np.bincount(array[box].ravel())) if label != 0]
+
+
+def checked_region(image: Volume, mask: Volume, settings: Mapping[str, Any], label: int | None = None) -> tuple[Volume, int]:
+    """The mask on the image's grid and the label to use, refusing what pyradiomics could not use.
+
+    Empty masks, absent or ambiguous labels, regions too thin for ``minimumROIDimensions`` and
+    images with NaN voxels each get their own clear error.
+    """
+    mask = on_image_grid(image, mask, settings)
+    label = _choose_label(mask, label)
+    _check_roi(mask, label, int((settings.get("setting") or {}).get("minimumROIDimensions", 2)))
+    _check_finite(image)
+    return mask, label
+
+
+def on_image_grid(image: Volume, mask: Volume, settings: Mapping[str, Any]) -> Volume:
+    # pyradiomics' own correctMask setting asks for a mask on another grid to be resampled onto
+    # the image's (nearest neighbour); without it such a mask is an error, as in pyradiomics.
+    resample = bool((settings.get("setting") or {}).get("correctMask", False))
+    return conform_mask(mask, image, resample=resample, source="The mask")
+
+
+def _choose_label(mask: Volume, label: int | None) -> int:
+    present = mask_labels(mask)
+    if not present:
+        raise MaskError("The mask is empty: it has no voxel with a label above 0. Segment the tumor first.")
+    if label is None:
+        if len(present) > 1:
+            raise MaskError(
+                f"The mask holds several labels ({', '.join(map(str, present))}); choose one (--label N) or "
+                "extract all of them (--all-labels)."
+            )
+        return present[0]
+    if label not in present:
+        raise MaskError(f"Label {label} is not in the mask; labels present: {', '.join(map(str, present))}.")
+    return label
+
+
+def _check_roi(mask: Volume, label: int, min_dimensions: int) -> None:
+    box = nonzero_box(mask.array)  # not None: the label was found present
+    region = np.argwhere(mask.array[box] == label)
+    if len(region) == 1:
+        raise MaskError(
+            f"Label {label} covers a single voxel: shape and texture features need a region of several voxels."
+        )
+    extent = int(np.sum(region.max(axis=0) > region.min(axis=0)))
+    if extent < min_dimensions:
+        raise MaskError(
+            f"Label {label} spans only {extent} dimension(s) ({len(region)} voxels); the settings need a region "
+            f"extending in at least {min_dimensions} (minimumROIDimensions)."
+        )
+
+
+def _check_finite(image: Volume) -> None:
+    if image.array.dtype.kind != "f":
+        return
+    bad = int(np.count_nonzero(~np.isfinite(image.array)))
+    if bad:
+        raise ImageContentError(
+            f"The image has {bad} voxels that are NaN or infinite; fill or crop them before extracting features."
+        )

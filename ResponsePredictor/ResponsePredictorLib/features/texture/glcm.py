@@ -1,0 +1,143 @@
+"""GLCM features (pyradiomics' definitions), from the neighbour pairs of each row.
+
+Per row and angle the features are computed from the normalised matrix, then averaged over the
+angles that have pairs (numpy.nanmean). Joint Average is the plain mean over the angles the whole
+region has pairs along, as in pyradiomics: a kernel of the voxel mode missing one of them gets NaN.
+With ``weightingNorm`` the angles' matrices are first summed into one, each weighted by its
+distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .grouping import EPS
+from .pairs import Pairs
+from .rows import TextureRows
+from .weighting import angle_weights
+
+# Rows of matrices per eigenvalue chunk in MCC: each holds an (angles x levels x levels) matrix.
+MCC_ELEMENTS_PER_CHUNK = 2**21
+
+
+def _correlation(p: Pairs) -> torch.Tensor:
+    ux, uy = p.mean_x[..., None], p.mean_y[..., None]
+    sigma_x = p.mean((p.xf - ux) ** 2, (p.yf - ux) ** 2) ** 0.5
+    sigma_y = p.mean((p.yf - uy) ** 2, (p.xf - uy) ** 2) ** 0.5
+    covariance = p.mean((p.xf - ux) * (p.yf - uy))
+    correlation = covariance / (sigma_x * sigma_y + EPS)
+    return torch.where(sigma_x * sigma_y == 0, 1.0, correlation)  # pyradiomics: a flat matrix correlates perfectly
+
+
+def _imc1(p: Pairs) -> torch.Tensor:
+    hx, hy = p.marginal_entropies()
+    px, py = p.marginal_probabilities()
+    cross_entropy = -p.mean(torch.log2(px * py + EPS))  # HXY1
+    imc1 = (p.joint_entropy - cross_entropy) / torch.maximum(hx, hy)
+    # Marginals of one level each: pyradiomics' HXY and HXY1 are then the same number, its IMC1 exactly 0.
+    exact_x, exact_y = p.marginal_entropies(exact=True)
+    return torch.where((exact_x == 0) & (exact_y == 0), 0.0, imc1)
+
+
+def _imc2(p: Pairs) -> torch.Tensor:
+    # HXY2 = -sum_ab px(a) py(b) log2(px(a) py(b) + eps) = HX + HY up to eps, which px(a) py(b) >= 1 / (2n)^2 dwarfs.
+    hx, hy = p.marginal_entropies(exact=True)
+    imc2 = (1 - torch.exp(-2 * (hx + hy - p.joint_entropy))).clamp(min=0) ** 0.5
+    # A marginal of one level makes p(a, b) = px(a) py(b): pyradiomics' HXY2 is then HXY itself, its IMC2 exactly 0.
+    return torch.where((hx == 0) | (hy == 0), 0.0, imc2)
+
+
+def _mcc(p: Pairs, rows: TextureRows) -> torch.Tensor:
+    """Maximal correlation coefficient: sqrt of the second largest eigenvalue of Q, per angle."""
+    if rows.gray_levels_in_region < 2:
+        return torch.ones_like(p.count)  # pyradiomics: a region of one gray level has MCC 1
+    # Q only has rows for the levels present in the row; the others hold zeros (eigenvalue 0). So a row
+    # of one level has second eigenvalue 0, and the others are solved in groups of equal size.
+    levels = torch.maximum(p.local_x.flatten(1).amax(1), p.local_y.flatten(1).amax(1))
+    result = torch.zeros_like(p.count)
+    for width in torch.unique(levels).tolist():
+        if width < 2:
+            continue
+        members = torch.nonzero(levels == width).flatten()
+        chunk = max(1, MCC_ELEMENTS_PER_CHUNK // (p.x.shape[1] * width * width))
+        for start in range(0, len(members), chunk):
+            part = members[start : start + chunk]
+            result[part] = _second_eigenvalue_root(p.dense(part, width))
+    return result
+
+
+def _second_eigenvalue_root(matrix: torch.Tensor) -> torch.Tensor:
+    """sqrt of Q's second largest eigenvalue for (rows, angles, levels, levels) normalised matrices."""
+    px, py = matrix.sum(-1), matrix.sum(-2)
+    # Q(i, j) = sum_k p(i, k) p(j, k) / (px(i) py(k)) = Dx^-1/2 (A A^T) Dx^1/2 with A(i, k) = p(i, k) /
+    # sqrt(px(i) py(k)): the same eigenvalues (up to pyradiomics' eps in the denominator), from a symmetric matrix.
+    scale_x = torch.where(px > 0, px.rsqrt(), 0.0)
+    scale_y = torch.where(py > 0, py.rsqrt(), 0.0)
+    a = matrix * scale_x[..., :, None] * scale_y[..., None, :]
+    eigenvalues = torch.linalg.eigvalsh(a @ a.transpose(-1, -2))
+    return eigenvalues[..., -2].clamp(min=0).sqrt()
+
+
+def _difference_variance(p: Pairs) -> torch.Tensor:
+    difference = p.difference.to(torch.float64)
+    return p.mean((difference - p.mean(difference)[..., None]) ** 2)
+
+
+def _cluster(power: int) -> Callable[[Pairs], torch.Tensor]:
+    return lambda p: p.mean((p.xf + p.yf - (p.mean_x + p.mean_y)[..., None]) ** power)
+
+
+def _inverse(p: Pairs, scale: float, power: int) -> torch.Tensor:
+    return p.mean(1 / (1 + (p.difference.to(torch.float64) / scale) ** power))
+
+
+PER_ANGLE: dict[str, Callable[[Pairs, TextureRows], torch.Tensor]] = {
+    "Autocorrelation": lambda p, r: p.mean(p.xf * p.yf),
+    "ClusterProminence": lambda p, r: _cluster(4)(p),
+    "ClusterShade": lambda p, r: _cluster(3)(p),
+    "ClusterTendency": lambda p, r: _cluster(2)(p),
+    "Contrast": lambda p, r: p.mean((p.xf - p.yf) ** 2),
+    "Correlation": lambda p, r: _correlation(p),
+    "DifferenceAverage": lambda p, r: p.mean(p.difference.to(torch.float64)),
+    "DifferenceEntropy": lambda p, r: p.distribution_entropy(p.difference),
+    "DifferenceVariance": lambda p, r: _difference_variance(p),
+    "JointEnergy": lambda p, r: p.cell_sum(lambda q: q**2),
+    "JointEntropy": lambda p, r: p.joint_entropy,
+    "Imc1": lambda p, r: _imc1(p),
+    "Imc2": lambda p, r: _imc2(p),
+    "Idm": lambda p, r: _inverse(p, 1.0, 2),
+    "MCC": _mcc,
+    "Idmn": lambda p, r: _inverse(p, float(r.max_gray_level), 2),
+    "Id": lambda p, r: _inverse(p, 1.0, 1),
+    "Idn": lambda p, r: _inverse(p, float(r.max_gray_level), 1),
+    "InverseVariance": lambda p, r: p.mean(
+        torch.where(p.difference > 0, 1 / p.difference.to(torch.float64).clamp(min=1) ** 2, 0.0)
+    ),
+    "MaximumProbability": lambda p, r: p.maximum_probability(),
+    "SumAverage": lambda p, r: p.mean(p.xf + p.yf),
+    "SumEntropy": lambda p, r: p.distribution_entropy(p.x + p.y),
+    "SumSquares": lambda p, r: p.mean((p.xf - p.mean_x[..., None]) ** 2, (p.yf - p.mean_x[..., None]) ** 2),
+}
+
+
+def compute(rows: TextureRows, features: list[str]) -> dict[str, torch.Tensor]:
+    settings = rows.settings
+    pairs = rows.pairs(symmetric=bool(settings.get("symmetricalGLCM", True)))
+    norm = settings.get("weightingNorm")
+    weighted = norm is not None
+    if weighted:
+        pairs = pairs.collapsed(angle_weights(pairs.angles, rows.spacing, norm, "glcm", pairs.weight.device))
+    results = {}
+    for name in features:
+        if name == "JointAverage":
+            # The angles pyradiomics keeps: those along which the region has pairs (all of them once weighted).
+            used = [0] if weighted else rows.angles_with_pairs(pairs.angles)
+            results[name] = pairs.mean_x[:, used].mean(1)
+            continue
+        per_angle = PER_ANGLE[name](pairs, rows)
+        # An angle without pairs in this row has no matrix: NaN, left out of the mean (numpy.nanmean).
+        per_angle = torch.where(torch.isnan(pairs.count), torch.nan, per_angle)
+        results[name] = torch.nanmean(per_angle, 1)
+    return results

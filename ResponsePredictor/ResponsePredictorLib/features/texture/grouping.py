@@ -1,0 +1,80 @@
+"""Texture matrices as weighted element lists: sums over a matrix's cells without the dense matrix.
+
+Both modes describe a matrix by elements (pairs, runs, zones, voxels with their dependence), each
+with a key naming its cell and a weight: the voxel mode lists every pair or run of a kernel with
+weight 1 (a 3x3x3 kernel has few, so a dense levels x levels matrix per kernel would be mostly
+empty), the whole-tumor mode lists the matrix's non-zero cells with their counts. A cell's count
+is the total weight of its row's elements with the same key, and a sum over cells becomes a sum
+over elements: sum_cells h(c) = sum_elements w * h(c) / c. So one formula serves both modes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+EPS = float(torch.finfo(torch.float64).eps)  # numpy.spacing(1), pyradiomics' eps in every logarithm
+
+
+def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """For each element, the total weight of its row's elements (last axis) with its key; 0 where its weight is 0.
+
+    Keys must be non-negative integers. Small key ranges are counted with a histogram per row, large
+    ones by sorting each row. The counts have the weights' type: the voxel mode's 0/1 weights are
+    counted in int32, which moves a quarter of float64's memory through the histograms.
+    """
+    shape = keys.shape
+    keys = keys.reshape(-1, shape[-1])
+    weights = weights.reshape(-1, shape[-1])
+    key_range = int(keys.max()) + 1 if keys.numel() else 1
+    # A histogram costs (rows x key range), a sort about (rows x width x log width).
+    if key_range <= 16 * shape[-1]:
+        counts = _histogram_counts(keys, weights, key_range)
+    else:
+        counts = _sorted_counts(keys, weights, key_range)
+    return torch.where(weights > 0, counts, 0).reshape(shape)
+
+
+def _histogram_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
+    histogram = torch.zeros(keys.shape[0], key_range, dtype=weights.dtype, device=keys.device)
+    histogram.scatter_add_(1, keys, weights)
+    return histogram.gather(1, keys)
+
+
+def _sorted_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
+    # Weightless elements get a key above every other, so they gather in their own, ignored, group.
+    ordered, order = torch.sort(torch.where(weights > 0, keys, key_range), dim=1)
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    group = torch.cumsum(starts, dim=1) - 1
+    sums = torch.zeros_like(weights).scatter_add_(1, group, weights.gather(1, order))
+    return torch.empty_like(weights).scatter_(1, order, sums.gather(1, group))
+
+
+def sum_over_cells(function_of_count: torch.Tensor, counts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum over distinct cells of f(cell), given f evaluated at each element's cell count."""
+    share = torch.where(weights > 0, weights * function_of_count / torch.where(counts > 0, counts, 1.0), 0.0)
+    return share.sum(-1)
+
+
+def entropy_of_counts(counts: torch.Tensor, weights: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """-sum p log2(p + eps) over the cells, p = cell count / total (pyradiomics' entropy, eps included).
+
+    NaN where ``total`` is NaN or 0 (an empty matrix).
+    """
+    probability = counts / total[..., None]
+    entropy = -sum_over_cells(probability * torch.log2(probability + EPS), counts, weights)
+    return torch.where(total > 0, entropy, torch.nan)
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over the last axis (NaN where no weight)."""
+    total = weights.sum(-1)
+    return torch.where(weights > 0, values * weights, 0.0).sum(-1) / torch.where(total > 0, total, math.nan)
+
+
+def variance(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Population variance over the last axis."""
+    centre = weighted_mean(values, weights)[..., None]
+    return weighted_mean((values - centre) ** 2, weights)

@@ -1,0 +1,145 @@
+"""The voxel mode's rows: the neighbourhood of each region voxel, gathered into a batch of flat rows.
+
+pyradiomics' voxel mode computes a kernel's features from the voxels of the cube of radius r around
+each region voxel (a square in the image plane with force2D; clipped to the image) that belong to
+the region (or, with ``maskedKernel: false``, to the cropped image). Padding the image by r voxels
+of neither gives every kernel a full cube, and a clipped voxel is then simply a voxel outside, which
+no feature counts. Each row holds one extra column, always outside the region, that neighbour look-ups
+leaving the kernel point to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from . import kernel_matrices
+from .elements import Elements
+from .levels import LevelTable
+from .pairs import Pairs
+from .rows import DiscretisedImage, TextureRows
+
+
+def kernel_offsets(radius: int, force2d_dimension: int | None = None) -> np.ndarray:
+    """The offsets (dk, dj, di) of a kernel, in C order (the row's column order)."""
+    axis = np.arange(-radius, radius + 1)
+    offsets = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+    return offsets if force2d_dimension is None else offsets[offsets[:, force2d_dimension] == 0]
+
+
+def neighbour_columns(offsets: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """For each kernel column, the column of the voxel ``step`` away, or K (the outside column) off the kernel."""
+    column = {tuple(offset): index for index, offset in enumerate(offsets.tolist())}
+    moved = (offsets + np.asarray(step)).tolist()
+    return np.array([column.get(tuple(point), len(offsets)) for point in moved])
+
+
+@dataclass(frozen=True)
+class KernelVolume:
+    """One discretised image on the device, padded by the kernel radius, ready to gather kernels from."""
+
+    image: DiscretisedImage
+    radius: int
+    offsets_table: np.ndarray  # (K, 3) kernel offsets
+    values: torch.Tensor  # float64, flat padded volume, NaN outside the kernel region
+    gray: torch.Tensor  # int64, flat padded volume, 0 outside the kernel region
+    first_order_gray: torch.Tensor
+    centres: torch.Tensor  # int64 flat padded indices of the region's voxels, C order (pyradiomics' order)
+    offsets: torch.Tensor  # int64 flat padded index offset of each kernel column
+
+    @classmethod
+    def build(cls, image: DiscretisedImage, radius: int, device: torch.device) -> KernelVolume:
+        force2d = image.settings.get("force2D", False)
+        table = kernel_offsets(radius, int(image.settings.get("force2Ddimension", 0)) if force2d else None)
+        pad = [(radius, radius)] * 3
+        member = image.kernel_region
+        values = np.pad(np.where(member, image.values, np.nan), pad, constant_values=np.nan)
+        gray = np.pad(np.where(member, image.gray, 0), pad)
+        first_order_gray = np.pad(np.where(member, image.first_order_gray, 0), pad)
+        roi = np.pad(image.roi, pad)
+        strides = np.array([roi.shape[1] * roi.shape[2], roi.shape[2], 1])
+        centres = np.flatnonzero(roi.ravel())
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(array).ravel(), device=device)
+
+        return cls(image, radius, table, tensor(values), tensor(gray), tensor(first_order_gray), tensor(centres),
+                   tensor(table @ strides))
+
+    @property
+    def count(self) -> int:
+        return int(self.centres.numel())
+
+    @property
+    def width(self) -> int:
+        """Columns per kernel (without the outside column)."""
+        return len(self.offsets_table)
+
+    def batch(self, start: int, stop: int) -> Kernels:
+        rows = self.centres[start:stop, None] + self.offsets[None, :]
+        return Kernels(self, rows)
+
+
+@dataclass(frozen=True, eq=False)
+class Kernels(TextureRows):
+    """A batch of kernels: row b holds the kernel of region voxel ``start + b``."""
+
+    volume: KernelVolume
+    rows: torch.Tensor  # (B, K) flat padded indices
+
+    @property
+    def image(self) -> DiscretisedImage:  # type: ignore[override]
+        return self.volume.image
+
+    def _with_outside_column(self, values: torch.Tensor, fill: float | int) -> torch.Tensor:
+        gathered = values[self.rows]
+        return torch.cat([gathered, gathered.new_full((gathered.shape[0], 1), fill)], dim=1)
+
+    @cached_property
+    def gray(self) -> torch.Tensor:
+        """(B, K + 1) int64 gray levels, 0 outside the region and in the outside column."""
+        return self._with_outside_column(self.volume.gray, 0)
+
+    @cached_property
+    def local_level(self) -> torch.Tensor:
+        """(B, K + 1) rank of each voxel's gray level among the levels present in its kernel (0 outside).
+
+        Cells of a kernel's matrices then have keys below (levels in the kernel)^2, small enough to count
+        with a histogram per row.
+        """
+        gray = self.gray
+        present = torch.zeros(gray.shape[0], int(gray.max()) + 1, dtype=torch.bool, device=gray.device)
+        present.scatter_(1, gray, True)
+        present[:, 0] = False
+        return torch.cumsum(present, 1).gather(1, gray)
+
+    @cached_property
+    def values(self) -> torch.Tensor:
+        return self.volume.values[self.rows]
+
+    @cached_property
+    def first_order_gray(self) -> torch.Tensor:
+        return self.volume.first_order_gray[self.rows]
+
+    def columns(self, steps: np.ndarray) -> torch.Tensor:
+        """(len(steps), K) neighbour columns (see ``neighbour_columns``) on this batch's device."""
+        table = np.stack([neighbour_columns(self.volume.offsets_table, step) for step in steps])
+        return torch.as_tensor(table, device=self.rows.device)
+
+    def pairs(self, symmetric: bool) -> Pairs:
+        return kernel_matrices.pairs(self, symmetric)
+
+    def runs(self) -> Elements:
+        return kernel_matrices.runs(self)
+
+    def zones(self) -> Elements:
+        return kernel_matrices.zones(self)
+
+    def dependences(self) -> Elements:
+        return kernel_matrices.dependences(self)
+
+    def neighbourhood(self) -> LevelTable:
+        return kernel_matrices.neighbourhood(self)

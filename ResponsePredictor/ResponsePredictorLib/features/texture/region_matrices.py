@@ -1,0 +1,137 @@
+"""The texture matrices of a whole region, as element lists of their non-zero cells with the cells' counts.
+
+Each matrix is counted over the region's cropped box with whole-array operations (shifted slices,
+strided views, one connected-components pass), in the order pyradiomics' C code visits the voxels
+where the order changes a floating-point sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+# Counting cells with a dense histogram up to this many keys, else by sorting the keys.
+DENSE_HISTOGRAM_KEYS = 2**22
+
+
+def shifted(shape: tuple[int, ...], offset: np.ndarray) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Slices of the voxels p and of their neighbours p + offset, both inside an array of ``shape``."""
+    first = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, shape))
+    second = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, shape))
+    return first, second
+
+
+def cells(keys: np.ndarray, key_range: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys and how often each occurs."""
+    if key_range <= DENSE_HISTOGRAM_KEYS:
+        counts = np.bincount(keys, minlength=key_range)
+        present = np.flatnonzero(counts)
+        return present, counts[present].astype(np.float64)
+    present, counts = np.unique(keys, return_counts=True)
+    return present, counts.astype(np.float64)
+
+
+def pair_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per angle: the GLCM's non-zero cells (level of p, level of p + angle) and their counts."""
+    base = int(gray.max()) + 1
+    for offset in angles:
+        first, second = shifted(gray.shape, offset)
+        x, y = gray[first], gray[second]
+        both = (x > 0) & (y > 0)  # gray is 0 outside the region
+        present, counts = cells(x[both] * base + y[both], base * base)
+        yield present // base, present % base, counts
+
+
+def run_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per angle: the GLRLM's non-zero cells (level, run length) and their counts.
+
+    As pyradiomics' C code, an angle along which no line holds two region voxels counts no runs.
+    """
+    for offset in angles:
+        lines = _lines(gray, offset)
+        inside = lines > 0
+        if not (inside.sum(1) > 1).any():
+            yield np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+            continue
+        starts = inside.copy()
+        starts[:, 1:] &= lines[:, 1:] != lines[:, :-1]
+        ends = inside.copy()
+        ends[:, :-1] &= lines[:, :-1] != lines[:, 1:]
+        first, last = np.flatnonzero(starts), np.flatnonzero(ends)  # a run's start and end pair up in order
+        levels = lines.ravel()[first].astype(np.int64)
+        lengths = last - first + 1
+        width = int(lengths.max()) + 1
+        present, counts = cells(levels * width + lengths, (int(levels.max()) + 1) * width)
+        yield present // width, present % width, counts
+
+
+def _lines(gray: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The image's lines along ``offset`` (components -1, 0, 1) as rows of a 2D array, 0 outside the image.
+
+    Runs along an offset and its opposite are the same, so the offset's first non-zero component is
+    made positive; axes along which it then steps backwards are flipped. The lines then advance by
+    +1 along the moving axes: taking the first of them as the position t along the line and the
+    others relative to it (sheared), every line becomes a row of a strided view of the padded image.
+    """
+    offset = np.asarray(offset)
+    moving = np.flatnonzero(offset)
+    sign = offset[moving[0]]
+    flips = tuple(axis for axis in moving if offset[axis] * sign < 0)
+    image = np.flip(gray, flips) if flips else gray
+    lead, sheared = moving[0], moving[1:]
+    length = image.shape[lead]
+    padded = np.pad(image, [(length - 1, length - 1) if axis in sheared else (0, 0) for axis in range(image.ndim)])
+    others = [axis for axis in range(image.ndim) if axis != lead]
+    shape = [image.shape[axis] + (length - 1 if axis in sheared else 0) for axis in others] + [length]
+    strides = [padded.strides[axis] for axis in others] + [sum(padded.strides[axis] for axis in moving)]
+    return np.ascontiguousarray(as_strided(padded, shape=shape, strides=strides)).reshape(-1, length)
+
+
+def zone_cells(gray: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The GLSZM's non-zero cells (level, zone size) and their counts: zones are the connected sets of
+    voxels of one level, neighbours along ``angles`` (one of each pair of opposite offsets)."""
+    inside = gray > 0
+    index = np.full(gray.shape, -1, dtype=np.int64)
+    count = int(inside.sum())
+    index[inside] = np.arange(count)
+    sources, targets = [], []
+    for offset in angles:
+        first, second = shifted(gray.shape, offset)
+        same = inside[first] & (gray[first] == gray[second])
+        sources.append(index[first][same])
+        targets.append(index[second][same])
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    graph = coo_matrix((np.ones(len(source), dtype=np.int8), (source, target)), shape=(count, count))
+    zones, label = connected_components(graph, directed=False)
+    size = np.bincount(label, minlength=zones)
+    level = np.zeros(zones, dtype=np.int64)
+    level[label] = gray[inside]
+    width = int(size.max()) + 1
+    present, counts = cells(level * width + size, (int(level.max()) + 1) * width)
+    return present // width, present % width, counts
+
+
+def neighbour_sums(gray: np.ndarray, angles: np.ndarray, alpha: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each voxel: its neighbours in the region, their summed levels and its dependent neighbours
+    (levels within ``alpha``), along ``angles`` and their opposites."""
+    inside = gray > 0
+    neighbours = np.zeros(gray.shape, dtype=np.int64)
+    total = np.zeros(gray.shape, dtype=np.int64)
+    dependent = np.zeros(gray.shape, dtype=np.int64)
+    for offset in angles:
+        first, second = shifted(gray.shape, offset)
+        a, b = gray[first], gray[second]
+        both = inside[first] & inside[second]
+        close = both & (np.abs(a - b) <= alpha)
+        # A pair is a neighbour of each of its voxels: count it at both ends (opposite offsets).
+        neighbours[first] += both
+        neighbours[second] += both
+        total[first] += np.where(both, b, 0)
+        total[second] += np.where(both, a, 0)
+        dependent[first] += close
+        dependent[second] += close
+    return neighbours, total, dependent
