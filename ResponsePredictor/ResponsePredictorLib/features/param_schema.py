@@ -115,7 +115,7 @@ def _wavelet_check(value: Any) -> Any:
 
 _FLAG = _Rule("true or false", _flag_check)
 _WAVELET = _Rule("a wavelet name of PyWavelets (pywt.wavelist()), such as coif1, haar or db2", _wavelet_check)
-_INTERPOLATORS = (
+INTERPOLATOR_NAMES = (  # pyradiomics' checkInterpolator: the SimpleITK interpolators by name
     "sitkNearestNeighbor", "sitkLinear", "sitkBSpline", "sitkGaussian", "sitkLabelGaussian",
     "sitkHammingWindowedSinc", "sitkCosineWindowedSinc", "sitkWelchWindowedSinc", "sitkLanczosWindowedSinc",
     "sitkBlackmanWindowedSinc",
@@ -137,7 +137,7 @@ SETTING_RULES: dict[str, _Rule] = {
     "removeOutliers": _number(float, above=0),
     "resampledPixelSpacing": _list_of(_number(float, least=0)),
     # SimpleITK's interpolator enumeration runs from 1 (nearest neighbour) to 10
-    "interpolator": _either(_one_of(*_INTERPOLATORS), _number(int, least=1, most=10)),
+    "interpolator": _either(_one_of(*INTERPOLATOR_NAMES), _number(int, least=1, most=10)),
     "padDistance": _number(int, least=0),
     "distances": _list_of(_number(int, above=0)),
     "force2D": _FLAG,

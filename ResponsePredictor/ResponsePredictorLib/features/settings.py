@@ -7,6 +7,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import SettingsError
@@ -47,29 +48,29 @@ def load_settings(preset: str | None = None, params: str | Path | None = None) -
     return settings
 
 
-def _default_settings() -> dict[str, Any]:
-    """pyradiomics' RadiomicsFeatureExtractor._getDefaultSettings (the filters and classes hold their own)."""
-    return {
-        "minimumROIDimensions": 2,
-        "minimumROISize": None,
-        "normalize": False,
-        "normalizeScale": 1,
-        "removeOutliers": None,
-        "resampledPixelSpacing": None,
-        "interpolator": "sitkBSpline",
-        "preCrop": False,
-        "padDistance": 5,
-        "distances": [1],
-        "force2D": False,
-        "force2Ddimension": 0,
-        "resegmentRange": None,
-        "label": 1,
-        "additionalInfo": True,
-    }
+# pyradiomics' RadiomicsFeatureExtractor._getDefaultSettings(): what a missing key means (the filters
+# and classes hold their own defaults).
+DEFAULT_SETTINGS: Mapping[str, Any] = MappingProxyType({
+    "minimumROIDimensions": 2,
+    "minimumROISize": None,
+    "normalize": False,
+    "normalizeScale": 1,
+    "removeOutliers": None,
+    "resampledPixelSpacing": None,
+    "interpolator": "sitkBSpline",
+    "preCrop": False,
+    "padDistance": 5,
+    "distances": [1],
+    "force2D": False,
+    "force2Ddimension": 0,
+    "resegmentRange": None,
+    "label": 1,
+    "additionalInfo": True,
+})
 
 
 # What pyradiomics' voxel-based mode uses where voxelSetting is silent (base.py, featureextractor.py).
-_VOXEL_DEFAULTS = {"kernelRadius": 1, "maskedKernel": True, "initValue": 0, "voxelBatch": -1}
+VOXEL_DEFAULTS = {"kernelRadius": 1, "maskedKernel": True, "initValue": 0, "voxelBatch": -1}
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def parse_settings(raw: Mapping[str, Any]) -> ExtractionSettings:
     pyradiomics would refuse the mapping (see ``param_schema`` for the two small differences).
     """
     sections = validated(raw)
-    general = {**_default_settings(), **sections.get("setting", {}), **sections.get("voxelSetting", {})}
+    general = {**copy.deepcopy(dict(DEFAULT_SETTINGS)), **sections.get("setting", {}), **sections.get("voxelSetting", {})}
     # An empty or missing section means what it means to pyradiomics: the original image only, every class.
     image_types = sections.get("imageType") or {"Original": {}}
     requested = sections.get("featureClass") or dict.fromkeys(FEATURE_CLASSES)
@@ -121,6 +122,6 @@ def parse_settings(raw: Mapping[str, Any]) -> ExtractionSettings:
         general=general,
         image_types=image_types,
         feature_classes={cls: computed_features(cls, features) for cls, features in requested.items()},
-        voxel={**_VOXEL_DEFAULTS, **sections.get("voxelSetting", {})},
+        voxel={**VOXEL_DEFAULTS, **sections.get("voxelSetting", {})},
         raw=copy.deepcopy(dict(raw)),
     )

@@ -12,10 +12,9 @@ from .intensity import normalize_image
 from .masks import check_mask, check_roi, crop_to_tumor_mask, get_mask, resegment_mask
 from .pipeline import FilteredImage, PreparedCase, prepare_case
 from .resampling import resample_image
-from .settings import EXTRACTOR_DEFAULTS, extraction_settings, interpolator_id
+from .settings import extraction_settings, interpolator_id
 
 __all__ = [
-    "EXTRACTOR_DEFAULTS",
     "IMAGE_FILTERS",
     "BoundingBox",
     "FilteredImage",

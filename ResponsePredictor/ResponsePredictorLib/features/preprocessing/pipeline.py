@@ -22,7 +22,8 @@ from .filters import check_image_types, filtered_images
 from .intensity import normalize_image
 from .masks import check_mask, crop_to_tumor_mask, get_mask, resegment_mask
 from .resampling import resample_image
-from .settings import DEFAULT_KERNEL_RADIUS, extraction_settings, label_of
+from ..settings import VOXEL_DEFAULTS
+from .settings import extraction_settings, label_of
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class PreparedCase:
     @property
     def pad_distance(self) -> int:
         """Voxels kept around the box for the feature classes: the kernel radius in voxel mode, else 0."""
-        return self.settings.get("kernelRadius", DEFAULT_KERNEL_RADIUS) if self.voxel_based else 0
+        return self.settings.get("kernelRadius", VOXEL_DEFAULTS["kernelRadius"]) if self.voxel_based else 0
 
     def shape_input(self) -> tuple[sitk.Image, sitk.Image]:
         """Image and shape mask cropped to the box (no padding), as pyradiomics' computeShape gets them.

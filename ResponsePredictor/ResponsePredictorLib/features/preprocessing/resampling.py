@@ -24,13 +24,9 @@ from .boxes import BoundingBox, crop
 from .masks import check_roi, crop_to_tumor_mask, nearest_onto
 from .settings import interpolator_id, label_of
 
-# The B-spline interpolators (pyradiomics' 'sitkBSpline' is order 3) and the ITK resamplers that
-# evaluate a B-spline of the same order from ready-made coefficients.
-_BSPLINE_ORDER = {getattr(sitk, f"sitkBSpline{order}"): order for order in range(1, 6)}
-_COEFFICIENT_RESAMPLER = {order: getattr(sitk, f"sitkBSplineResamplerOrder{order}") for order in range(1, 6)}
-# The prefilter's pole of largest magnitude per spline order (Unser 1999): a coefficient's dependence
-# on a sample d voxels away falls off as |pole|**d.
-_PREFILTER_POLE = {1: 0.0, 2: math.sqrt(8.0) - 3.0, 3: math.sqrt(3.0) - 2.0, 4: -0.361341225900220177, 5: -0.430575347099973792}
+# pyradiomics' 'sitkBSpline' is the cubic B-spline: its prefilter's pole (Unser 1999) makes a
+# coefficient's dependence on a sample d voxels away fall off as |pole|**d.
+_CUBIC_POLE = math.sqrt(3.0) - 2.0
 # How far a change at the crop's edge may reach into the coefficients, relative to the image's range:
 # far below double rounding (2e-16 of a value), so that the coefficients the output uses come out
 # bit for bit as from the whole scan (checked on CT, MR, PET and the pyradiomics cases).
@@ -98,17 +94,15 @@ def resample_image(image: sitk.Image, mask: sitk.Image, settings: Mapping[str, A
     return resampled, resampled_mask
 
 
-def bspline_margin(order: int) -> int:
-    """Voxels to keep around the part of the input a B-spline resampling of ``order`` reads.
+def bspline_margin() -> int:
+    """Voxels to keep around the part of the input a cubic B-spline resampling reads.
 
     The prefilter runs recursively from each end of a line; a crop changes where it starts, and that
-    change fades as |pole|**d (order 3: 0.268**d) with the distance d from the crop's edge. The margin
-    makes it fade to ``_EDGE_INFLUENCE`` (order 3: 39 voxels) and adds the interpolation kernel's reach
-    beyond the output's extent (order // 2 + 1 voxels) plus one spare.
+    change fades as 0.268**d with the distance d from the crop's edge. The margin makes it fade to
+    ``_EDGE_INFLUENCE`` (39 voxels) and adds the interpolation kernel's reach beyond the output's
+    extent (2 voxels) plus one spare.
     """
-    pole = abs(_PREFILTER_POLE[order])
-    fade = 0 if pole == 0 else math.ceil(math.log(_EDGE_INFLUENCE) / math.log(pole))
-    return fade + order // 2 + 2
+    return math.ceil(math.log(_EDGE_INFLUENCE) / math.log(abs(_CUBIC_POLE))) + 3
 
 
 def _output_grid(mask: sitk.Image, box: BoundingBox, spacing: np.ndarray, pad: int) -> Grid:
@@ -134,13 +128,12 @@ def _output_grid(mask: sitk.Image, box: BoundingBox, spacing: np.ndarray, pad: i
 
 def _resample_values(image: sitk.Image, grid: Grid, interpolator: int) -> sitk.Image:
     """The image on ``grid`` in its own pixel type; B-spline coefficients only from the part that is read."""
-    order = _BSPLINE_ORDER.get(interpolator)
-    if order is None or image.GetNumberOfComponentsPerPixel() != 1:
+    if interpolator != sitk.sitkBSpline or image.GetNumberOfComponentsPerPixel() != 1:
         return _resample(image, grid, interpolator, image.GetPixelID())  # no prefilter: cost follows the output
-    source = _read_box(image, grid, bspline_margin(order))
+    source = _read_box(image, grid, bspline_margin())
     if np.prod(source.size) > _WORTH_CROPPING * np.prod(image.GetSize()):
         return _resample(image, grid, interpolator, image.GetPixelID())  # the crop would save little
-    coefficients = sitk.BSplineDecomposition(sitk.Cast(crop(image, source), sitk.sitkFloat64), order)
+    coefficients = sitk.BSplineDecomposition(sitk.Cast(crop(image, source), sitk.sitkFloat64), 3)
     # Zeros below the crop put every coefficient at its index in the scan; with the scan's origin the
     # resampler then maps each output point to exactly the continuous index the full resampling uses.
     # (The zeros are never read: the output lies a margin inside the crop.)
@@ -148,7 +141,7 @@ def _resample_values(image: sitk.Image, grid: Grid, interpolator: int) -> sitk.I
     placed.SetOrigin(image.GetOrigin())
     placed.SetSpacing(image.GetSpacing())
     placed.SetDirection(image.GetDirection())
-    return _resample(placed, grid, _COEFFICIENT_RESAMPLER[order], image.GetPixelID())
+    return _resample(placed, grid, sitk.sitkBSplineResamplerOrder3, image.GetPixelID())
 
 
 def _read_box(image: sitk.Image, grid: Grid, margin: int) -> BoundingBox:

@@ -1,4 +1,4 @@
-"""pyradiomics' general settings: their defaults, and the interpolator names they may hold."""
+"""pyradiomics' general settings as its extraction holds them, and the interpolators they may name."""
 
 from __future__ import annotations
 
@@ -9,57 +9,11 @@ from typing import Any
 import SimpleITK as sitk
 
 from ...errors import SettingsError
+from ..param_schema import INTERPOLATOR_NAMES
+from ..settings import DEFAULT_SETTINGS
 
-# RadiomicsFeatureExtractor._getDefaultSettings() of pyradiomics 3.0.1: what a missing key means.
-EXTRACTOR_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {
-        "minimumROIDimensions": 2,
-        "minimumROISize": None,
-        "normalize": False,
-        "normalizeScale": 1,
-        "removeOutliers": None,
-        "resampledPixelSpacing": None,
-        "interpolator": "sitkBSpline",
-        "preCrop": False,
-        "padDistance": 5,
-        "distances": [1],
-        "force2D": False,
-        "force2Ddimension": 0,
-        "resegmentRange": None,
-        "label": 1,
-        "additionalInfo": True,
-    }
-)
-
-# The kernel radius of voxel-based extraction when the settings do not give one (pyradiomics' default).
-DEFAULT_KERNEL_RADIUS = 1
-
-_INTERPOLATOR_NAMES = (
-    "sitkNearestNeighbor",
-    "sitkLinear",
-    "sitkBSpline",
-    "sitkGaussian",
-    "sitkLabelGaussian",
-    "sitkHammingWindowedSinc",
-    "sitkCosineWindowedSinc",
-    "sitkWelchWindowedSinc",
-    "sitkLanczosWindowedSinc",
-    "sitkBlackmanWindowedSinc",
-    "sitkBSpline1",
-    "sitkBSpline2",
-    "sitkBSpline3",
-    "sitkBSpline4",
-    "sitkBSpline5",
-    "sitkBSplineResampler",
-    "sitkBSplineResamplerOrder1",
-    "sitkBSplineResamplerOrder2",
-    "sitkBSplineResamplerOrder3",
-    "sitkBSplineResamplerOrder4",
-    "sitkBSplineResamplerOrder5",
-    "sitkLabelLinear",
-)
 INTERPOLATORS: Mapping[str, int] = MappingProxyType(
-    {name: getattr(sitk, name) for name in _INTERPOLATOR_NAMES if hasattr(sitk, name)}
+    {name: getattr(sitk, name) for name in INTERPOLATOR_NAMES}
 )
 
 
@@ -68,7 +22,7 @@ def extraction_settings(settings: Mapping[str, Any] | None = None, voxel_based: 
 
     Voxel-based extraction adds ``voxelBased: True``, which pyradiomics passes on to the feature classes.
     """
-    merged = {**EXTRACTOR_DEFAULTS, **(settings or {})}
+    merged = {**DEFAULT_SETTINGS, **(settings or {})}
     if voxel_based:
         merged["voxelBased"] = True
     return merged
