@@ -17,6 +17,13 @@ from scipy import ndimage
 from ResponsePredictorLib.errors import MaskError, SettingsError
 from ResponsePredictorLib.features.names import feature_names
 from ResponsePredictorLib.features.shape import shape2d_features, shape_features
+from ResponsePredictorLib.features.shape.tables import (
+    CUBE_CORNERS,
+    CUBE_EDGES,
+    CUBE_TRIANGLES,
+    SQUARE_EDGES,
+    SQUARE_SEGMENTS,
+)
 
 SHAPE_FEATURES = tuple(feature_names("shape"))
 SHAPE2D_FEATURES = tuple(feature_names("shape2D"))
@@ -250,6 +257,201 @@ def test_random_masks_match_pyradiomics(seed):
 @pytest.mark.parametrize("spacing", SPACINGS)
 def test_degenerate_masks_match_pyradiomics(mask, spacing):
     check_3d_and_slices(mask, spacing, "degenerate")
+
+
+# ---------------------------------------------------------------- marching-cubes and -squares tables
+#
+# ``features/shape/tables.py`` holds Bourke's public-domain marching-cubes table and a marching-squares
+# table derived in code. The structural tests below check them without pyradiomics; the agreement tests
+# check, on masks where every 2x2x2 (2x2) configuration occurs, that they give pyradiomics' mesh sizes.
+
+
+def _crossed(case: int, edges) -> set[int]:
+    """Edges (indices) whose two corners differ in ``case``."""
+    return {k for k, (a, b) in enumerate(edges) if (case >> a & 1) != (case >> b & 1)}
+
+
+def _shares_a_face(*edges_of_cube: int) -> bool:
+    """Whether the given cube edges' midpoints lie on one face of the cube (one coordinate in common)."""
+    corners = np.array(CUBE_CORNERS)
+    midpoints = np.array([(corners[a] + corners[b]) / 2 for a, b in (CUBE_EDGES[e] for e in edges_of_cube)])
+    return bool(np.any(np.all(midpoints == midpoints[0], axis=0) & np.isin(midpoints[0], (0, 1))))
+
+
+def test_cube_table_is_a_consistent_surface_per_case():
+    # Bourke's corner and edge numbering with our (z, y, x) corners: every case's triangles use exactly its
+    # crossed edges, their inner edges are shared by two triangles with opposite directions (one
+    # orientation), and their outline runs on the cube's faces. A mistyped number breaks one of these.
+    assert len(CUBE_TRIANGLES) == 128
+    for a, b in CUBE_EDGES:
+        assert np.abs(np.subtract(CUBE_CORNERS[a], CUBE_CORNERS[b])).sum() == 1  # edges join neighbours
+    for case, triangles in enumerate(CUBE_TRIANGLES):
+        assert {e for triangle in triangles for e in triangle} == _crossed(case, CUBE_EDGES), case
+        directed: dict[tuple[int, int], int] = {}
+        for triangle in triangles:
+            assert len(set(triangle)) == 3, case
+            for k in range(3):
+                side = (triangle[k], triangle[(k + 1) % 3])
+                directed[side] = directed.get(side, 0) + 1
+        for (a, b), count in directed.items():
+            assert count == 1, (case, a, b)  # no side twice in one direction
+            if (b, a) not in directed:
+                assert _shares_a_face(a, b), (case, a, b)  # outline on the cube's faces
+
+
+def test_square_table_is_the_marching_squares_outline():
+    assert SQUARE_SEGMENTS[0] == SQUARE_SEGMENTS[15] == ()
+    for case, segments in enumerate(SQUARE_SEGMENTS):
+        assert sorted(e for segment in segments for e in segment) == sorted(_crossed(case, SQUARE_EDGES)), case
+        for entry, leave in segments:
+            # The entry edge ends at an inside corner, the exit edge starts at one.
+            assert case >> SQUARE_EDGES[entry][1] & 1 and case >> SQUARE_EDGES[leave][0] & 1, case
+    # The saddles: diagonal corners are cut off one by one.
+    assert SQUARE_SEGMENTS[0b0101] == ((1, 2), (3, 0)) and SQUARE_SEGMENTS[0b1010] == ((0, 1), (2, 3))
+
+
+def configuration(pattern: int, ndim: int) -> np.ndarray:
+    """A 2x2x2 (ndim 3) or 2x2 (ndim 2) block whose offset k (in ``np.ndindex`` order) is inside when bit k
+    of ``pattern`` is set."""
+    return np.array([bool(pattern >> bit & 1) for bit in range(2 ** ndim)]).reshape((2,) * ndim)
+
+
+def all_configurations(ndim: int, seed: int | None = None) -> np.ndarray:
+    """A mask in which every 2x2x2 (ndim 3) or 2x2 (ndim 2) pattern of inside voxels occurs: each pattern
+    as a block, the blocks one empty voxel apart on a grid, in pattern order or (with a seed) shuffled.
+
+    In pattern order each pattern and its complement sit at mirrored places, where the volume terms of a
+    wrong table row can cancel (a reversed triangle in case 30 did); shuffled, they do not."""
+    side = 4 if ndim == 2 else 16  # blocks per row (and column) of the layout
+    patterns = np.arange(2 ** 2 ** ndim)
+    if seed is not None:
+        patterns = np.random.default_rng(seed).permutation(patterns)
+    mask = np.zeros((2,) * (ndim - 2) + (3 * (len(patterns) // side) - 1, 3 * side - 1), bool)
+    for place, pattern in enumerate(patterns):
+        y, x = 3 * (place // side), 3 * (place % side)
+        mask[..., y:y + 2, x:x + 2] = configuration(int(pattern), ndim)
+    return mask
+
+
+def configurations(mask: np.ndarray) -> set[int]:
+    """The 2x2x2 (2x2) patterns of the mask padded by one empty voxel, as the marching cells see them,
+    numbered as in ``all_configurations`` (independently of the tables' corner numbering)."""
+    padded = np.pad(mask, 1).astype(np.int64)
+    cells = tuple(n - 1 for n in padded.shape)
+    codes = np.zeros(cells, np.int64)
+    for bit, offset in enumerate(np.ndindex(*(2,) * mask.ndim)):
+        codes |= padded[tuple(slice(o, o + n) for o, n in zip(offset, cells))] << bit
+    return set(np.unique(codes).tolist())
+
+
+TABLE_SEEDS = range(6)
+MASKS_PER_SEED = 50  # 300 random 3D masks and 300 random planes
+
+
+def table_masks(seed: int) -> list[tuple[np.ndarray, tuple[float, float, float]]]:
+    """Random small 3D masks (2-5 voxels a side, any fill) with random anisotropic spacings."""
+    rng = np.random.default_rng(1000 + seed)
+    masks = []
+    for _ in range(MASKS_PER_SEED):
+        mask = rng.random(rng.integers(2, 6, 3)) < rng.uniform(0.15, 0.85)
+        mask[tuple(rng.integers(0, n) for n in mask.shape)] = True
+        masks.append((mask, tuple(float(s) for s in rng.uniform(0.3, 3.0, 3))))
+    return masks
+
+
+def table_planes(seed: int) -> list[tuple[np.ndarray, tuple[float, float, float], int]]:
+    """Random small planes (one voxel thick along a random axis) with random anisotropic spacings."""
+    rng = np.random.default_rng(2000 + seed)
+    planes = []
+    for _ in range(MASKS_PER_SEED):
+        dimension = int(rng.integers(3))
+        shape = list(rng.integers(2, 8, 2))
+        shape.insert(dimension, 1)
+        plane = rng.random(shape) < rng.uniform(0.15, 0.85)
+        plane[tuple(rng.integers(0, n) for n in plane.shape)] = True
+        planes.append((plane, tuple(float(s) for s in rng.uniform(0.3, 3.0, 3)), dimension))
+    return planes
+
+
+def test_table_masks_hold_every_configuration():
+    assert configurations(all_configurations(3)) == set(range(256))
+    assert configurations(all_configurations(2)) == set(range(16))
+    # The random masks alone hold them all too.
+    seen = set().union(*(configurations(mask) for seed in TABLE_SEEDS for mask, _ in table_masks(seed)))
+    assert seen == set(range(256))
+    seen = set().union(*(configurations(np.squeeze(plane, dimension))
+                         for seed in TABLE_SEEDS for plane, _, dimension in table_planes(seed)))
+    assert seen == set(range(16))
+
+
+MESH_3D = ("MeshVolume", "SurfaceArea")
+MESH_2D = ("MeshSurface", "Perimeter")
+
+
+def pyradiomics_mesh(mask: np.ndarray, spacing, names, dimension: int | None = None) -> dict[str, float]:
+    """pyradiomics' shape (dimension None) or shape2D features ``names`` of the mask."""
+    radiomics = pytest.importorskip("radiomics")
+    from radiomics import shape, shape2D
+
+    radiomics.setVerbosity(40)
+    if dimension is None:
+        features = shape.RadiomicsShape(*_sitk_pair(mask, spacing))
+    else:
+        features = shape2D.RadiomicsShape2D(*_sitk_pair(mask, spacing), force2D=True, force2Ddimension=dimension)
+    for name in names:
+        features.enableFeatureByName(name)
+    return {k: float(v) for k, v in features.execute().items()}
+
+
+def assert_mesh_equal(ours: dict[str, float], reference: dict[str, float], where: str) -> None:
+    assert set(ours) == set(reference), where
+    for name, ref in reference.items():
+        assert ours[name] == pytest.approx(ref, rel=1e-12, abs=1e-12), f"{where}: {name} {ours[name]!r} vs {ref!r}"
+
+
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("seed", [None, 0, 1])
+def test_every_configuration_matches_pyradiomics(seed, spacing):
+    mask = crop(all_configurations(3, seed))
+    assert_mesh_equal(shape_features(mask, spacing, MESH_3D), pyradiomics_mesh(mask, spacing, MESH_3D),
+                      "all 2x2x2 configurations")
+    inverse = crop(~mask)  # every configuration also beside full cubes
+    assert_mesh_equal(shape_features(inverse, spacing, MESH_3D), pyradiomics_mesh(inverse, spacing, MESH_3D),
+                      "all 2x2x2 configurations, inverted")
+    plane = all_configurations(2, seed)
+    for dimension in range(3):
+        oriented = crop(np.expand_dims(plane, dimension))
+        assert_mesh_equal(shape2d_features(oriented, spacing, dimension, MESH_2D),
+                          pyradiomics_mesh(oriented, spacing, MESH_2D, dimension),
+                          f"all 2x2 configurations along {dimension}")
+
+
+def test_each_configuration_alone_matches_pyradiomics():
+    # One block per mask: a table row that differs from pyradiomics' in area or volume shows up by itself.
+    spacing = (0.7, 1.3, 2.5)
+    for pattern in range(1, 256):
+        block = crop(configuration(pattern, 3))
+        assert_mesh_equal(shape_features(block, spacing, MESH_3D), pyradiomics_mesh(block, spacing, MESH_3D),
+                          f"2x2x2 pattern {pattern}")
+    for pattern in range(1, 16):
+        for dimension in range(3):
+            block = crop(np.expand_dims(configuration(pattern, 2), dimension))
+            assert_mesh_equal(shape2d_features(block, spacing, dimension, MESH_2D),
+                              pyradiomics_mesh(block, spacing, MESH_2D, dimension),
+                              f"2x2 pattern {pattern} along {dimension}")
+
+
+@pytest.mark.parametrize("seed", TABLE_SEEDS)
+def test_random_small_masks_match_pyradiomics_meshes(seed):
+    for k, (mask, spacing) in enumerate(table_masks(seed)):
+        mask = crop(mask)
+        assert_mesh_equal(shape_features(mask, spacing, MESH_3D), pyradiomics_mesh(mask, spacing, MESH_3D),
+                          f"seed {seed} mask {k} spacing {spacing}")
+    for k, (plane, spacing, dimension) in enumerate(table_planes(seed)):
+        plane = crop(plane)
+        assert_mesh_equal(shape2d_features(plane, spacing, dimension, MESH_2D),
+                          pyradiomics_mesh(plane, spacing, MESH_2D, dimension),
+                          f"seed {seed} plane {k} along {dimension} spacing {spacing}")
 
 
 # ---------------------------------------------------------------- real data
