@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from .grouping import count_equal, entropy_of_counts, sum_over_cells, variance, weighted_mean
+from .grouping import count_equal, entropy_of_counts, variance, weighted_mean, weighted_sum
 
 
 class Elements:
@@ -23,8 +23,10 @@ class Elements:
         self.weight = weight  # int32 0/1 per element, or float64 cell counts
         self.level_key = level
         self.size_key = size
-        self.g = level.to(torch.float64)
-        self.s = size.to(torch.float64)
+        # Padding elements get level and size 1, so that 1 / g^2 and 1 / s^2 stay finite under their zero weight.
+        present = weight > 0
+        self.g = torch.where(present, level, 1).to(torch.float64)
+        self.s = torch.where(present, size, 1).to(torch.float64)
         total = self.weight.sum(-1, dtype=torch.float64)
         self.count = torch.where(total > 0, total, torch.nan)  # Nr / Nz; NaN for an empty matrix
 
@@ -32,9 +34,8 @@ class Elements:
         return weighted_mean(values, self.weight)
 
     def non_uniformity(self, key: torch.Tensor) -> torch.Tensor:
-        """sum over values of key of (number of elements with that value)^2."""
-        counts = count_equal(key, self.weight)
-        return sum_over_cells(counts**2, counts, self.weight)
+        """sum over values of key of (number of elements with that value)^2: each element adds its value's count."""
+        return weighted_sum(count_equal(key, self.weight), self.weight)
 
     def entropy(self) -> torch.Tensor:
         key = self.level_key * (int(self.size_key.max()) + 1) + self.size_key

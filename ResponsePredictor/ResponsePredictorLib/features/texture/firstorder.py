@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .grouping import EPS, count_equal, sum_over_cells
+from .grouping import EPS, count_equal, weighted_mean
 from .rows import TextureRows
 
 
@@ -44,12 +44,13 @@ class _Percentiles:
         return (low + (high - low) * (position - below)).squeeze(1)
 
 
-def _histogram_probability_sum(rows: TextureRows, function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """sum over the row's gray levels of f(p), p the share of the row's voxels at that level."""
+def _histogram_mean(rows: TextureRows, function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """sum over the row's gray levels of p f(p), p the share of the row's voxels at that level: the mean
+    over the row's voxels of f(p of the voxel's level)."""
     gray = rows.first_order_gray
-    present = (gray > 0).to(torch.float64)
-    counts = count_equal(gray, present)
-    return sum_over_cells(function(counts / present.sum(1, keepdim=True)), counts, present)
+    present = (gray > 0).to(torch.int32)
+    share = count_equal(gray, present) / present.sum(1, keepdim=True)
+    return weighted_mean(function(share), present)
 
 
 def _robust_mean_absolute_deviation(values: torch.Tensor, percentile: _Percentiles) -> torch.Tensor:
@@ -67,8 +68,8 @@ def compute(rows: TextureRows, features: list[str]) -> dict[str, torch.Tensor]:
     definitions: dict[str, Callable[[], torch.Tensor]] = {
         "Energy": lambda: torch.nansum((x + shift) ** 2, 1),
         "TotalEnergy": lambda: torch.nansum((x + shift) ** 2, 1) * voxel_volume,
-        "Entropy": lambda: _histogram_probability_sum(rows, lambda p: -p * torch.log2(p + EPS)),
-        "Uniformity": lambda: _histogram_probability_sum(rows, lambda p: p**2),
+        "Entropy": lambda: _histogram_mean(rows, lambda p: -torch.log2(p + EPS)),
+        "Uniformity": lambda: _histogram_mean(rows, lambda p: p),
         "Minimum": lambda: torch.amin(torch.nan_to_num(x, nan=torch.inf), 1),
         "Maximum": lambda: torch.amax(torch.nan_to_num(x, nan=-torch.inf), 1),
         "Range": lambda: torch.amax(torch.nan_to_num(x, nan=-torch.inf), 1) - torch.amin(torch.nan_to_num(x, nan=torch.inf), 1),

@@ -55,7 +55,7 @@ def _mcc(p: Pairs, rows: TextureRows) -> torch.Tensor:
         return torch.ones_like(p.count)  # pyradiomics: a region of one gray level has MCC 1
     # Q only has rows for the levels present in the row; the others hold zeros (eigenvalue 0). So a row
     # of one level has second eigenvalue 0, and the others are solved in groups of equal size.
-    levels = torch.maximum(p.local_x.flatten(1).amax(1), p.local_y.flatten(1).amax(1))
+    levels = p.rank_table[:, -1]  # the number of levels present in each row
     result = torch.zeros_like(p.count)
     for width in torch.unique(levels).tolist():
         if width < 2:
@@ -103,7 +103,7 @@ PER_ANGLE: dict[str, Callable[[Pairs, TextureRows], torch.Tensor]] = {
     "DifferenceAverage": lambda p, r: p.mean(p.difference.to(torch.float64)),
     "DifferenceEntropy": lambda p, r: p.distribution_entropy(p.difference),
     "DifferenceVariance": lambda p, r: _difference_variance(p),
-    "JointEnergy": lambda p, r: p.cell_sum(lambda q: q**2),
+    "JointEnergy": lambda p, r: p.mean(p.cell_probability),
     "JointEntropy": lambda p, r: p.joint_entropy,
     "Imc1": lambda p, r: _imc1(p),
     "Imc2": lambda p, r: _imc2(p),

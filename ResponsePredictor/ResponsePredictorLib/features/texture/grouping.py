@@ -4,8 +4,11 @@ Both modes describe a matrix by elements (pairs, runs, zones, voxels with their 
 with a key naming its cell and a weight: the voxel mode lists every pair or run of a kernel with
 weight 1 (a 3x3x3 kernel has few, so a dense levels x levels matrix per kernel would be mostly
 empty), the whole-tumor mode lists the matrix's non-zero cells with their counts. A cell's count
-is the total weight of its row's elements with the same key, and a sum over cells becomes a sum
-over elements: sum_cells h(c) = sum_elements w * h(c) / c. So one formula serves both modes.
+is the total weight of its row's elements with the same key, and a sum over the cells of the
+normalised matrix becomes an expectation over elements: sum_cells p g(p) = sum_elements (w / n) g(p),
+p the element's cell's probability. So one formula serves both modes.
+
+Elements without weight (padding) must hold finite values: weights zero them in every sum.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """For each element, the total weight of its row's elements (last axis) with its key; 0 where its weight is 0.
 
     Keys must be non-negative integers. Small key ranges are counted with a histogram per row, large
-    ones by sorting each row. The counts have the weights' type: the voxel mode's 0/1 weights are
-    counted in int32, which moves a quarter of float64's memory through the histograms.
+    ones by sorting each row. The counting runs in the weights' type (the voxel mode's 0/1 weights in
+    int32, which moves half of float64's memory through the histograms); the counts are float64.
     """
     shape = keys.shape
     keys = keys.reshape(-1, shape[-1])
@@ -33,7 +36,7 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         counts = _histogram_counts(keys, weights, key_range)
     else:
         counts = _sorted_counts(keys, weights, key_range)
-    return torch.where(weights > 0, counts, 0).reshape(shape)
+    return torch.where(weights > 0, counts, 0).reshape(shape).to(torch.float64)
 
 
 def _histogram_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
@@ -52,26 +55,23 @@ def _sorted_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) ->
     return torch.empty_like(weights).scatter_(1, order, sums.gather(1, group))
 
 
-def sum_over_cells(function_of_count: torch.Tensor, counts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """sum over distinct cells of f(cell), given f evaluated at each element's cell count."""
-    share = torch.where(weights > 0, weights * function_of_count / torch.where(counts > 0, counts, 1.0), 0.0)
-    return share.sum(-1)
-
-
 def entropy_of_counts(counts: torch.Tensor, weights: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     """-sum p log2(p + eps) over the cells, p = cell count / total (pyradiomics' entropy, eps included).
 
     NaN where ``total`` is NaN or 0 (an empty matrix).
     """
-    probability = counts / total[..., None]
-    entropy = -sum_over_cells(probability * torch.log2(probability + EPS), counts, weights)
-    return torch.where(total > 0, entropy, torch.nan)
+    return -weighted_sum(torch.log2(counts / total[..., None] + EPS), weights) / total
+
+
+def weighted_sum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum over the last axis of weight x value."""
+    return (values * weights).sum(-1)
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean over the last axis (NaN where no weight)."""
-    total = weights.sum(-1)
-    return torch.where(weights > 0, values * weights, 0.0).sum(-1) / torch.where(total > 0, total, math.nan)
+    total = weights.sum(-1, dtype=torch.float64)
+    return weighted_sum(values, weights) / torch.where(total > 0, total, math.nan)
 
 
 def variance(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -37,10 +37,9 @@ def pairs(kernels: Kernels, symmetric: bool) -> Pairs:
         keep = torch.nonzero(columns[a] != outside).flatten()
         first[a, : len(keep)] = keep
         second[a, : len(keep)] = columns[a, keep]
-    gray, local = kernels.gray, kernels.local_level
-    x, y = take(gray, first), take(gray, second)
+    x, y = take(kernels.gray, first), take(kernels.gray, second)
     weight = ((x > 0) & (y > 0)).to(torch.int32)
-    return Pairs(x, y, weight, take(local, first), take(local, second), angles, symmetric)
+    return Pairs(x, y, weight, kernels.rank_table, angles, symmetric)
 
 
 def runs(kernels: Kernels) -> Elements:
@@ -120,5 +119,5 @@ def neighbourhood(kernels: Kernels) -> LevelTable:
     value = level.to(torch.float64)
     # pyradiomics: a voxel without neighbours in the region differs by 0.
     difference = torch.where(count > 0, (value - total / count.clamp(min=1)).abs(), 0.0)
-    local = kernels.local_level[:, :-1]
+    local = kernels.rank_table.gather(1, level)
     return LevelTable.gather(local, level, difference, inside, int(local.max()) + 1)

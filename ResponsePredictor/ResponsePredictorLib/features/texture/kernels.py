@@ -104,17 +104,17 @@ class Kernels(TextureRows):
         return self._with_outside_column(self.volume.gray, 0)
 
     @cached_property
-    def local_level(self) -> torch.Tensor:
-        """(B, K + 1) rank of each voxel's gray level among the levels present in its kernel (0 outside).
+    def rank_table(self) -> torch.Tensor:
+        """(B, Ng + 1) each gray level's rank among the levels present in the kernel (1 ...), 0 for absent ones.
 
-        Cells of a kernel's matrices then have keys below (levels in the kernel)^2, small enough to count
-        with a histogram per row.
+        Cells of a kernel's matrices named by ranks have keys below (levels in the kernel)^2, small enough
+        to count with a histogram per row.
         """
         gray = self.gray
-        present = torch.zeros(gray.shape[0], int(gray.max()) + 1, dtype=torch.bool, device=gray.device)
+        present = torch.zeros(gray.shape[0], self.max_gray_level + 1, dtype=torch.bool, device=gray.device)
         present.scatter_(1, gray, True)
         present[:, 0] = False
-        return torch.cumsum(present, 1).gather(1, gray)
+        return torch.cumsum(present, 1)
 
     @cached_property
     def values(self) -> torch.Tensor:

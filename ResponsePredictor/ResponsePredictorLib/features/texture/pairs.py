@@ -9,14 +9,13 @@ once for both kinds of matrix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import torch
 
-from .grouping import EPS, count_equal, entropy_of_counts, sum_over_cells
+from .grouping import EPS, count_equal, entropy_of_counts, weighted_sum
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,8 +25,9 @@ class Pairs:
     x: torch.Tensor  # int64 gray level of the first voxel (1 ... Ng where weight > 0)
     y: torch.Tensor  # int64 gray level of the second voxel
     weight: torch.Tensor  # 0 where there is no pair: int32 0/1 per voxel pair, or float64 cell counts
-    local_x: torch.Tensor  # int64 rank of x among the levels present in the row (1 ...), for dense matrices
-    local_y: torch.Tensor
+    # (rows, Ng + 1): each gray level's rank among the levels present in the row (1 ...), 0 for absent
+    # levels. Ranks name the cells of small per-row matrices (a kernel holds at most 27 levels).
+    rank_table: torch.Tensor
     angles: np.ndarray  # (angles, 3) offsets; after weighting, one pseudo-angle
     symmetric: bool
 
@@ -38,8 +38,28 @@ class Pairs:
             return tensor.flatten(-2)[..., None, :]
 
         weight = merge(self.weight * angle_weights[:, None])
-        return Pairs(merge(self.x), merge(self.y), weight, merge(self.local_x), merge(self.local_y),
-                     self.angles[:1], self.symmetric)
+        return Pairs(merge(self.x), merge(self.y), weight, self.rank_table, self.angles[:1], self.symmetric)
+
+    def _rank(self, levels: torch.Tensor) -> torch.Tensor:
+        return self.rank_table.gather(1, levels.flatten(1)).view_as(levels)
+
+    @cached_property
+    def local_x(self) -> torch.Tensor:
+        """The first voxels' levels as ranks among the row's levels."""
+        return self._rank(self.x)
+
+    @cached_property
+    def local_y(self) -> torch.Tensor:
+        return self._rank(self.y)
+
+    @cached_property
+    def _keyed_levels(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The levels that name cells, and their count: the gray levels themselves when few enough to count
+        each row's cells with a histogram (see ``count_equal``), else their ranks in the row."""
+        levels = self.rank_table.shape[1]
+        if levels * levels <= 16 * self.x.shape[-1]:
+            return self.x, self.y, levels
+        return self.local_x, self.local_y, int(torch.maximum(self.local_x, self.local_y).max()) + 1
 
     @cached_property
     def count(self) -> torch.Tensor:
@@ -52,7 +72,7 @@ class Pairs:
         its two levels, ``swapped`` holds f(y, x), which a symmetrical matrix counts as well."""
         if self.symmetric and swapped is not None:
             values = (values + swapped) / 2
-        return torch.where(self.weight > 0, values * self.weight, 0.0).sum(-1) / self.count
+        return weighted_sum(values, self.weight) / self.count
 
     @cached_property
     def xf(self) -> torch.Tensor:
@@ -77,32 +97,23 @@ class Pairs:
     # -- cells of the joint matrix -------------------------------------------------------------
 
     @cached_property
-    def _cells(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per element: its cell's count, probability, and the number of matrix cells its key stands for."""
-        lx, ly = self.local_x, self.local_y
-        base = int(torch.maximum(lx, ly).max()) + 1 if lx.numel() else 1
+    def cell_probability(self) -> torch.Tensor:
+        """Per pair: the probability of its cell in the normalised matrix (the same for (x, y) and (y, x)
+        of a symmetrical matrix). Sums over the cells are means over the pairs: sum p g(p) = E[g(p)]."""
+        lx, ly, base = self._keyed_levels
+        n = self.count[..., None]
         if self.symmetric:
-            # (a, b) and (b, a) hold the same value in P + P^T: one key for both.
+            # (a, b) and (b, a) hold the same value in P + P^T, half of the pairs {a, b} each.
             counts = count_equal(torch.minimum(lx, ly) * base + torch.maximum(lx, ly), self.weight)
-            diagonal = self.x == self.y
-            n = self.count[..., None]
-            probability = torch.where(diagonal, counts / n, counts / (2 * n))
-            return counts, probability, torch.where(diagonal, 1.0, 2.0)
-        counts = count_equal(lx * base + ly, self.weight)
-        return counts, counts / self.count[..., None], torch.ones_like(counts)
-
-    def cell_sum(self, function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """sum over the normalised matrix's cells of f(p(a, b))."""
-        counts, probability, cells = self._cells
-        return sum_over_cells(cells * function(probability), counts, self.weight)
+            return torch.where(self.x == self.y, counts / n, counts / (2 * n))
+        return count_equal(lx * base + ly, self.weight) / n
 
     def maximum_probability(self) -> torch.Tensor:
-        _, probability, _ = self._cells
-        return torch.where(self.weight > 0, probability, -torch.inf).amax(-1)
+        return torch.where(self.weight > 0, self.cell_probability, -torch.inf).amax(-1)
 
     @cached_property
     def joint_entropy(self) -> torch.Tensor:  # HXY
-        return self.cell_sum(lambda q: -q * torch.log2(q + EPS))
+        return -self.mean(torch.log2(self.cell_probability + EPS))
 
     def distribution_entropy(self, key: torch.Tensor) -> torch.Tensor:
         """Entropy of the distribution of a per-pair key symmetric in x and y (|i - j|, i + j)."""
@@ -114,12 +125,13 @@ class Pairs:
     def _marginal_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """For each pair, the marginal mass of its x level in px and of its y level in py (unnormalised)."""
         if self.symmetric:
-            levels = torch.cat([self.local_x, self.local_y], -1)
-            counts = count_equal(levels, torch.cat([self.weight, self.weight], -1))
+            lx, ly, _ = self._keyed_levels
+            counts = count_equal(torch.cat([lx, ly], -1), torch.cat([self.weight, self.weight], -1))
             width = self.x.shape[-1]
             # px = py = (row sums + column sums) / 2n
             return counts[..., :width], counts[..., width:]
-        return count_equal(self.local_x, self.weight), count_equal(self.local_y, self.weight)
+        lx, ly, _ = self._keyed_levels
+        return count_equal(lx, self.weight), count_equal(ly, self.weight)
 
     @cached_property
     def _marginal_total(self) -> torch.Tensor:
@@ -130,19 +142,14 @@ class Pairs:
         x_counts, y_counts = self._marginal_counts
         return x_counts / self._marginal_total, y_counts / self._marginal_total
 
-    def _marginal_entropy(self, counts: torch.Tensor, weights: torch.Tensor, exact: bool) -> torch.Tensor:
-        share = counts / self._marginal_total
-        log = torch.log2(share) if exact else torch.log2(share + EPS)
-        return sum_over_cells(-share * log, counts, weights)
-
     def marginal_entropies(self, exact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """HX and HY (with pyradiomics' eps in the logarithm unless ``exact``)."""
-        x_counts, y_counts = self._marginal_counts
-        if self.symmetric:
-            both = torch.cat([x_counts, y_counts], -1)
-            hx = self._marginal_entropy(both, torch.cat([self.weight, self.weight], -1), exact)
-            return hx, hx
-        return self._marginal_entropy(x_counts, self.weight, exact), self._marginal_entropy(y_counts, self.weight, exact)
+        """HX = -E[log2 px(X)] and HY (with pyradiomics' eps in the logarithm unless ``exact``)."""
+        px, py = self.marginal_probabilities()
+        eps = 0.0 if exact else EPS
+        # Padding pairs have px = 0: their log is -inf, which their zero weight must not meet.
+        log_x = torch.log2(torch.where(self.weight > 0, px, 1.0) + eps)
+        log_y = torch.log2(torch.where(self.weight > 0, py, 1.0) + eps)
+        return -self.mean(log_x, log_y), -self.mean(log_y, log_x)
 
     def dense(self, rows: torch.Tensor, width: int) -> torch.Tensor:
         """The normalised matrices of ``rows`` as dense (rows, angles, width, width) tensors over local levels."""

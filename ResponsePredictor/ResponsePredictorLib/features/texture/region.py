@@ -64,8 +64,7 @@ class WholeRegion(TextureRows):
     def pairs(self, symmetric: bool) -> Pairs:
         angles = self.angles(bidirectional=False)
         x, y, weight = self._stack(region_matrices.pair_cells(self._gray.astype(np.int64), angles))
-        local = self._tensor(self._local)
-        return Pairs(x, y, weight, local[x], local[y], angles, symmetric)
+        return Pairs(x, y, weight, self._tensor(self._local[None]), angles, symmetric)
 
     def runs(self) -> Elements:
         angles = self.angles(bidirectional=False, distances=[1])
