@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageContentError, MaskError
+from ..errors import GeometryMismatchError, ImageContentError, MaskError
 from ..volume import Volume, as_label_map, conform_mask, nonzero_box
 
 
@@ -35,10 +35,19 @@ def checked_region(image: Volume, mask: Volume, settings: Mapping[str, Any], lab
 
 
 def on_image_grid(image: Volume, mask: Volume, settings: Mapping[str, Any]) -> Volume:
-    # pyradiomics' own correctMask setting asks for a mask on another grid to be resampled onto
-    # the image's (nearest neighbour); without it such a mask is an error, as in pyradiomics.
-    resample = bool((settings.get("setting") or {}).get("correctMask", False))
-    return conform_mask(mask, image, resample=resample, source="The mask")
+    """The mask on the image's grid; with pyradiomics' ``correctMask`` a mask on another grid stays on its own.
+
+    Without correctMask a mask on another grid is an error, as in pyradiomics. With it the
+    preprocessing puts the mask on the image's grid as pyradiomics does: by nearest neighbour after
+    checking that the region lies inside the image, or, when resampling, straight onto the resampled
+    grid (which pyradiomics builds from the mask's own grid). Resampling it here first would change both.
+    """
+    if not (settings.get("setting") or {}).get("correctMask", False):
+        return conform_mask(mask, image, source="The mask")
+    try:
+        return conform_mask(mask, image, source="The mask")  # within tolerance: the image's exact geometry
+    except GeometryMismatchError:
+        return as_label_map(mask, source="The mask")
 
 
 def _choose_label(mask: Volume, label: int | None) -> int:
