@@ -3,6 +3,10 @@
 Tests that need the public data set (IBSI phantoms, pyradiomics cases, NSCLC crops) find it through
 one setting, the environment variable RP_DATA_DIR (default: ../shared/data beside the repository),
 and skip with the reason when it is absent. Unit tests never need it.
+
+Tests that compare the engine with pyradiomics (the reference, not a dependency) skip where it is
+not installed. With RP_REFERENCE_TESTS=FILE the run writes those tests' ids to FILE, one per line,
+so that ``make test`` runs exactly them again in the reference environment (``pytest @FILE``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_TESTS = os.environ.get("RP_REFERENCE_TESTS")
 DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
 
 
@@ -47,3 +52,33 @@ def scene():
 
     with standalone_scene() as scene:
         yield scene
+
+
+@pytest.fixture
+def pyradiomics():
+    """pyradiomics, the reference the engine is compared with; the test skips where it is not installed."""
+    return pytest.importorskip("radiomics")
+
+
+def _skipped_for_pyradiomics(report: pytest.TestReport | pytest.CollectReport) -> bool:
+    # importorskip's reason: "could not import 'radiomics': No module named 'radiomics'"
+    return report.skipped and "'radiomics'" in str(report.longrepr)
+
+
+_reference_ids: list[str] = []
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if _skipped_for_pyradiomics(report):
+        _reference_ids.append(report.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _skipped_for_pyradiomics(report):
+        _reference_ids.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if REFERENCE_TESTS:
+        Path(REFERENCE_TESTS).parent.mkdir(parents=True, exist_ok=True)
+        Path(REFERENCE_TESTS).write_text("".join(f"{node}\n" for node in dict.fromkeys(_reference_ids)))

@@ -40,7 +40,7 @@ def assert_agree(fast: dict[str, Volume], reference: dict[str, Volume]) -> None:
 
 
 @pytest.mark.parametrize("feature_class", MAPPABLE_CLASSES)
-def test_every_feature_of_each_class_matches_pyradiomics(feature_class: str) -> None:
+def test_every_feature_of_each_class_matches_pyradiomics(feature_class: str, pyradiomics) -> None:
     image, mask = synthetic_case()
     names = [f"original_{feature_class}_{feature}" for feature in mappable_features(feature_class) if feature != "MCC"]
     reference = compute_feature_maps(image, mask, names, SETTINGS, backend="pyradiomics")
@@ -49,14 +49,14 @@ def test_every_feature_of_each_class_matches_pyradiomics(feature_class: str) -> 
     assert all(volume.array.dtype == np.float32 for volume in fast.values())
 
 
-def test_mcc_matches_pyradiomics_one_kernel_per_batch() -> None:
+def test_mcc_matches_pyradiomics_one_kernel_per_batch(pyradiomics) -> None:
     image, mask = synthetic_case(seed=3)
     reference = compute_feature_maps(image, mask, ["original_glcm_MCC"], ONE_KERNEL_PER_BATCH, backend="pyradiomics")
     fast = compute_feature_maps(image, mask, ["original_glcm_MCC"], SETTINGS, device="cpu")
     assert_agree(fast, reference)
 
 
-def test_larger_radius_and_region_touching_the_image_border() -> None:
+def test_larger_radius_and_region_touching_the_image_border(pyradiomics) -> None:
     image, mask = synthetic_case(seed=1, shape=(7, 8, 9), fill=0.75)
     names = [
         "original_firstorder_Median",
@@ -72,7 +72,7 @@ def test_larger_radius_and_region_touching_the_image_border() -> None:
     assert_agree(fast, reference)
 
 
-def test_resampling_log_filter_and_shift_are_pyradiomics_own() -> None:
+def test_resampling_log_filter_and_shift_are_pyradiomics_own(pyradiomics) -> None:
     """The ct-like preprocessing (BSpline resampling, LoG images, padDistance, voxelArrayShift, a bin width)."""
     image, mask = synthetic_case(seed=2, shape=(10, 12, 12), fill=0.8)
     settings = {
@@ -130,7 +130,7 @@ ROUND_OFF_IN_PYRADIOMICS = {"asymmetrical GLCM": {"original_glcm_Correlation"}}
 
 
 @pytest.mark.parametrize("variant", SETTING_VARIANTS)
-def test_settings_match_pyradiomics(variant: str) -> None:
+def test_settings_match_pyradiomics(variant: str, pyradiomics) -> None:
     setting, voxel = SETTING_VARIANTS[variant]
     image, mask = synthetic_case(seed=5)
     settings = {"setting": setting, "voxelSetting": voxel}
@@ -168,7 +168,7 @@ IMAGE_TYPE_NAMES = [
 ]
 
 
-def test_every_image_type_matches_pyradiomics() -> None:
+def test_every_image_type_matches_pyradiomics(pyradiomics) -> None:
     image, mask = synthetic_case(seed=6, shape=(9, 10, 11), fill=0.7)
     settings = {
         "imageType": {"Wavelet": {}, "Square": {}, "SquareRoot": {}, "Logarithm": {}, "Exponential": {}, "Gradient": {}},

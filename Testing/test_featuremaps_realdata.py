@@ -19,6 +19,7 @@ from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 pytestmark = pytest.mark.realdata
+pytest.importorskip("radiomics")  # every test here compares with pyradiomics' voxel mode
 
 TOLERANCE = 1e-4
 CROP_GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))

@@ -168,3 +168,39 @@ def test_correct_mask_setting_resamples_a_mask_on_another_grid():
     settings = {**FIRST_ORDER, "setting": {**FIRST_ORDER["setting"], "correctMask": True}}
     resampled = FeatureExtractor(settings).extract(image, fine_mask, label=1)
     assert resampled.features == FeatureExtractor(FIRST_ORDER).extract(image, mask, label=1).features
+
+
+NO_PYRADIOMICS = """
+import sys
+from importlib.abc import MetaPathFinder
+
+
+class Refuse(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "radiomics" or name.startswith("radiomics."):
+            raise AssertionError(f"the engine imported {name}")
+
+
+sys.meta_path.insert(0, Refuse())
+import numpy as np
+from ResponsePredictorLib.features import FeatureExtractor, compute_feature_maps, load_settings
+from ResponsePredictorLib.volume import Volume
+
+rng = np.random.default_rng(0)
+image = Volume(rng.normal(0, 100, (12, 14, 16)), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+mask = image.with_array((rng.random((12, 14, 16)) < 0.5).astype("uint8"))
+for preset in ("ct", "mr", "pet", "ibsi"):
+    FeatureExtractor(load_settings(preset=preset), device="cpu").extract(image, mask)
+compute_feature_maps(image, mask, ["wavelet-LLH_glcm_Contrast", "original_ngtdm_Busyness"],
+                     {"imageType": {"Wavelet": {}, "Original": {}}}, device="cpu")
+print("ok")
+"""
+
+
+def test_the_engine_never_imports_pyradiomics():
+    """Every preset's whole-tumor features and a map, in a Python where importing pyradiomics fails the run."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_PYRADIOMICS], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -21,7 +21,9 @@ EPS = float(torch.finfo(torch.float64).eps)  # numpy.spacing(1), pyradiomics' ep
 
 
 def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """For each element, the total weight of its row's elements (last axis) with its key; 0 where its weight is 0.
+    """For each element, the total weight of its row's elements (last axis) with its key.
+
+    An element without weight gets a number that means nothing: callers weigh or mask every count.
 
     Keys must be non-negative integers. Small key ranges are counted with a histogram per row, large
     ones by sorting each row. The counting runs in the weights' type (the voxel mode's 0/1 weights in
@@ -36,7 +38,7 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         counts = _histogram_counts(keys, weights, key_range)
     else:
         counts = _sorted_counts(keys, weights, key_range)
-    return torch.where(weights > 0, counts, 0).reshape(shape).to(torch.float64)
+    return counts.reshape(shape).to(torch.float64)
 
 
 def _histogram_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:

@@ -26,17 +26,19 @@ def take(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
 def pairs(kernels: Kernels, symmetric: bool) -> Pairs:
     """Each kernel voxel with its neighbour along each angle (both in the kernel's region): weight 1."""
     angles = kernels.angles(bidirectional=False)
-    columns = kernels.columns(angles)  # (angles, K): partner column or K (outside)
-    outside = kernels.gray.shape[1] - 1
-    # Keep, per angle, only the columns that have a partner inside the kernel; pad to a common length.
-    counts = (columns != outside).sum(1)
-    width = max(int(counts.max()), 1)
-    first = torch.full((len(angles), width), outside, device=columns.device)
-    second = torch.full_like(first, outside)
-    for a in range(len(angles)):
-        keep = torch.nonzero(columns[a] != outside).flatten()
-        first[a, : len(keep)] = keep
-        second[a, : len(keep)] = columns[a, keep]
+    outside = kernels.volume.width  # the extra column, always outside the region
+
+    def layout(partner: np.ndarray) -> np.ndarray:
+        # Per angle, the columns that have a partner inside the kernel, padded to a common length.
+        first = np.full((len(angles), max(int((partner != outside).sum(1).max()), 1)), outside)
+        second = first.copy()
+        for a, row in enumerate(partner):
+            keep = np.flatnonzero(row != outside)
+            first[a, : len(keep)], second[a, : len(keep)] = keep, row[keep]
+        return np.stack([first, second])
+
+    partner = kernels.columns(angles).cpu().numpy()  # (angles, K): partner column or K (outside)
+    first, second = kernels.volume.table(("pairs", angles.tobytes()), lambda: layout(partner))
     x, y = take(kernels.gray, first), take(kernels.gray, second)
     weight = ((x > 0) & (y > 0)).to(torch.int32)
     return Pairs(x, y, weight, kernels.rank_table, angles, symmetric)

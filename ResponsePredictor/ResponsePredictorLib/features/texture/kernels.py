@@ -10,8 +10,10 @@ leaving the kernel point to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +51,14 @@ class KernelVolume:
     first_order_gray: torch.Tensor
     centres: torch.Tensor  # int64 flat padded indices of the region's voxels, C order (pyradiomics' order)
     offsets: torch.Tensor  # int64 flat padded index offset of each kernel column
+    # Column tables that every batch of this volume shares (neighbour look-ups), made once.
+    tables: dict[Any, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
+
+    def table(self, key: Any, make: Callable[[], np.ndarray]) -> torch.Tensor:
+        """The column table named ``key``, made by ``make`` on first use and kept on the device."""
+        if key not in self.tables:
+            self.tables[key] = torch.as_tensor(make(), device=self.centres.device)
+        return self.tables[key]
 
     @classmethod
     def build(cls, image: DiscretisedImage, radius: int, device: torch.device) -> KernelVolume:
@@ -126,8 +136,8 @@ class Kernels(TextureRows):
 
     def columns(self, steps: np.ndarray) -> torch.Tensor:
         """(len(steps), K) neighbour columns (see ``neighbour_columns``) on this batch's device."""
-        table = np.stack([neighbour_columns(self.volume.offsets_table, step) for step in steps])
-        return torch.as_tensor(table, device=self.rows.device)
+        offsets = self.volume.offsets_table
+        return self.volume.table(("columns", steps.tobytes()), lambda: np.stack([neighbour_columns(offsets, s) for s in steps]))
 
     def pairs(self, symmetric: bool) -> Pairs:
         return kernel_matrices.pairs(self, symmetric)
