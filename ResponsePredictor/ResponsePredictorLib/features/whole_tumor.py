@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from ..devices import torch_threads
 from ..errors import MaskError
 from ..volume import Volume
 from .diagnostics import case_diagnostics
@@ -35,7 +36,7 @@ def whole_tumor_features(
     features = _shape(case, settings)
     texture_classes = {cls: names for cls, names in settings.feature_classes.items() if cls not in SHAPE_CLASSES}
     if texture_classes:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(1):
             for filtered in case.filtered_images():
                 rows = WholeRegion(discretised(filtered), device)
                 for feature_class, names in texture_classes.items():

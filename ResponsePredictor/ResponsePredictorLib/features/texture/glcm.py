@@ -32,21 +32,22 @@ def _correlation(p: Pairs) -> torch.Tensor:
 
 
 def _imc1(p: Pairs) -> torch.Tensor:
-    hx, hy = p.marginal_entropies()
-    px, py = p.marginal_probabilities()
+    hx, hy = p.marginal_entropies
+    px, py = p.marginal_probabilities
     cross_entropy = -p.mean(torch.log2(px * py + EPS))  # HXY1
     imc1 = (p.joint_entropy - cross_entropy) / torch.maximum(hx, hy)
     # Marginals of one level each: pyradiomics' HXY and HXY1 are then the same number, its IMC1 exactly 0.
-    exact_x, exact_y = p.marginal_entropies(exact=True)
-    return torch.where((exact_x == 0) & (exact_y == 0), 0.0, imc1)
+    single_x, single_y = p.single_level_marginals
+    return torch.where(single_x & single_y, 0.0, imc1)
 
 
 def _imc2(p: Pairs) -> torch.Tensor:
     # HXY2 = -sum_ab px(a) py(b) log2(px(a) py(b) + eps) = HX + HY up to eps, which px(a) py(b) >= 1 / (2n)^2 dwarfs.
-    hx, hy = p.marginal_entropies(exact=True)
+    hx, hy = p.marginal_entropies
     imc2 = (1 - torch.exp(-2 * (hx + hy - p.joint_entropy))).clamp(min=0) ** 0.5
     # A marginal of one level makes p(a, b) = px(a) py(b): pyradiomics' HXY2 is then HXY itself, its IMC2 exactly 0.
-    return torch.where((hx == 0) | (hy == 0), 0.0, imc2)
+    single_x, single_y = p.single_level_marginals
+    return torch.where(single_x | single_y, 0.0, imc2)
 
 
 def _mcc(p: Pairs, rows: TextureRows) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,31 +71,34 @@ def runs(kernels: Kernels) -> Elements:
 
 
 def zones(kernels: Kernels) -> Elements:
-    """(B, K): the zone rooted at each kernel column (its lowest column), with its level and size."""
-    gray = kernels.gray
-    level = gray[:, :-1]
-    inside = level > 0
-    rows, width = level.shape
-    neighbours = kernels.columns(kernels.angles(bidirectional=True, distances=[1]))  # (angles, K)
-    connected = inside[:, None, :] & (take(gray, neighbours) == level[:, None, :])  # (B, angles, K)
-    position = torch.arange(width, device=gray.device).expand(rows, -1)
-    label = torch.where(inside, position, width)
-    active = torch.arange(rows, device=gray.device)  # kernels whose labels may still change
-    while active.numel():
-        # Each voxel takes the lowest label among itself and its same-level neighbours, then jumps to
-        # its label's label; labels only decrease, so this stops at one label (the lowest column) per zone.
-        current = label[active]
-        padded = torch.cat([current, current.new_full((len(active), 1), width)], 1)
-        lowest = torch.where(connected[active], take(padded, neighbours), width).amin(1)
-        updated = torch.minimum(current, lowest)
-        updated = torch.where(inside[active], updated.gather(1, updated.clamp(max=width - 1)), width)
-        changed = (updated != current).any(1)
-        label[active] = updated
-        active = active[changed]
-    sizes = torch.zeros(rows, width + 1, dtype=torch.int64, device=gray.device)
-    sizes.scatter_add_(1, label, torch.ones_like(label))
-    root = inside & (label == position)
-    return Elements(level, sizes[:, :width], root.to(torch.int32))
+    """(B, K): the zone rooted at each kernel column (its lowest column), with its level and size.
+
+    Two columns are in one zone when a path of same-level neighbours (along the angles at distance 1)
+    joins them inside the kernel's region. Squaring the kernels' (K x K) matrices of one-step links, a
+    batched matrix product each, doubles the path length they cover, so at most log2(K) products give
+    every zone: a few small products per kernel, far less work than propagating labels voxel by voxel.
+    """
+    gray = kernels.gray[:, :-1]
+    inside = gray > 0
+    width = gray.shape[1]
+    link = kernels.volume.table(("zone links", kernels.force2d_dimension), lambda: _links(kernels))
+    reach = ((gray[:, :, None] == gray[:, None, :]) & inside[:, :, None] & inside[:, None, :] & link).to(torch.float32)
+    for _ in range(math.ceil(math.log2(max(width - 1, 1)))):
+        wider = (reach @ reach).clamp_(max=1)  # counts of paths, at most K: exact in float32
+        if torch.equal(wider, reach):
+            break
+        reach = wider
+    joined = reach > 0
+    position = torch.arange(width, device=gray.device)
+    root = inside & (joined.to(torch.uint8).argmax(-1) == position)  # the lowest column of its zone
+    return Elements(gray, joined.sum(-1), root.to(torch.int32))
+
+
+def _links(kernels: Kernels) -> np.ndarray:
+    """(K, K) bool: the kernel columns one step apart along an angle at distance 1, or the same column."""
+    offsets = kernels.volume.offsets_table
+    steps = {tuple(step) for step in kernels.angles(bidirectional=True, distances=[1]).tolist()} | {(0, 0, 0)}
+    return np.array([[tuple(u - v) in steps for u in offsets] for v in offsets])
 
 
 def _neighbour_levels(kernels: Kernels) -> tuple[torch.Tensor, torch.Tensor]:

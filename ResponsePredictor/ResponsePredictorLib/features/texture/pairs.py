@@ -137,19 +137,26 @@ class Pairs:
     def _marginal_total(self) -> torch.Tensor:
         return (2 * self.count if self.symmetric else self.count)[..., None]
 
+    @cached_property
     def marginal_probabilities(self) -> tuple[torch.Tensor, torch.Tensor]:
         """px(x) and py(y) of each pair."""
         x_counts, y_counts = self._marginal_counts
         return x_counts / self._marginal_total, y_counts / self._marginal_total
 
-    def marginal_entropies(self, exact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """HX = -E[log2 px(X)] and HY (with pyradiomics' eps in the logarithm unless ``exact``)."""
-        px, py = self.marginal_probabilities()
-        eps = 0.0 if exact else EPS
-        # Padding pairs have px = 0: their log is -inf, which their zero weight must not meet.
-        log_x = torch.log2(torch.where(self.weight > 0, px, 1.0) + eps)
-        log_y = torch.log2(torch.where(self.weight > 0, py, 1.0) + eps)
+    @cached_property
+    def marginal_entropies(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """HX = -E[log2(px(X) + eps)] and HY, pyradiomics' eps included."""
+        px, py = self.marginal_probabilities
+        log_x, log_y = torch.log2(px + EPS), torch.log2(py + EPS)
         return -self.mean(log_x, log_y), -self.mean(log_y, log_x)
+
+    @cached_property
+    def single_level_marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, angles) whether px, and whether py, has one level only (then p(a, b) = px(a) py(b))."""
+        px, py = self.marginal_probabilities
+        # Weighted (weightingNorm) counts are sums of fractions: compare up to their round-off.
+        absent = self.weight == 0
+        return ((px >= 1 - 1e-12) | absent).all(-1), ((py >= 1 - 1e-12) | absent).all(-1)
 
     def dense(self, rows: torch.Tensor, width: int) -> torch.Tensor:
         """The normalised matrices of ``rows`` as dense (rows, angles, width, width) tensors over local levels."""

@@ -63,7 +63,7 @@ class WholeRegion(TextureRows):
 
     def pairs(self, symmetric: bool) -> Pairs:
         angles = self.angles(bidirectional=False)
-        x, y, weight = self._stack(region_matrices.pair_cells(self._gray.astype(np.int64), angles))
+        x, y, weight = self._stack(region_matrices.pair_cells(self._gray, angles))
         return Pairs(x, y, weight, self._tensor(self._local[None]), angles, symmetric)
 
     def runs(self) -> Elements:
@@ -72,13 +72,13 @@ class WholeRegion(TextureRows):
 
     def zones(self) -> Elements:
         angles = self.angles(bidirectional=False, distances=[1])
-        level, size, count = region_matrices.zone_cells(self._gray.astype(np.int64), angles)
+        level, size, count = region_matrices.zone_cells(self._gray, angles)
         return Elements(self._tensor(level[None]), self._tensor(size[None]), self._tensor(count[None]))
 
     @cached_property
     def _neighbour_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         alpha = int(self.settings.get("gldm_a", 0))
-        return region_matrices.neighbour_sums(self._gray.astype(np.int64), self.angles(bidirectional=False), alpha)
+        return region_matrices.neighbour_sums(self._gray, self.angles(bidirectional=False), alpha)
 
     def dependences(self) -> Elements:
         _, _, dependent = self._neighbour_sums

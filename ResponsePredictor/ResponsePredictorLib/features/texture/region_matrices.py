@@ -42,7 +42,7 @@ def pair_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarra
         first, second = shifted(gray.shape, offset)
         x, y = gray[first], gray[second]
         both = (x > 0) & (y > 0)  # gray is 0 outside the region
-        present, counts = cells(x[both] * base + y[both], base * base)
+        present, counts = cells(x[both].astype(np.int64) * base + y[both], base * base)
         yield present // base, present % base, counts
 
 
@@ -95,13 +95,13 @@ def zone_cells(gray: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nda
     """The GLSZM's non-zero cells (level, zone size) and their counts: zones are the connected sets of
     voxels of one level, neighbours along ``angles`` (one of each pair of opposite offsets)."""
     inside = gray > 0
-    index = np.full(gray.shape, -1, dtype=np.int64)
     count = int(inside.sum())
-    index[inside] = np.arange(count)
+    index = np.full(gray.shape, -1, dtype=np.int32)
+    index[inside] = np.arange(count, dtype=np.int32)
     sources, targets = [], []
     for offset in angles:
         first, second = shifted(gray.shape, offset)
-        same = inside[first] & (gray[first] == gray[second])
+        same = inside[first] & (gray[first] == gray[second])  # gray is 0 outside the region
         sources.append(index[first][same])
         targets.append(index[second][same])
     source, target = np.concatenate(sources), np.concatenate(targets)
@@ -109,29 +109,29 @@ def zone_cells(gray: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nda
     zones, label = connected_components(graph, directed=False)
     size = np.bincount(label, minlength=zones)
     level = np.zeros(zones, dtype=np.int64)
-    level[label] = gray[inside]
+    level[label] = gray[inside]  # every voxel of a zone has the zone's level
     width = int(size.max()) + 1
     present, counts = cells(level * width + size, (int(level.max()) + 1) * width)
     return present // width, present % width, counts
 
 
 def neighbour_sums(gray: np.ndarray, angles: np.ndarray, alpha: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each voxel: its neighbours in the region, their summed levels and its dependent neighbours
-    (levels within ``alpha``), along ``angles`` and their opposites."""
-    inside = gray > 0
-    neighbours = np.zeros(gray.shape, dtype=np.int64)
+    """For each region voxel: its neighbours in the region, their summed levels and its dependent neighbours
+    (levels within ``alpha``), along ``angles`` and their opposites (values outside the region mean nothing)."""
+    gray = gray.astype(np.int32)
+    neighbours = np.zeros(gray.shape, dtype=np.int32)
     total = np.zeros(gray.shape, dtype=np.int64)
-    dependent = np.zeros(gray.shape, dtype=np.int64)
+    dependent = np.zeros(gray.shape, dtype=np.int32)
     for offset in angles:
         first, second = shifted(gray.shape, offset)
         a, b = gray[first], gray[second]
-        both = inside[first] & inside[second]
-        close = both & (np.abs(a - b) <= alpha)
-        # A pair is a neighbour of each of its voxels: count it at both ends (opposite offsets).
-        neighbours[first] += both
-        neighbours[second] += both
-        total[first] += np.where(both, b, 0)
-        total[second] += np.where(both, a, 0)
-        dependent[first] += close
-        dependent[second] += close
+        # A pair is a neighbour of each of its voxels: count it at both ends (opposite offsets). Levels are 0
+        # outside the region, so a neighbour outside adds nothing to the sum and is not counted.
+        close = np.abs(a - b) <= alpha
+        neighbours[first] += b > 0
+        neighbours[second] += a > 0
+        total[first] += b
+        total[second] += a
+        dependent[first] += close & (b > 0)
+        dependent[second] += close & (a > 0)
     return neighbours, total, dependent
