@@ -10,6 +10,7 @@ different names (pyradiomics' definitions).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import torch
 
@@ -23,12 +24,21 @@ class Elements:
         self.weight = weight  # int32 0/1 per element, or float64 cell counts
         self.level_key = level
         self.size_key = size
-        # Padding elements get level and size 1, so that 1 / g^2 and 1 / s^2 stay finite under their zero weight.
-        present = weight > 0
-        self.g = torch.where(present, level, 1).to(torch.float64)
-        self.s = torch.where(present, size, 1).to(torch.float64)
+
+    # Padding elements get level and size 1, so that 1 / g^2 and 1 / s^2 stay finite under their zero weight.
+    @cached_property
+    def g(self) -> torch.Tensor:
+        return torch.where(self.weight > 0, self.level_key, 1).to(torch.float64)
+
+    @cached_property
+    def s(self) -> torch.Tensor:
+        return torch.where(self.weight > 0, self.size_key, 1).to(torch.float64)
+
+    @cached_property
+    def count(self) -> torch.Tensor:
+        """Nr / Nz; NaN for an empty matrix."""
         total = self.weight.sum(-1, dtype=torch.float64)
-        self.count = torch.where(total > 0, total, torch.nan)  # Nr / Nz; NaN for an empty matrix
+        return torch.where(total > 0, total, torch.nan)
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         return weighted_mean(values, self.weight)
@@ -38,7 +48,7 @@ class Elements:
         return weighted_sum(count_equal(key, self.weight), self.weight)
 
     def entropy(self) -> torch.Tensor:
-        key = self.level_key * (int(self.size_key.max()) + 1) + self.size_key
+        key = self.level_key.long() * (int(self.size_key.max()) + 1) + self.size_key
         return entropy_of_counts(count_equal(key, self.weight), self.weight, self.count)
 
     def collapsed(self, axis_weights: torch.Tensor) -> Elements:

@@ -30,7 +30,7 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     int32, which moves half of float64's memory through the histograms); the counts are float64.
     """
     shape = keys.shape
-    keys = keys.reshape(-1, shape[-1])
+    keys = keys.reshape(-1, shape[-1]).long()  # the histograms' index type
     weights = weights.reshape(-1, shape[-1])
     key_range = int(keys.max()) + 1 if keys.numel() else 1
     # A histogram costs (rows x key range), a sort about (rows x width x log width).

@@ -65,7 +65,11 @@ def runs(kernels: Kernels) -> Elements:
     start = inside & (along[:, :, 0] != level)
     ahead = along[:, :, 1:]
     # A run goes on while every voxel so far has the start's level (outside voxels have level 0).
-    length = 1 + torch.cumprod((ahead == level[:, :, None]).to(torch.int64), dim=2).sum(2)
+    going = torch.ones_like(start)
+    length = torch.ones(start.shape, dtype=torch.int16, device=start.device)
+    for step in range(reach):
+        going = going & (ahead[:, :, step] == level)
+        length += going
     several = (inside[:, :, None] & (ahead > 0)).flatten(2).any(2, keepdim=True)
     return Elements(level.expand_as(start), length, (start & several).to(torch.int32))
 
@@ -125,5 +129,5 @@ def neighbourhood(kernels: Kernels) -> LevelTable:
     value = level.to(torch.float64)
     # pyradiomics: a voxel without neighbours in the region differs by 0.
     difference = torch.where(count > 0, (value - total / count.clamp(min=1)).abs(), 0.0)
-    local = kernels.rank_table.gather(1, level)
+    local = kernels.rank_table.gather(1, level.long())
     return LevelTable.gather(local, level, difference, inside, int(local.max()) + 1)

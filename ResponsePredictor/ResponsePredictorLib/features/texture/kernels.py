@@ -47,7 +47,7 @@ class KernelVolume:
     radius: int
     offsets_table: np.ndarray  # (K, 3) kernel offsets
     values: torch.Tensor  # float64, flat padded volume, NaN outside the kernel region
-    gray: torch.Tensor  # int64, flat padded volume, 0 outside the kernel region
+    gray: torch.Tensor  # int16 (int32 beyond 32767 levels), flat padded volume, 0 outside the kernel region
     first_order_gray: torch.Tensor
     centres: torch.Tensor  # int64 flat padded indices of the region's voxels, C order (pyradiomics' order)
     offsets: torch.Tensor  # int64 flat padded index offset of each kernel column
@@ -75,6 +75,9 @@ class KernelVolume:
 
         def tensor(array: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(array).ravel(), device=device)
+
+        # Kernels gather their gray levels many times over: a small integer type moves a quarter of the memory.
+        gray = gray.astype(np.int16 if image.max_gray_level < 2**15 else np.int32)
 
         return cls(image, radius, table, tensor(values), tensor(gray), tensor(first_order_gray), tensor(centres),
                    tensor(table @ strides))
@@ -110,7 +113,7 @@ class Kernels(TextureRows):
 
     @cached_property
     def gray(self) -> torch.Tensor:
-        """(B, K + 1) int64 gray levels, 0 outside the region and in the outside column."""
+        """(B, K + 1) gray levels (a small integer type), 0 outside the region and in the outside column."""
         return self._with_outside_column(self.volume.gray, 0)
 
     @cached_property
@@ -122,7 +125,7 @@ class Kernels(TextureRows):
         """
         gray = self.gray
         present = torch.zeros(gray.shape[0], self.max_gray_level + 1, dtype=torch.bool, device=gray.device)
-        present.scatter_(1, gray, True)
+        present.scatter_(1, gray.long(), True)
         present[:, 0] = False
         return torch.cumsum(present, 1)
 

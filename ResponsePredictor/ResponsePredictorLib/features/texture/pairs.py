@@ -22,8 +22,8 @@ from .grouping import EPS, count_equal, entropy_of_counts, weighted_sum
 class Pairs:
     """Pairs as (rows, angles, elements) tensors."""
 
-    x: torch.Tensor  # int64 gray level of the first voxel (1 ... Ng where weight > 0)
-    y: torch.Tensor  # int64 gray level of the second voxel
+    x: torch.Tensor  # integer gray level of the first voxel (1 ... Ng where weight > 0)
+    y: torch.Tensor  # integer gray level of the second voxel
     weight: torch.Tensor  # 0 where there is no pair: int32 0/1 per voxel pair, or float64 cell counts
     # (rows, Ng + 1): each gray level's rank among the levels present in the row (1 ...), 0 for absent
     # levels. Ranks name the cells of small per-row matrices (a kernel holds at most 27 levels).
@@ -41,7 +41,7 @@ class Pairs:
         return Pairs(merge(self.x), merge(self.y), weight, self.rank_table, self.angles[:1], self.symmetric)
 
     def _rank(self, levels: torch.Tensor) -> torch.Tensor:
-        return self.rank_table.gather(1, levels.flatten(1)).view_as(levels)
+        return self.rank_table.gather(1, levels.flatten(1).long()).view_as(levels)
 
     @cached_property
     def local_x(self) -> torch.Tensor:
