@@ -1,15 +1,19 @@
-"""Benchmark: radiomic features through our FeatureExtractor, pyradiomics itself, and fastrad (CPU).
+"""Benchmark: our radiomics engine against pyradiomics 3.0.1 (and fastrad), whole tumor and voxel maps, in one run.
 
-What a user of our API pays (``FeatureExtractor.extract(Volume, Volume)``, including the conversion
-to SimpleITK; and the whole path from files) is timed against direct pyradiomics calls measured in
-the same run, so the ratios hold on any machine. fastrad (a PyTorch reimplementation) is timed as a
-possible faster engine, and its values are compared with pyradiomics' feature by feature.
+1. Whole tumor, every preset (ct, mr, pet, ibsi) on every case: ``FeatureExtractor(settings, device="cpu")
+   .extract(Volume, Volume)`` against ``RadiomicsFeatureExtractor(settings).execute(sitk, sitk, label=1)``:
+   wall and CPU time, and every feature's value (same names, same order, |ours - pyradiomics| <=
+   1e-4 |pyradiomics| + 1e-6). fastrad 1.0 (CPU) joins on the ``ct`` preset cut down to what it computes.
+2. Voxel maps, every case, kernel radius 1, pyradiomics' defaults on the Original image: two sets of maps
+   by ``compute_feature_maps(..., device="cpu")`` against pyradiomics' voxel mode (``backend="pyradiomics"``):
+   wall and CPU time, our peak memory, and the agreement of every map.
 
-    .venv/bin/python benchmarks/bench_features.py          # or: make bench
-    .venv/bin/python benchmarks/bench_features.py --crops 5 --repeats 3 --crop-repeats 1   # a quick look
+    .venv-reference/bin/python benchmarks/bench_features.py             # or: make bench (hours, see README)
+    .venv-reference/bin/python benchmarks/bench_features.py --quick     # two small cases, ct, set A: minutes
 
-Data: ``$RP_DATA_DIR`` (default ``../shared/data`` beside the repository). Threads: ``$RP_BENCH_THREADS``
-(default 2) for every library. Results: ``benchmarks/results/features.{json,md}`` (the latest run).
+Cases: pyradiomics' lung2 and brain1, two NSCLC crops, the CT, PET and MR of sts_dev's STS_001 and STS_002,
+from ``$RP_DATA_DIR`` (default ``../shared/data`` beside the repository). Threads: ``$RP_BENCH_THREADS``
+(default 2) for every library. Results: ``benchmarks/results/features.{json,md}`` (the latest full run).
 """
 
 from __future__ import annotations
@@ -19,177 +23,323 @@ import os
 from bench_threads import THREADS  # first: it caps the thread pools before numpy and torch load
 
 import argparse
-import cProfile
+import contextlib
+import copy
 import datetime
 import gc
 import json
 import logging
 import math
-import pstats
+import multiprocessing
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import fastrad
 import numpy as np
+import psutil
 import SimpleITK as sitk
 import torch
 from radiomics import imageoperations
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from ResponsePredictorLib import features as rp_features
-from ResponsePredictorLib.features import FeatureExtractor, load_settings
+from ResponsePredictorLib.features import FeatureExtractor, compute_feature_maps, load_settings
+from ResponsePredictorLib.features.agreement import agreements
+from ResponsePredictorLib.files import atomic_file
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from nsclc_crops import crop_paths, read_crop  # noqa: E402  (the scripts folder is not a package)
+
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-TOLERANCES = (1e-6, 1e-3, 1e-2)
-WORST_SHOWN = 10
-PACKAGES = ("responsepredictor", "pyradiomics", "SimpleITK", "numpy", "torch", "fastrad")
-PATH_LABELS = {
-    "ours": "ours: FeatureExtractor.extract(Volume, Volume)",
-    "pyradiomics": "pyradiomics: execute(sitk, sitk)",
-    "ours_files": "ours from files: read_volume + read_mask + extract",
-    "pyradiomics_files": "pyradiomics from files: execute(path, path)",
-    "fastrad": "fastrad CPU (incl. resampling)",
+QUICK_OUT = REPO_ROOT / "out" / "bench_features_quick"  # a quick check never replaces the recorded results
+PACKAGES = ("responsepredictor", "pyradiomics", "fastrad", "torch", "SimpleITK", "numpy")
+
+PRESETS = ("ct", "mr", "pet", "ibsi")
+FASTRAD_ENTRY = "ct for fastrad"  # the whole-tumor settings entry that fastrad joins
+RTOL, ATOL = 1e-4, 1e-6  # a value agrees when |ours - pyradiomics| <= RTOL * |pyradiomics| + ATOL
+# pyradiomics builds a dense Ng x Ng x 13 GLCM per image, and several temporaries of that size: a preset
+# whose bin width meets another modality's range (pet's 0.25 SUV bins on CT: Ng ~ 6,600) would need
+# tens of GB and is passed over (recorded) when the GLCM alone would exceed this.
+WHOLE_TUMOR_GLCM_LIMIT = 2**30
+
+NSCLC_POOL = 30  # the crops are chosen among the first 30 sorted crops with a tumour
+STS_PATIENTS = ("STS_001", "STS_002")
+STS_SCANS = ("CT", "PET", "MR_T1")
+
+MAP_RADIUS = 1
+# The maps' settings per modality: the Original image, no resampling, and the discretisation of the modality's
+# preset (pyradiomics' default bin width of 25 suits HU; on SUVs it would leave one gray level, no texture).
+MAP_SETTINGS: dict[str, dict[str, Any]] = {
+    "CT": {"imageType": {"Original": {}}, "setting": {"binWidth": 25}},
+    "MR": {"imageType": {"Original": {}}, "setting": {"normalize": True, "normalizeScale": 100, "binWidth": 5}},
+    "PET": {"imageType": {"Original": {}}, "setting": {"binWidth": 0.25}},
 }
+MAP_SETS = {
+    "A": ["original_firstorder_Mean", "original_firstorder_Entropy", "original_glcm_Contrast",
+          "original_glcm_JointEntropy"],  # the issue's four
+    "B": ["original_firstorder_Median", "original_glcm_Imc1", "original_glrlm_RunEntropy",
+          "original_glszm_ZoneEntropy", "original_gldm_DependenceVariance", "original_ngtdm_Busyness"],  # one per class
+}
+MAP_TOLERANCE = 1e-4  # largest relative difference per map (ResponsePredictorLib.features.agreement)
+MAP_TARGET = 20.0  # the issue's goal: at least 20x pyradiomics' voxel mode on every tumor
+# pyradiomics' voxel mode holds every kernel's matrices at once by default (voxelBatch -1); beyond about
+# 3 GB for its largest matrix it would swap or fail, so it then gets batches of about 1 GB.
+DEFAULT_BATCH_LIMIT = 3e9
+BATCH_BYTES = 1e9
 
-# ------------------------------------------------------------------------------------------------
-# Settings
+FASTRAD_REPEATS = 1  # fastrad is timed once after its warm-up: its runs are the slowest and its ratio needs less precision
+FASTRAD_HEADROOM = 8 * 2**30  # address space fastrad may add: its shape class grows with the square of the surface
 
+# A 1-minute load average above this at the start means another process holds a core: our torch threads then
+# wait for each other (brain1's set-A maps took 1.2 s with 2 threads against 0.07 s with 1), pyradiomics' one
+# thread barely notices, and the ratios say more about the load than about the engines.
+BUSY_LOAD = 0.5
 
-def benchmark_settings() -> tuple[dict[str, Any], list[str]]:
-    """The ``ct`` preset cut down to what all three engines compute, and the list of cuts made."""
-    ct = load_settings(preset="ct")
-    # fastrad's default class list is every 3D class it implements.
-    supported = fastrad.FeatureSettings().feature_classes
-    classes = [name for name in ct["featureClass"] if name in supported]
-    setting = dict(ct["setting"])
-    cuts = [f"imageType: Original only (ct also has {', '.join(k for k in ct['imageType'] if k != 'Original')})"]
-    cuts += [f"featureClass {name}: not in fastrad" for name in ct["featureClass"] if name not in supported]
-    if setting.get("voxelArrayShift", 0):
-        # fastrad has no such shift; it changes only the energy-type first-order features.
-        cuts.append(f"voxelArrayShift: 0 (ct uses {setting['voxelArrayShift']}; fastrad has no such setting)")
-        setting["voxelArrayShift"] = 0
-    settings = {"imageType": {"Original": {}}, "featureClass": {name: None for name in classes}, "setting": setting}
-    return settings, cuts
+Timing = dict[str, list[float]]  # "wall" and "cpu": seconds of each timed call
 
-
-FASTRAD_DIFFERENCES = [
-    "no resampling in fastrad: its input is the image and mask as pyradiomics resamples and crops them "
-    "(radiomics.imageoperations.resampleImage with the same settings), timed as part of the fastrad path",
-    "label: fastrad takes a binary mask; it is given mask == label",
-    "minimumROIDimensions / minimumROISize and geometryTolerance: no fastrad equivalent (not exercised here)",
-    "shape: fastrad's own marching cubes and an all-pairs distance matrix over surface vertices for the "
-    "diameters (memory grows with the square of the tumour surface)",
-    "fastrad also returns features pyradiomics deprecated (StandardDeviation, Compactness1/2, "
-    "SphericalDisproportion, GLDM GrayLevelNonUniformityNormalized): listed, not compared",
-]
 
 # ------------------------------------------------------------------------------------------------
 # Cases
 
 
-@dataclass
+@dataclass(eq=False)  # a case is itself: no comparison of its arrays
 class Case:
     name: str
-    image: Volume  # what a user of our API holds
-    mask: Volume
-    sitk_image: sitk.Image  # what a user of pyradiomics holds
-    sitk_mask: sitk.Image
-    files: tuple[Path, Path] | None = None  # image and mask files, where the case has them
+    source: str  # where in the data folder
+    modality: str  # CT, MR or PET: which maps' settings apply
+    image: Volume
+    mask: Volume  # 0/1, on the image's grid
 
     @property
-    def roi_voxels(self) -> int:
+    def map_settings(self) -> dict[str, Any]:
+        return MAP_SETTINGS[self.modality]
+
+    @cached_property
+    def voxels(self) -> int:
         return int(np.count_nonzero(self.mask.array))
 
+    @cached_property
+    def sitk_inputs(self) -> tuple[sitk.Image, sitk.Image]:
+        """What a user of pyradiomics hands it: converted once, outside the timings."""
+        return self.image.to_sitk(), self.mask.to_sitk()
 
-def lung2_case(data_dir: Path) -> Case:
-    image_path, mask_path = (data_dir / "pyradiomics" / f"lung2_{part}.nrrd" for part in ("image", "label"))
+    def describe(self) -> dict[str, Any]:
+        return {"case": self.name, "source": self.source, "modality": self.modality, "voxels": self.voxels,
+                "spacing_mm": [round(s, 4) for s in self.image.spacing], "shape": list(self.image.shape)}
+
+
+def read_case(name: str, source: str, modality: str, image_path: Path, mask_path: Path) -> Case:
     image = read_volume(image_path)
-    return Case(
-        "lung2", image, read_mask(mask_path, image), sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path)),
-        files=(image_path, mask_path),
-    )
+    return Case(name, source, modality, image, read_mask(mask_path, image))
 
 
-def nsclc_cases(data_dir: Path, count: int) -> tuple[list[Case], list[dict[str, str]]]:
-    """The first ``count`` crops (sorted) with a tumour in the mask, and those passed over on the way."""
-    cases: list[Case] = []
-    passed_over: list[dict[str, str]] = []
+def pyradiomics_cases(data_dir: Path) -> list[Case]:
+    folder = data_dir / "pyradiomics"
+    return [read_case(name, f"pyradiomics/{name}", modality, folder / f"{name}_image.nrrd", folder / f"{name}_label.nrrd")
+            for name, modality in (("lung2", "CT"), ("brain1", "MR"))]
+
+
+def nsclc_cases(data_dir: Path) -> list[Case]:
+    """Among the first NSCLC_POOL sorted crops with a tumour: the median-size tumour (lower median) and the largest."""
+    pool: list[Case] = []
     for path in crop_paths(data_dir):
-        if len(cases) == count:
+        image, mask = read_crop(path)
+        if mask.array.any():
+            pool.append(Case(path.stem, f"nsclc_crops/images/{path.name}", "CT", image, mask))
+        if len(pool) == NSCLC_POOL:
             break
-        image, mask_volume = read_crop(path)
-        if not mask_volume.array.any():
-            passed_over.append({"case": path.stem, "reason": "empty mask (no voxel above 0); next crop taken"})
-            continue
-        cases.append(Case(path.stem, image, mask_volume, image.to_sitk(), mask_volume.to_sitk()))
-    return cases, passed_over
+    by_size = sorted(pool, key=lambda case: case.voxels)
+    return [by_size[(len(by_size) - 1) // 2], by_size[-1]]
+
+
+def sts_cases(data_dir: Path) -> list[Case]:
+    folder = data_dir / "sts_dev" / "nifti"
+    return [read_case(f"{patient} {scan}", f"sts_dev/nifti/{patient}/{scan}", scan.split("_")[0],
+                      folder / patient / f"{scan}_image.nii.gz", folder / patient / f"{scan}_mask.nii.gz")
+            for patient in STS_PATIENTS for scan in STS_SCANS]
+
+
+def all_cases(data_dir: Path) -> list[Case]:
+    return [*pyradiomics_cases(data_dir), *nsclc_cases(data_dir), *sts_cases(data_dir)]
+
+
+def smallest(cases: list[Case], count: int) -> list[Case]:
+    """The ``count`` smallest tumours, in the set's order (the quick check)."""
+    chosen = sorted(cases, key=lambda case: case.voxels)[:count]
+    return [case for case in cases if case in chosen]
 
 
 # ------------------------------------------------------------------------------------------------
-# fastrad
+# Timing
+
+
+def measure(call: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Wall and CPU seconds (this process, all its threads) of one call, and its result.
+
+    Wall time is what a user waits; CPU time is what the work costs, less disturbed by other processes."""
+    gc.collect()  # garbage from the previous call is not this call's cost
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = call()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def time_interleaved(calls: dict[str, Callable[[], Any]], repeats: int, limits: Mapping[str, int]) -> dict[str, Timing]:
+    """Each call ``repeats`` times (fewer for one in ``limits``), interleaved so that drift in the machine's
+    load falls on all alike; the order rotates so that none always runs first."""
+    names = list(calls)
+    timings: dict[str, Timing] = {name: {"wall": [], "cpu": []} for name in names}
+    for repeat in range(repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            if repeat < limits.get(name, repeats):
+                wall, cpu, _ = measure(calls[name])
+                timings[name]["wall"].append(wall)
+                timings[name]["cpu"].append(cpu)
+    return timings
+
+
+def medians(timing: Timing) -> dict[str, float]:
+    return {clock: statistics.median(seconds) for clock, seconds in timing.items()}
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
+    """min, median, max over cases (None when no case has the figure)."""
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)} if values else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole tumor: values
+
+
+def relative_difference(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|): symmetric, 0 when equal (NaN and NaN too), never a blow-up near zero."""
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return 0.0
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def within_tolerance(ours: float, reference: float) -> bool:
+    if math.isnan(ours) and math.isnan(reference):
+        return True
+    if not (math.isfinite(ours) and math.isfinite(reference)):
+        return ours == reference  # an infinite pyradiomics value would otherwise admit any value
+    return abs(ours - reference) <= RTOL * abs(reference) + ATOL
+
+
+def value_agreement(ours: dict[str, float], reference: dict[str, float]) -> dict[str, Any]:
+    """Feature by feature against pyradiomics: names and order, relative difference, the tolerance."""
+    differences = {name: relative_difference(ours[name], value) for name, value in reference.items() if name in ours}
+    failing = [name for name, value in reference.items() if name not in ours or not within_tolerance(ours[name], value)]
+    same_names = list(ours) == list(reference)
+    worst = max(differences, key=differences.__getitem__, default=None)
+    return {
+        "same_names_and_order": same_names,
+        "features": len(reference),
+        "max_relative_difference": differences[worst] if worst else None,
+        "worst_feature": worst,
+        "all_within_tolerance": same_names and not failing,
+        "failing": [{"feature": name, "ours": ours.get(name), "pyradiomics": reference[name],
+                     "relative_difference": differences.get(name)} for name in failing],
+        "relative_difference": differences,
+    }
+
+
+def failure(error: Exception) -> str:
+    """An error on one line (pyradiomics' schema errors span several), to record and print."""
+    return f"{type(error).__name__}: " + " ".join(str(error).split())
+
+
+def pyradiomics_features(result: Mapping[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in result.items() if not name.startswith("diagnostics_")}
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole tumor: fastrad
+
+
+def fastrad_settings() -> tuple[dict[str, Any], list[str]]:
+    """The ``ct`` preset cut down to what fastrad computes, and the cuts made."""
+    ct = load_settings(preset="ct")
+    supported = fastrad.FeatureSettings().feature_classes  # its default: every 3D class it implements
+    setting = {**ct["setting"], "voxelArrayShift": 0}
+    cuts = [f"imageType: Original only (ct also has {', '.join(k for k in ct['imageType'] if k != 'Original')})",
+            f"voxelArrayShift: 0 (ct uses {ct['setting'].get('voxelArrayShift', 0)}; fastrad has no such shift)"]
+    cuts += [f"featureClass {name}: not in fastrad" for name in ct["featureClass"] if name not in supported]
+    classes = {name: None for name in ct["featureClass"] if name in supported}
+    return {"imageType": {"Original": {}}, "featureClass": classes, "setting": setting}, cuts
+
+
+FASTRAD_DIFFERENCES = [
+    "fastrad has no resampling: it gets the image and mask as pyradiomics' imageoperations.resampleImage resamples "
+    "and crops them with the same settings, timed as part of its path",
+    "fastrad takes a binary mask: it is given mask == label",
+    "fastrad's shape class takes an all-pairs distance matrix over the surface's vertices for the diameters; "
+    f"it may add {FASTRAD_HEADROOM / 2**30:g} GiB of address space, beyond that its allocation fails and is recorded",
+    "fastrad also returns features pyradiomics deprecated: listed, not compared",
+]
 
 
 @dataclass
 class FastradResult:
-    values: dict[str, float] = field(default_factory=dict)  # fastrad's own names, "glcm:joint_average"
+    values: dict[str, float] = field(default_factory=dict)  # fastrad's names, "glcm:joint_average"
     failed: dict[str, str] = field(default_factory=dict)  # feature class -> why
-    seconds: dict[str, float] = field(default_factory=dict)  # "resample" and each feature class
 
 
 class FastradPath:
-    """fastrad fed the same resampled, cropped image and mask that pyradiomics computes on.
+    """fastrad fed what pyradiomics computes on, one extractor per feature class, so that a class that runs
+    out of memory leaves the other classes' values to compare and says which class failed."""
 
-    One extractor per feature class, so that a class that runs out of memory (shape, on large
-    tumours) leaves the other classes' values to compare and says which class failed.
-    """
-
-    def __init__(self, pyradiomics_settings: dict[str, Any], classes: list[str]) -> None:
-        self.settings = pyradiomics_settings  # pyradiomics' merged settings, as resampleImage reads them
-        bin_width = float(pyradiomics_settings["binWidth"])
-        self.extractors = {
-            name: fastrad.FeatureExtractor(
-                fastrad.FeatureSettings(feature_classes=[name], bin_width=bin_width, device="cpu")
-            )
-            for name in classes
-        }
+    def __init__(self, classes: list[str], general: dict[str, Any]) -> None:
+        self.general = general  # pyradiomics' merged settings, as its resampleImage reads them
+        self.extractors = {name: fastrad.FeatureExtractor(fastrad.FeatureSettings(
+            feature_classes=[name], bin_width=float(general["binWidth"]), device="cpu")) for name in classes}
 
     def __call__(self, case: Case) -> FastradResult:
-        result = FastradResult()
-        start = time.perf_counter()
-        if self.settings.get("resampledPixelSpacing"):
-            image, mask = imageoperations.resampleImage(case.sitk_image, case.sitk_mask, **self.settings)
-        else:
-            box, _ = imageoperations.checkMask(case.sitk_image, case.sitk_mask, **self.settings)
-            image, mask = imageoperations.cropToTumorMask(case.sitk_image, case.sitk_mask, box, **self.settings)
+        image, mask = imageoperations.resampleImage(*case.sitk_inputs, **self.general)
         spacing = tuple(reversed(image.GetSpacing()))  # fastrad wants (z, y, x)
         image_t = fastrad.MedicalImage(torch.from_numpy(sitk.GetArrayFromImage(image).astype(np.float32)), spacing)
-        mask_t = fastrad.Mask(torch.from_numpy(sitk.GetArrayViewFromImage(mask) == self.settings["label"]), spacing)
-        result.seconds["resample"] = time.perf_counter() - start
+        mask_t = fastrad.Mask(torch.from_numpy(sitk.GetArrayViewFromImage(mask) == self.general["label"]), spacing)
+        result = FastradResult()
         for name, extractor in self.extractors.items():
-            start = time.perf_counter()
             try:
-                result.values.update(extractor.extract(image_t, mask_t))
+                with address_space_headroom(FASTRAD_HEADROOM):
+                    result.values.update(extractor.extract(image_t, mask_t))
             except (RuntimeError, MemoryError) as error:  # torch reports a refused allocation as RuntimeError
-                result.failed[name] = _short_reason(error)
-            result.seconds[name] = time.perf_counter() - start
+                result.failed[name] = short_reason(error)
         return result
 
 
-def _short_reason(error: Exception) -> str:
+@contextlib.contextmanager
+def address_space_headroom(headroom: int) -> Iterator[None]:
+    """Caps this process's address space at its present size plus ``headroom`` for the block, so that an
+    oversized allocation fails as an exception in the class that made it instead of the system killing
+    the benchmark; the cap is lifted afterwards (pyradiomics' voxel mode needs more)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = psutil.Process().memory_info().vms + headroom
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def short_reason(error: Exception) -> str:
     asked = re.search(r"allocate (\d+) bytes", str(error))
     if asked:  # torch's message is a C++ assertion; the size asked for is what matters
         return f"out of memory: one allocation of {int(asked.group(1)) / 2**30:.1f} GiB refused"
@@ -203,170 +353,270 @@ def fastrad_key(name: str) -> str:
     return feature_class.lower() + ":" + re.sub(r"[^a-z0-9]", "", re.sub(r"(\d+)th", r"\1", feature).lower())
 
 
+def fastrad_agreement(values: dict[str, float], reference: dict[str, float]) -> dict[str, Any]:
+    """fastrad's values under pyradiomics' names, against pyradiomics (same tolerance as ours)."""
+    names = {fastrad_key(name): name for name in reference}
+    renamed = {names[fastrad_key(name)]: value for name, value in values.items() if fastrad_key(name) in names}
+    agreement = value_agreement(renamed, {name: reference[name] for name in reference if name in renamed})
+    del agreement["same_names_and_order"]  # fastrad has its own names and order
+    agreement["within_tolerance"] = agreement["features"] - len(agreement["failing"])
+    agreement["fastrad_only"] = sorted(name for name in values if fastrad_key(name) not in names)
+    agreement["not_computed"] = [name for name in reference if name not in renamed]
+    return agreement
+
+
 # ------------------------------------------------------------------------------------------------
-# Timing
+# Whole tumor: the runs
 
 
-Seconds = dict[str, list[float]]  # path -> one figure per repeat
+@dataclass
+class WholeTumorEntry:
+    """One set of settings and the extractors built for it, once, for every case."""
+
+    name: str
+    settings: dict[str, Any]
+    ours: FeatureExtractor
+    reference: RadiomicsFeatureExtractor
+    fastrad: FastradPath | None = None
 
 
-def time_paths(
-    paths: dict[str, Callable[[], Any]], repeats: int, limits: dict[str, int] | None = None
-) -> tuple[Seconds, Seconds]:
-    """Wall and CPU seconds per call of each path, ``repeats`` times (fewer for a path in ``limits``),
-    interleaved so that drift in the machine's load falls on all paths alike; the order rotates so
-    no path always runs first.
-
-    Wall time is what a user waits. CPU time (this process, all its threads) is what the work costs,
-    and other processes' load disturbs it less (not entirely: they still share caches and memory)."""
-    names = list(paths)
-    wall: Seconds = {name: [] for name in names}
-    cpu: Seconds = {name: [] for name in names}
-    for repeat in range(repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            if repeat >= (limits or {}).get(name, repeats):
-                continue
-            gc.collect()  # garbage from the previous call is not this call's cost
-            wall_start, cpu_start = time.perf_counter(), time.process_time()
-            paths[name]()
-            wall[name].append(time.perf_counter() - wall_start)
-            cpu[name].append(time.process_time() - cpu_start)
-    return wall, cpu
+def whole_tumor_entries(presets: tuple[str, ...], with_fastrad: bool) -> list[WholeTumorEntry]:
+    entries = []
+    for name in presets:
+        settings = load_settings(preset=name)
+        entries.append(WholeTumorEntry(name, settings, FeatureExtractor(settings, device="cpu"),
+                                       RadiomicsFeatureExtractor(copy.deepcopy(settings))))
+    if with_fastrad:
+        settings, _ = fastrad_settings()
+        reference = RadiomicsFeatureExtractor(copy.deepcopy(settings))
+        entries.append(WholeTumorEntry(FASTRAD_ENTRY, settings, FeatureExtractor(settings, device="cpu"), reference,
+                                       FastradPath(list(settings["featureClass"]), reference.settings)))
+    return entries
 
 
-class ExecuteTimer:
-    """Stands in for pyradiomics' ``execute`` inside our extractor and times each call, so that the
-    time our ``extract`` spends outside pyradiomics is measured within the very same call: free of
-    the run-to-run noise that a difference between two separately timed calls carries."""
-
-    def __init__(self, ours: FeatureExtractor) -> None:
-        self._inner = ours._extractor.execute  # the wrapped RadiomicsFeatureExtractor (private, on purpose)
-        ours._extractor.execute = self  # an instance attribute shadows the method
-        self.last = 0.0
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self._inner(*args, **kwargs)
-        finally:
-            self.last = time.perf_counter() - start
+def estimated_gray_levels(case: Case, setting: Mapping[str, Any]) -> int:
+    """pyradiomics' Ng on the original image (before resampling and filters: an estimate for the other images)."""
+    if setting.get("binCount"):
+        return int(setting["binCount"])
+    values = case.image.array.astype(np.float64)
+    if setting.get("normalize"):
+        values = (values - values.mean()) / values.std() * setting.get("normalizeScale", 1)
+    roi, width = values[case.mask.array > 0], setting.get("binWidth", 25)
+    return int(math.floor(roi.max() / width) - math.floor(roi.min() / width)) + 1
 
 
-def profile_ours(call: Callable[[], Any], shown_from: float = 1e-3) -> dict[str, float]:
-    """Cumulative seconds of each ResponsePredictorLib function that takes at least ``shown_from``
-    seconds of one profiled ``call`` (nested functions count in their callers too), largest first."""
-    profiler = cProfile.Profile()
-    profiler.runcall(call)
-    package = Path(rp_features.__file__).resolve().parent
-    seconds = {}
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # (file, line, function) -> timings
-    for (filename, _line, function), (_, _, _, cumulative, _) in stats.items():
-        ours = Path(filename).resolve().is_relative_to(package) and function not in ("extract", "extract_labels")
-        if ours and cumulative >= shown_from:
-            seconds[f"{Path(filename).stem}.{function}"] = cumulative
-    return dict(sorted(seconds.items(), key=lambda item: -item[1]))
-
-
-def ours_from_files(ours: FeatureExtractor, image_path: Path, mask_path: Path) -> Any:
-    """Our whole path from files, as the CLI takes it."""
-    image = read_volume(image_path)
-    return ours.extract(image, read_mask(mask_path, image))
-
-
-def run_case(case: Case, ours: FeatureExtractor, timer: ExecuteTimer, reference: RadiomicsFeatureExtractor,
-             fast: FastradPath, repeats: int, fastrad_repeats: int) -> dict[str, Any]:
-    """Warm up every path once (keeping its values), then time them interleaved."""
-    inside: list[float] = []  # pyradiomics' share of each timed "ours" call
-
-    def ours_call() -> Any:
-        result = ours.extract(case.image, case.mask)
-        inside.append(timer.last)
-        return result
-
-    paths: dict[str, Callable[[], Any]] = {
-        "ours": ours_call,
-        "pyradiomics": lambda: reference.execute(case.sitk_image, case.sitk_mask),
+def whole_tumor_case(entry: WholeTumorEntry, case: Case, repeats: int) -> dict[str, Any]:
+    """Every path warmed up once (its values are the ones compared), then timed interleaved."""
+    row: dict[str, Any] = {"case": case.name}
+    gray_levels = estimated_gray_levels(case, entry.settings.get("setting") or {})
+    glcm_bytes = gray_levels**2 * 13 * 8
+    if "glcm" in entry.settings["featureClass"] and glcm_bytes > WHOLE_TUMOR_GLCM_LIMIT:
+        row["skipped"] = (f"about {gray_levels} gray levels: pyradiomics' GLCM alone would need "
+                          f"{glcm_bytes / 2**30:.1f} GiB per image")
+        return row
+    calls: dict[str, Callable[[], Any]] = {
+        "ours": lambda: entry.ours.extract(case.image, case.mask, 1).features,
+        "pyradiomics": lambda: pyradiomics_features(entry.reference.execute(*case.sitk_inputs, label=1)),
     }
-    if case.files:
-        image_path, mask_path = case.files
-        paths["ours_files"] = lambda: ours_from_files(ours, image_path, mask_path)
-        paths["pyradiomics_files"] = lambda: reference.execute(str(image_path), str(mask_path))
-    warm = {name: path() for name, path in paths.items()}
-    inside.clear()
-    fast_warm = fast(case)
-    fast_runs: list[FastradResult] = []
-    if not fast_warm.failed:  # an incomplete fastrad run has no comparable time: don't repeat it
-        paths["fastrad"] = lambda: fast_runs.append(fast(case))
-    wall, cpu = time_paths(paths, repeats, {"fastrad": fastrad_repeats})
+    try:
+        warm = {name: call() for name, call in calls.items()}
+    except (ValueError, RuntimeError, MemoryError) as error:  # a case one engine refuses
+        row["error"] = failure(error)
+        return row
+    limits = {}
+    if entry.fastrad:
+        fast = entry.fastrad(case)
+        row["fastrad_failed"] = fast.failed
+        row["fastrad_values"] = fastrad_agreement(fast.values, warm["pyradiomics"])
+        if not fast.failed:  # an incomplete run has no comparable time
+            calls["fastrad"] = lambda: entry.fastrad(case)
+            limits["fastrad"] = FASTRAD_REPEATS
+    timings = time_interleaved(calls, repeats, limits)
+    row["seconds"] = timings
+    row["median"] = {name: medians(timing) for name, timing in timings.items()}
+    row["speedup"] = {clock: row["median"]["pyradiomics"][clock] / row["median"]["ours"][clock] for clock in ("wall", "cpu")}
+    row["values"] = value_agreement(warm["ours"], warm["pyradiomics"])
+    return row
+
+
+def whole_tumor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    timed = [row for row in rows if "speedup" in row]
+    speedups = [row["speedup"]["wall"] for row in timed]
+    fastrad = [row["median"]["pyradiomics"]["wall"] / row["median"]["fastrad"]["wall"]
+               for row in timed if "fastrad" in row["median"]]
+    differences = [row["values"]["max_relative_difference"] for row in timed]
     return {
-        "case": case.name,
-        "roi_voxels": case.roi_voxels,
-        "seconds": wall,
-        "cpu_seconds": cpu,
-        "median": {name: statistics.median(values) for name, values in wall.items()},
-        "median_cpu": {name: statistics.median(values) for name, values in cpu.items()},
-        # extract() minus pyradiomics' execute, call by call
-        "median_ours_outside_pyradiomics": statistics.median(t - i for t, i in zip(wall["ours"], inside)),
-        "median_ours_inside_pyradiomics": statistics.median(inside),
-        "fastrad_median_by_part": {
-            part: statistics.median(run.seconds[part] for run in fast_runs) for part in fast_warm.seconds
-        } if fast_runs else {},
-        "fastrad_failed": fast_warm.failed,
-        "values": {
-            "ours": warm["ours"].features,
-            "pyradiomics": {k: float(v) for k, v in warm["pyradiomics"].items() if not k.startswith("diagnostics_")},
-            "fastrad": fast_warm.values,
-        },
+        "cases_timed": len(timed),
+        "cases_passed_over": [row["case"] for row in rows if "speedup" not in row],
+        "speedup_wall": spread(speedups),
+        "speedup_cpu": spread([row["speedup"]["cpu"] for row in timed]),
+        # Over the cases timed; those passed over are listed with their reason.
+        "faster_on_every_case": bool(timed) and min(speedups) > 1,
+        "values_within_tolerance_on_every_case": bool(timed) and all(row["values"]["all_within_tolerance"] for row in timed),
+        "max_relative_difference": max(differences) if differences else None,
+        "fastrad_speed_vs_pyradiomics": spread(fastrad),
     }
 
 
+def run_whole_tumor(cases: list[Case], presets: tuple[str, ...], with_fastrad: bool, repeats: int) -> dict[str, Any]:
+    results = {}
+    for entry in whole_tumor_entries(presets, with_fastrad):
+        rows = []
+        for case in cases:
+            rows.append(whole_tumor_case(entry, case, repeats))
+            print(progress_line(entry.name, rows[-1]), flush=True)
+        results[entry.name] = {"cases": rows, "summary": whole_tumor_summary(rows)}
+    return results
+
+
+def progress_line(entry: str, row: dict[str, Any]) -> str:
+    head = f"{entry:15s} {row['case']:14s}"
+    if "speedup" not in row:
+        return f"{head} {row.get('skipped') or row.get('error')}"
+    wall = row["median"]
+    text = (f"{head} ours {wall['ours']['wall']:7.3f} s  pyradiomics {wall['pyradiomics']['wall']:7.3f} s  "
+            f"x{row['speedup']['wall']:.2f}  values {'ok' if row['values']['all_within_tolerance'] else 'MISMATCH'}")
+    if "fastrad" in wall:
+        text += f"  fastrad {wall['fastrad']['wall']:.3f} s"
+    if row.get("fastrad_failed"):
+        text += f"  fastrad failed: {', '.join(row['fastrad_failed'])}"
+    return text
+
+
 # ------------------------------------------------------------------------------------------------
-# Agreement
+# Voxel maps
 
 
-def relative_difference(a: float, b: float) -> float:
-    """|a - b| / max(|a|, |b|): symmetric, 0 when equal (NaN == NaN), and no blow-up near zero."""
-    if (math.isnan(a) and math.isnan(b)) or a == b:
-        return 0.0
-    if math.isnan(a) or math.isnan(b):
-        return math.inf
-    return abs(a - b) / max(abs(a), abs(b))
+def pyradiomics_voxel_batch(case: Case, names: list[str]) -> dict[str, Any]:
+    """The voxelBatch pyradiomics runs with: its default (-1, every kernel at once) while the largest matrix
+    of the requested classes stays under DEFAULT_BATCH_LIMIT, else batches of about BATCH_BYTES.
+
+    Per kernel, pyradiomics allocates (float64 unless said): GLCM Ng x Ng x 13 angles; GLRLM Ng x Nr x 13 with
+    Nr the longest side of the cropped image; GLSZM a (2 Ns + 1) int32 work array with Ns the tumor's voxels
+    (mostly untouched, but one allocation for the whole batch, refused beyond the machine's memory); GLDM
+    Ng x 27; NGTDM Ng x 3; first order only the kernel's 27 values."""
+    setting = case.map_settings["setting"]
+    width = setting["binWidth"]
+    roi = case.image.array[case.mask.array > 0].astype(np.float64)
+    if setting.get("normalize"):  # pyradiomics' normalisation: the whole image's mean and deviation
+        roi = (roi - case.image.array.mean()) / case.image.array.std() * setting["normalizeScale"]
+    gray_levels = int(math.floor(roi.max() / width) - math.floor(roi.min() / width)) + 1
+    nonzero = np.nonzero(case.mask.array)
+    longest_side = max(min(int(axis.max() - axis.min()) + 1 + 2 * MAP_RADIUS, size)
+                       for axis, size in zip(nonzero, case.mask.array.shape))
+    per_kernel = {"firstorder": 27 * 8, "glcm": gray_levels**2 * 13 * 8, "glrlm": gray_levels * longest_side * 13 * 8,
+                  "glszm": (2 * case.voxels + 1) * 4, "gldm": gray_levels * 27 * 8, "ngtdm": gray_levels * 3 * 8}
+    largest = max(per_kernel[name.split("_")[1]] for name in names)
+    need = case.voxels * largest
+    batch = -1 if need <= DEFAULT_BATCH_LIMIT else max(1, int(BATCH_BYTES // largest))
+    return {"voxelBatch": batch, "gray_levels": gray_levels, "memory_need_gb": need / 1e9}
 
 
-def agreement(results: list[dict[str, Any]], engine: str) -> dict[str, Any]:
-    """Per pyradiomics feature: relative difference of ``engine``'s value over the cases."""
-    per_feature: dict[str, list[tuple[float, str]]] = {}
-    engine_only: set[str] = set()
-    reference_only: set[str] = set()
-    for result in results:
-        reference = result["values"]["pyradiomics"]
-        theirs = result["values"][engine]
-        if engine == "fastrad":  # rename fastrad's values to pyradiomics' names
-            names = {fastrad_key(name): name for name in reference}
-            engine_only |= {name for name in theirs if fastrad_key(name) not in names}
-            theirs = {names[fastrad_key(name)]: value for name, value in theirs.items() if fastrad_key(name) in names}
-        reference_only |= {name for name in reference if name not in theirs}
-        for name, value in theirs.items():
-            per_feature.setdefault(name, []).append((relative_difference(value, reference[name]), result["case"]))
-    rows = []
-    for name, diffs in per_feature.items():
-        worst, worst_case = max(diffs)
-        rows.append({"feature": name, "median": statistics.median(d for d, _ in diffs), "max": worst,
-                     "max_case": worst_case, "cases": len(diffs)})
-    rows.sort(key=lambda row: row["max"], reverse=True)
+def our_maps(case: Case, names: list[str]) -> dict[str, Volume]:
+    return compute_feature_maps(case.image, case.mask, names, case.map_settings, radius=MAP_RADIUS, device="cpu")
+
+
+def our_peak_memory(case: Case, names: list[str]) -> dict[str, float]:
+    """Resident set (MiB) of a fresh process that computes ``names`` on ``case``: before the maps (its imports
+    and the case) and its peak during them. A process of its own, so that the peak is this case's alone."""
+    plain = [Volume(v.array, v.spacing, v.origin, v.direction) for v in (case.image, case.mask)]  # no SimpleITK twin
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_peak_memory_child, Case(case.name, case.source, case.modality, *plain), names).result()
+
+
+def _peak_memory_child(case: Case, names: list[str]) -> dict[str, float]:
+    limit_threads()
+    before = _memory_mib("VmRSS")
+    # Linux: "5" resets the peak (VmHWM) to the present resident set, so that the peak read after is the maps'.
+    # (getrusage's ru_maxrss would not do: Linux carries it over from the parent that spawned the process.)
+    Path("/proc/self/clear_refs").write_text("5")
+    our_maps(case, names)
+    return {"before_maps_mib": before, "peak_mib": _memory_mib("VmHWM")}
+
+
+def _memory_mib(field_name: str) -> float:
+    """A memory field of /proc/self/status (given in KiB) in MiB."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field_name + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def maps_case(case: Case, names: list[str], repeats: int) -> dict[str, Any]:
+    """Ours warmed up (its maps are the ones compared), then timed ``repeats`` times before and after
+    pyradiomics' single run (so that both see the same load); the median of ours."""
+    batch = pyradiomics_voxel_batch(case, names)
+    # pyradiomics' schema refuses voxelBatch -1 when written out: its default is had by leaving it out.
+    reference_settings = case.map_settings if batch["voxelBatch"] < 0 else {
+        **case.map_settings, "voxelSetting": {"voxelBatch": batch["voxelBatch"]}}
+    row: dict[str, Any] = {"case": case.name, "kernels": case.voxels, "pyradiomics_batch": batch}
+    try:
+        ours = our_maps(case, names)
+        before = [measure(lambda: our_maps(case, names))[:2] for _ in range(repeats)]
+        wall, cpu, reference = measure(lambda: compute_feature_maps(
+            case.image, case.mask, names, reference_settings, radius=MAP_RADIUS, backend="pyradiomics"))
+        after = [measure(lambda: our_maps(case, names))[:2] for _ in range(repeats)]
+    except (ValueError, RuntimeError, MemoryError) as error:
+        row["error"] = failure(error)
+        return row
+    row["seconds"] = {"ours": {"wall": [w for w, _ in before + after], "cpu": [c for _, c in before + after]},
+                      "pyradiomics": {"wall": [wall], "cpu": [cpu]}}
+    row["median"] = {name: medians(timing) for name, timing in row["seconds"].items()}
+    row["speedup"] = {clock: row["median"]["pyradiomics"][clock] / row["median"]["ours"][clock] for clock in ("wall", "cpu")}
+    row["memory"] = our_peak_memory(case, names)
+    row["agreement"] = {name: {"max_relative_difference": result.max_relative_difference,
+                               "nan_mismatches": result.nan_mismatches, "voxels": result.voxels,
+                               "within_tolerance": result.within(MAP_TOLERANCE)}
+                        for name, result in agreements(ours, reference).items()}
+    return row
+
+
+def maps_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    timed = [row for row in rows if "speedup" in row]
+    speedups = [row["speedup"]["wall"] for row in timed]
     return {
-        "features_compared": len(rows),
-        "within": {str(tol): sum(row["max"] <= tol for row in rows) for tol in TOLERANCES},
-        "worst": rows[:WORST_SHOWN],
-        "all": rows,
-        f"{engine}_only": sorted(engine_only),
-        "not_computed_by_" + engine: sorted(reference_only - set(per_feature)),
+        "cases_timed": len(timed),
+        "speedup_wall": spread(speedups),
+        "speedup_cpu": spread([row["speedup"]["cpu"] for row in timed]),
+        "cases_failed": [row["case"] for row in rows if "speedup" not in row],
+        # A case that failed fails the goal: every tumor of the set must reach it.
+        f"at_least_{MAP_TARGET:g}x_on_every_case": bool(timed) and len(timed) == len(rows) and min(speedups) >= MAP_TARGET,
+        "every_map_within_tolerance": bool(timed) and all(
+            a["within_tolerance"] for row in timed for a in row["agreement"].values()),
+        "peak_memory_mib": spread([row["memory"]["peak_mib"] for row in timed]),
     }
 
 
+def run_maps(cases: list[Case], sets: tuple[str, ...], repeats: int) -> dict[str, Any]:
+    results = {}
+    for set_name in sets:
+        rows = []
+        for case in cases:
+            rows.append(maps_case(case, MAP_SETS[set_name], repeats))
+            print(maps_progress_line(set_name, rows[-1]), flush=True)
+        results[set_name] = {"features": MAP_SETS[set_name], "cases": rows, "summary": maps_summary(rows)}
+    return results
+
+
+def maps_progress_line(set_name: str, row: dict[str, Any]) -> str:
+    head = f"maps {set_name} {row['case']:14s} {row['kernels']:7d} kernels:"
+    if "speedup" not in row:
+        return f"{head} {row['error']}"
+    agreed = all(a["within_tolerance"] for a in row["agreement"].values())
+    return (f"{head} ours {row['median']['ours']['wall']:.3f} s, pyradiomics {row['median']['pyradiomics']['wall']:.2f} s "
+            f"(voxelBatch {row['pyradiomics_batch']['voxelBatch']}), {_ratio(row['speedup']['wall'])}, "
+            f"peak {row['memory']['peak_mib']:.0f} MiB, maps {'agree' if agreed else 'DIFFER'}")
+
+
 # ------------------------------------------------------------------------------------------------
-# Machine and report
+# Machine
+
+
+def limit_threads() -> None:
+    torch.set_num_threads(THREADS)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(THREADS)
+    with contextlib.suppress(ImportError):  # optional: covers BLAS pools that ignore the environment variables
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(THREADS)
 
 
 def machine() -> dict[str, Any]:
@@ -375,245 +625,247 @@ def machine() -> dict[str, Any]:
     if cpuinfo.exists():
         cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                     if line.startswith("model name")), cpu)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         commit = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
                                 capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return {
-        "cpu": cpu, "cpu_count": os.cpu_count(), "cpus_usable": usable, "threads_used": THREADS,
-        "platform": platform.platform(), "python": platform.python_version(), "repository": commit,
-        "versions": {pkg: version(pkg) for pkg in PACKAGES},
+        "cpu": cpu, "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+        "threads": THREADS, "memory_gb": psutil.virtual_memory().total / 1e9, "platform": platform.platform(),
+        "python": platform.python_version(), "repository": commit,
+        "versions": {package: version(package) for package in PACKAGES},
     }
 
 
-def limit_threads() -> None:
-    torch.set_num_threads(THREADS)
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(THREADS)
-    try:  # optional: covers BLAS pools that ignore the environment variables
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(THREADS)
-
-
-def cap_memory(gib: float) -> str:
-    """Cap this process's address space, so that an oversized allocation fails as an exception in
-    the class that made it instead of the kernel killing the whole benchmark."""
-    if gib <= 0:
-        return "none"
-    try:
-        import resource
-    except ImportError:
-        return "none (not available on this platform)"
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = int(gib * 2**30)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    return f"{limit / 2**30:g} GiB address space"
-
-
-def summarize(results: list[dict[str, Any]], paths: tuple[str, ...]) -> dict[str, Any]:
-    """Sums of per-case medians, our overhead and fastrad's speed over the cases fastrad completed."""
-    present = [path for path in paths if all(path in r["median"] for r in results)]
-    total = {path: sum(r["median"][path] for r in results) for path in present}
-    total_cpu = {path: sum(r["median_cpu"][path] for r in results) for path in present}
-    complete = [r for r in results if "fastrad" in r["median"]]
-    summary: dict[str, Any] = {"cases": len(results), "seconds": total, "cpu_seconds": total_cpu}
-    outside = sum(r["median_ours_outside_pyradiomics"] for r in results)
-    summary["ours_outside_pyradiomics_seconds"] = outside
-    summary["overhead_ours_same_call_pct"] = 100 * outside / sum(r["median_ours_inside_pyradiomics"] for r in results)
-    for ours, theirs in (("ours", "pyradiomics"), ("ours_files", "pyradiomics_files")):
-        if ours in total:
-            summary[f"overhead_{ours}_pct"] = 100 * (total[ours] / total[theirs] - 1)
-            summary[f"overhead_{ours}_cpu_pct"] = 100 * (total_cpu[ours] / total_cpu[theirs] - 1)
-    if complete:
-        pyr = sum(r["median"]["pyradiomics"] for r in complete)
-        fast = sum(r["median"]["fastrad"] for r in complete)
-        compute = sum(sum(v for k, v in r["fastrad_median_by_part"].items() if k != "resample") for r in complete)
-        summary["fastrad"] = {
-            "cases_complete": len(complete), "pyradiomics_seconds": pyr, "fastrad_seconds": fast,
-            "fastrad_features_only_seconds": compute,
-            "speed_ratio": pyr / fast,  # > 1: fastrad is faster than pyradiomics
-            "speed_ratio_features_only": pyr / compute,
-        }
-    return summary
+# ------------------------------------------------------------------------------------------------
+# Markdown
 
 
 def _row(*cells: object) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
-def _seconds(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+def _ratio(value: float) -> str:
+    return f"{value:.0f}x" if value >= 10 else f"{value:.2f}x"
+
+
+def _mebibytes(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def _range(values: dict[str, float] | None, show: Callable[[float], str] = _ratio) -> str:
+    return "–" if values is None else " / ".join(show(values[key]) for key in ("min", "median", "max"))
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "**no**"
+
+
+def _case_label(case: dict[str, Any]) -> str:
+    spacing = " x ".join(f"{s:.3g}" for s in case["spacing_mm"])
+    return f"{case['case']} ({case['voxels']:,} voxels, {spacing} mm)"
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m, summary = report["machine"], report["summary"]
-    groups = ("lung2", "crops")
+    m = report["machine"]
     lines = [
-        "# Feature extraction benchmark", "",
-        f"Written by `benchmarks/bench_features.py` on {report['date']}; rerun it to refresh "
-        "(see benchmarks/README.md).", "",
-        f"- Machine: {m['cpu']}, {m['cpu_count']} CPUs ({m['cpus_usable']} usable), {m['threads_used']} threads "
-        f"for every library; {m['platform']}; Python {m['python']}; repository {m['repository']}",
+        "# Radiomics engine benchmark: ours against pyradiomics 3.0.1 (and fastrad)", "",
+        f"Written by `benchmarks/bench_features.py` on {report['date']} (`{report['command']}`); "
+        f"run time {report['run_seconds'] / 60:.0f} min. See benchmarks/README.md.", "",
+        f"- Machine: {m['cpu']}, {m['cpu_count']} CPUs ({m['cpus_usable']} usable), {m['memory_gb']:.0f} GB; "
+        f"{m['threads']} threads for every library; {m['platform']}; Python {m['python']}; repository {m['repository']}",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
-        f"- Load average (1, 5, 15 min) at start: {report['load_start']}; at end: {report['load_end']}",
-        "- Timing: extractors built once; every path warmed up once per case, then interleaved repeats in "
-        f"rotating order ({report['repeats']['lung2']} for lung2, {report['repeats']['crop']} per crop, fastrad "
-        f"at most {report['repeats']['fastrad']}); the figure is the per-case median, summed over cases. "
-        f"Memory cap: {report['memory_cap']}",
-        f"- Run time: {report['wall_seconds']:.0f} s", "",
-        "## Settings (all three engines)", "", "```json", json.dumps(report["settings"], indent=1), "```", "",
-        "Cut from the `ct` preset for comparability: " + "; ".join(report["settings_cuts"]) + ".", "",
-        "What fastrad does differently: " + "; ".join(report["fastrad_differences"]) + ".", "",
-        "## Cases", "",
-        f"- lung2: pyradiomics' CT test case, {report['lung2']['roi_voxels']} ROI voxels",
-        f"- nsclc crops: the first {len(report['crops'])} sorted crops with a tumour: "
-        + ", ".join(f"{r['case']} ({r['roi_voxels']})" for r in report["crops"]),
-        *(f"- passed over: {p['case']}: {p['reason']}" for p in report["passed_over"]),
-        "", "## Time", "",
-        "Wall time is what a user waits; CPU time (this process, all threads) is less disturbed by other "
-        "processes. Both compare calls timed separately, so they carry run-to-run noise (lung2 spread: "
-        "(max - min) / median of its repeats); the overhead measured within the same calls does not.", "",
-        _row("path", "lung2 wall (s)", "lung2 spread", "lung2 CPU (s)", "crops wall, sum (s)", "crops CPU, sum (s)"),
-        _row("---", "---:", "---:", "---:", "---:", "---:"),
+        f"- Load average (1, 5, 15 min) at start: {report['load_start']}; at end: {report['load_end']}. On a shared "
+        "machine read the ratios: both sides of each ratio ran interleaved in the same run.", "",
+        "## What was compared", "",
+        "- **Whole tumor**: `FeatureExtractor(preset, device=\"cpu\").extract(Volume, Volume)` (the SimpleITK "
+        "conversion included) against `RadiomicsFeatureExtractor(preset).execute(sitk, sitk, label=1)`, each built "
+        f"once per preset. Each path warmed up once per case (those values are compared), then timed "
+        f"{report['repeats']} time(s) interleaved in rotating order; the figure is the median. Speed-up = pyradiomics' time / ours. "
+        f"Values: every feature within |ours - pyradiomics| <= {RTOL:g} x |pyradiomics| + {ATOL:g}, same names "
+        "in the same order; the relative difference shown is |a - b| / max(|a|, |b|).",
+        f"- **Voxel maps**, kernel radius {MAP_RADIUS}, pyradiomics' defaults on the Original image (binWidth 25, no "
+        "resampling): `compute_feature_maps(..., device=\"cpu\")` warmed up, then timed "
+        f"{report['repeats']} time(s) before and {report['repeats']} after one run of pyradiomics' voxel mode "
+        "(`backend=\"pyradiomics\"`); the median of ours. pyradiomics runs with its default `voxelBatch: -1` (all "
+        f"kernels at once) while its largest matrix stays under {DEFAULT_BATCH_LIMIT / 1e9:g} GB, else with batches "
+        f"of about {BATCH_BYTES / 1e9:g} GB (shown per case). Our peak memory: the peak resident set "
+        "(`VmHWM`, reset just before the call) of a fresh process computing the case's maps once, next to its "
+        f"resident set before the maps (imports and the case). Agreement: the largest relative difference of each map, within {MAP_TOLERANCE:g}.",
     ]
-    for path, label in PATH_LABELS.items():
-        repeats = report["lung2"]["seconds"].get(path, [])
-        spread = f"{(max(repeats) - min(repeats)) / statistics.median(repeats):.0%}" if len(repeats) > 1 else "–"
-        lung2_cells = [_seconds(summary["lung2"]["seconds"].get(path)), spread,
-                       _seconds(summary["lung2"]["cpu_seconds"].get(path))]
-        lines.append(_row(label, *lung2_cells, *(_seconds(summary["crops"][clock].get(path))
-                                                 for clock in ("seconds", "cpu_seconds"))))
-    lines += ["", _row("ratio", "lung2", "nsclc crops"), _row("---", "---:", "---:")]
-    for key, label in (
-        ("overhead_ours_pct", "our overhead over pyradiomics (goal < 5%), wall"),
-        ("overhead_ours_cpu_pct", "our overhead, CPU"),
-        ("overhead_ours_same_call_pct", "our overhead within the same calls (extract() outside / inside execute)"),
-        ("overhead_ours_files_pct", "our overhead from files, wall"),
-        ("overhead_ours_files_cpu_pct", "our overhead from files, CPU"),
-    ):
-        lines.append(_row(label, *(f"{summary[g][key]:+.1f}%" if key in summary[g] else "–" for g in groups)))
-    for key, label in (("speed_ratio", "fastrad speed vs pyradiomics (x; > 1 = faster)"),
-                       ("speed_ratio_features_only", "fastrad speed, features only (no resampling)")):
-        lines.append(_row(label, *(
-            f"{summary[g]['fastrad'][key]:.2f} ({summary[g]['fastrad']['cases_complete']}/{summary[g]['cases']} cases)"
-            if "fastrad" in summary[g] else "–" for g in groups)))
-
-    profiles = report["profile_lung2"]
-    lines += ["", f"### Where our time goes: lung2 ({profiles['voxels'] / 1e6:.1f}M voxels), one profiled call each",
-              "", "cProfile, cumulative seconds from 1 ms; nested calls count in their callers too.", "",
-              _row("function", "extract(Volume, Volume)", "from files"), _row("---", "---:", "---:")]
-    for function in dict.fromkeys([*profiles["ours"], *profiles["ours_files"]]):  # union, in order
-        lines.append(_row(function, *(_seconds(profiles[p].get(function), 4) for p in ("ours", "ours_files"))))
-
-    parts = report["fastrad_parts"]
-    lines += ["", "### fastrad by part (median s, cases it completed)", "",
-              _row("part", "lung2", "nsclc crops, sum"), _row("---", "---:", "---:")]
-    for part in dict.fromkeys([*parts["lung2"], *parts["crops"]]):
-        lines.append(_row(part, *(_seconds(parts[g].get(part)) for g in groups)))
-    failures = [(r, cls, why) for r in [report["lung2"], *report["crops"]] for cls, why in r["fastrad_failed"].items()]
-    if failures:
-        lines += ["", f"fastrad failed on {len({r['case'] for r, _, _ in failures})} case(s) "
-                  "(not timed; its other classes' values are still compared):"]
-        lines += [f"- {r['case']} ({r['roi_voxels']} ROI voxels): {cls}: {why}" for r, cls, why in failures]
-
-    lines += ["", "## Values", "",
-              "Relative difference |a - b| / max(|a|, |b|) against pyradiomics, per feature over all cases.", ""]
-    for engine, agreed in report["agreement"].items():
-        within = ", ".join(f"{n} within {tol}" for tol, n in agreed["within"].items())
-        lines.append(f"- {engine}: {agreed['features_compared']} features compared; {within}")
-    fast = report["agreement"]["fastrad"]
-    lines += [f"- fastrad only (not compared): {', '.join(fast['fastrad_only']) or 'none'}",
-              "- pyradiomics features fastrad does not compute: "
-              + (", ".join(fast["not_computed_by_fastrad"]) or "none"),
-              "", "Worst fastrad features:", "",
-              _row("feature", "median rel. diff", "max rel. diff", "case of max"), _row("---", "---:", "---:", "---")]
-    lines += [_row(r["feature"], f"{r['median']:.2e}", f"{r['max']:.2e}", r["max_case"]) for r in fast["worst"]]
+    if FASTRAD_ENTRY in report["whole_tumor"]:
+        lines.append(f"- **fastrad** (CPU) on `{FASTRAD_ENTRY}` (the ct preset cut down: "
+                     + "; ".join(report["settings"]["fastrad_cuts"]) + "), timed once after its warm-up. "
+                     + "; ".join(FASTRAD_DIFFERENCES) + ".")
+    lines += [
+        "", "Cases:", "",
+        *(f"- {_case_label(case)}: `{case['source']}`" for case in report["cases"]),
+        "", "## Summary", "",
+        "Whole tumor, speed-up over pyradiomics (wall; min / median / max over cases):", "",
+        _row("settings", "cases", "speed-up", "CPU-time ratio", "faster on every case timed", "values within tolerance",
+             "largest rel. difference"),
+        _row("---", "---:", "---:", "---:", "---", "---", "---:"),
+    ]
+    for name, entry in report["whole_tumor"].items():
+        s = entry["summary"]
+        passed = f" ({len(s['cases_passed_over'])} passed over)" if s["cases_passed_over"] else ""
+        largest = "–" if s["max_relative_difference"] is None else f"{s['max_relative_difference']:.1e}"
+        lines.append(_row(name, f"{s['cases_timed']}{passed}", _range(s["speedup_wall"]), _range(s["speedup_cpu"]),
+                          _yes(s["faster_on_every_case"]), _yes(s["values_within_tolerance_on_every_case"]), largest))
+    if FASTRAD_ENTRY in report["whole_tumor"]:
+        s = report["whole_tumor"][FASTRAD_ENTRY]["summary"]
+        lines += ["", f"fastrad's speed relative to pyradiomics (> 1: faster), over the cases it completed: "
+                  f"{_range(s['fastrad_speed_vs_pyradiomics'])}."]
+    if report["maps"]:
+        lines += ["", "Voxel maps, speed-up over pyradiomics' voxel mode (start-up excluded; min / median / max):", "",
+                  _row("set", "maps", "cases", "speed-up", "CPU-time ratio", f">= {MAP_TARGET:g}x on every case",
+                       f"every map within {MAP_TOLERANCE:g}", "our peak RSS (MiB)"),
+                  _row("---", "---", "---:", "---:", "---:", "---", "---", "---:")]
+        for name, entry in report["maps"].items():
+            s = entry["summary"]
+            lines.append(_row(name, ", ".join(f.split("_", 1)[1] for f in entry["features"]), s["cases_timed"],
+                              _range(s["speedup_wall"]), _range(s["speedup_cpu"]),
+                              _yes(s[f"at_least_{MAP_TARGET:g}x_on_every_case"]), _yes(s["every_map_within_tolerance"]),
+                              _range(s["peak_memory_mib"], _mebibytes)))
+    lines += whole_tumor_tables(report["whole_tumor"])
+    lines += maps_tables(report["maps"])
+    settings = report["settings"]
+    lines += ["", "## Settings", "", "The presets (`ResponsePredictor/Resources/Presets`), fastrad's cut of ct, and the "
+              "voxel maps' mapping, which `compute_feature_maps` narrows to the requested classes and gives kernelRadius "
+              f"{MAP_RADIUS} (pyradiomics also gets its voxelBatch):", "", "```json"]
+    shown = {**settings["presets"], FASTRAD_ENTRY: settings["fastrad"], "maps": settings["maps"]}
+    lines += ["{", ",\n".join(f" {json.dumps(name)}: {json.dumps(value)}" for name, value in shown.items()), "}", "```"]
     return "\n".join(lines) + "\n"
+
+
+def whole_tumor_tables(results: dict[str, Any]) -> list[str]:
+    lines = ["", "## Whole tumor, per case"]
+    for name, entry in results.items():
+        fastrad = name == FASTRAD_ENTRY
+        lines += ["", f"### {name}", "",
+                  _row("case", "ours (s)", "pyradiomics (s)", "speed-up", "CPU ratio", "features", "largest rel. difference",
+                       "within tolerance", *(["fastrad (s)", "fastrad within tol. / compared"] if fastrad else [])),
+                  _row("---", "---:", "---:", "---:", "---:", "---:", "---", "---", *(["---:", "---"] if fastrad else []))]
+        failures = []
+        for row in entry["cases"]:
+            if "speedup" not in row:
+                lines.append(f"| {row['case']} | passed over: {row.get('skipped') or row.get('error')} |")
+                continue
+            values, wall = row["values"], row["median"]
+            failures += [(row["case"], failure) for failure in values["failing"]]
+            extra = []
+            if fastrad:
+                agreed = row["fastrad_values"]
+                timed = f"{wall['fastrad']['wall']:.3f}" if "fastrad" in wall else "failed: " + "; ".join(
+                    f"{cls}: {why}" for cls, why in row["fastrad_failed"].items())
+                extra = [timed, f"{agreed['within_tolerance']} / {agreed['features']}"]
+            lines.append(_row(row["case"], f"{wall['ours']['wall']:.3f}", f"{wall['pyradiomics']['wall']:.3f}",
+                              _ratio(row["speedup"]["wall"]), _ratio(row["speedup"]["cpu"]), values["features"],
+                              f"{values['max_relative_difference']:.1e} ({values['worst_feature']})",
+                              _yes(values["all_within_tolerance"]) + ("" if values["same_names_and_order"]
+                                                                      else " (names or order differ)"), *extra))
+        if failures:
+            lines += ["", "Features outside the tolerance:", ""]
+            lines += [f"- {case}: {f['feature']}: ours {f['ours']!r}, pyradiomics {f['pyradiomics']!r}" for case, f in failures]
+    return lines
+
+
+def maps_tables(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, entry in results.items():
+        lines += ["", f"## Voxel maps, set {name}, per case", "", "Maps: " + ", ".join(entry["features"]) + ".", "",
+                  _row("case", "kernels", "Ng", "pyradiomics voxelBatch", "pyradiomics (s)", "ours (s)", "speed-up",
+                       "CPU ratio", "our peak RSS (MiB; before the maps)", "largest rel. difference", "NaN mismatches"),
+                  _row("---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:")]
+        for row in entry["cases"]:
+            if "speedup" not in row:
+                lines.append(f"| {row['case']} | failed: {row['error']} |")
+                continue
+            agreement, batch, memory = row["agreement"], row["pyradiomics_batch"], row["memory"]
+            worst = max(agreement, key=lambda map_name: agreement[map_name]["max_relative_difference"])
+            lines.append(_row(row["case"], row["kernels"], batch["gray_levels"],
+                              f"{'default' if batch['voxelBatch'] < 0 else batch['voxelBatch']} "
+                              f"({batch['memory_need_gb']:.1f} GB at once)",
+                              f"{row['median']['pyradiomics']['wall']:.2f}", f"{row['median']['ours']['wall']:.3f}",
+                              _ratio(row["speedup"]["wall"]), _ratio(row["speedup"]["cpu"]),
+                              f"{memory['peak_mib']:.0f} ({memory['before_maps_mib']:.0f})",
+                              f"{agreement[worst]['max_relative_difference']:.1e} ({worst.split('_', 1)[1]})",
+                              sum(a["nan_mismatches"] for a in agreement.values())))
+    return lines
 
 
 # ------------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for features.json and features.md")
-    parser.add_argument("--crops", type=int, default=20, help="number of nsclc crops with a tumour")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats for lung2 (median taken)")
-    parser.add_argument("--crop-repeats", type=int, default=3, help="timed repeats per nsclc crop (median taken)")
-    parser.add_argument("--fastrad-repeats", type=int, default=1,
-                        help="timed fastrad runs per case (after its warm-up); its runs take most of the time, "
-                        "raise it for a finer fastrad ratio")
-    parser.add_argument("--memory-cap-gib", type=float, default=8.0,
-                        help="address-space cap for this process, 0 for none")
+    parser.add_argument("--out", type=Path, help=f"folder for features.json and features.md (default {DEFAULT_OUT}; "
+                        f"with --quick {QUICK_OUT})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per case and path (median taken)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast check: the two smallest tumours, the ct preset, map set A, one repeat")
+    parser.add_argument("--no-maps", action="store_true", help="whole tumor only")
+    parser.add_argument("--no-fastrad", action="store_true", help="leave fastrad out")
     args = parser.parse_args(argv)
-    if not (args.data_dir / "pyradiomics").is_dir() or not (args.data_dir / "nsclc_crops").is_dir():
-        print(f"Data folder not found or incomplete: {args.data_dir} (needs pyradiomics/ and nsclc_crops/). "
+    if args.quick:
+        args.repeats = 1
+    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
+    return args
+
+
+def write_results(out: Path, report: dict[str, Any]) -> None:
+    with atomic_file(out / "features.json") as path:
+        path.write_text(json.dumps(report, indent=1) + "\n")
+    with atomic_file(out / "features.md") as path:
+        path.write_text(markdown(report))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    needed = [args.data_dir / folder for folder in ("pyradiomics", "nsclc_crops", "sts_dev")]
+    if not all(folder.is_dir() for folder in needed):
+        print(f"Data folder not found or incomplete: {args.data_dir} (needs pyradiomics/, nsclc_crops/ and sts_dev/). "
               "Set RP_DATA_DIR or --data-dir to the shared data folder.", file=sys.stderr)
         return 2
-
-    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
-    started = time.perf_counter()
+    load_start, started = os.getloadavg(), time.perf_counter()
+    if load_start[0] > BUSY_LOAD:
+        print(f"warning: load average {load_start[0]:.1f} at the start: the machine is not idle, and the ratios "
+              "will be distorted (see BUSY_LOAD)", file=sys.stderr)
     limit_threads()
-    memory_cap = cap_memory(args.memory_cap_gib)
     logging.getLogger("radiomics").setLevel(logging.ERROR)  # its per-case warnings would bury the progress
 
-    settings, cuts = benchmark_settings()
-    ours = FeatureExtractor(settings)
-    reference = RadiomicsFeatureExtractor(json.loads(json.dumps(settings)))  # a deep copy: nothing shared
-    fast = FastradPath(reference.settings, list(settings["featureClass"]))
-    timer = ExecuteTimer(ours)
+    cases = all_cases(args.data_dir)
+    presets, sets = (PRESETS[:1], ("A",)) if args.quick else (PRESETS, tuple(MAP_SETS))
+    if args.quick:
+        cases = smallest(cases, 2)
+    print("cases: " + ", ".join(f"{case.name} ({case.voxels} voxels)" for case in cases), flush=True)
+    whole_tumor = run_whole_tumor(cases, presets, not args.no_fastrad, args.repeats)
+    maps = {} if args.no_maps else run_maps(cases, sets, args.repeats)
 
-    lung2 = lung2_case(args.data_dir)
-    crops, passed_over = nsclc_cases(args.data_dir, args.crops)
-    if len(crops) < args.crops:
-        print(f"Only {len(crops)} nsclc crops with a tumour found (asked for {args.crops}).", file=sys.stderr)
-    results = []
-    for case in [lung2, *crops]:
-        repeats = args.repeats if case is lung2 else args.crop_repeats
-        result = run_case(case, ours, timer, reference, fast, repeats, min(repeats, args.fastrad_repeats))
-        results.append(result)
-        medians = ", ".join(f"{k} {v:.3f}s" for k, v in result["median"].items())
-        failed = f"; fastrad failed: {', '.join(result['fastrad_failed'])}" if result["fastrad_failed"] else ""
-        print(f"{case.name:12s} {case.roi_voxels:7d} voxels: {medians}{failed}", flush=True)
-
-    crop_results = results[1:]
-    paths = ("ours", "pyradiomics", "ours_files", "pyradiomics_files", "fastrad")
-
-    def parts_sum(rows: list[dict[str, Any]]) -> dict[str, float]:
-        complete = [r["fastrad_median_by_part"] for r in rows if r["fastrad_median_by_part"]]
-        return {part: sum(parts[part] for parts in complete) for part in (complete[0] if complete else {})}
-
+    fastrad_cut, fastrad_cuts = fastrad_settings()
     report = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "bench_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
-        "load_start": [round(x, 2) for x in load_start] if load_start else None,
-        "load_end": [round(x, 2) for x in os.getloadavg()] if load_start else None,
-        "repeats": {"lung2": args.repeats, "crop": args.crop_repeats, "fastrad": args.fastrad_repeats},
-        "memory_cap": memory_cap,
-        "settings": settings,
-        "settings_cuts": cuts,
-        "fastrad_differences": FASTRAD_DIFFERENCES,
-        "passed_over": passed_over,
-        "summary": {"lung2": summarize(results[:1], paths), "crops": summarize(crop_results, paths)},
-        "profile_lung2": {"voxels": lung2.image.array.size,
-                          "ours": profile_ours(lambda: ours.extract(lung2.image, lung2.mask)),
-                          "ours_files": profile_ours(lambda: ours_from_files(ours, *lung2.files))},
-        "fastrad_parts": {"lung2": parts_sum(results[:1]), "crops": parts_sum(crop_results)},
-        "agreement": {"ours": agreement(results, "ours"), "fastrad": agreement(results, "fastrad")},
-        "lung2": {k: v for k, v in results[0].items() if k != "values"},
-        "crops": [{k: v for k, v in r.items() if k != "values"} for r in crop_results],
+        "load_start": [round(x, 2) for x in load_start],
+        "load_end": [round(x, 2) for x in os.getloadavg()],
+        "run_seconds": time.perf_counter() - started,
+        "repeats": args.repeats,
+        "tolerance": {"whole_tumor": {"rtol": RTOL, "atol": ATOL}, "maps": MAP_TOLERANCE},
+        "settings": {
+            "presets": {name: load_settings(preset=name) for name in presets},
+            "fastrad": fastrad_cut, "fastrad_cuts": fastrad_cuts,
+            "maps": MAP_SETTINGS, "map_radius": MAP_RADIUS,
+            "pyradiomics_voxel_batch": {"default_below_bytes": DEFAULT_BATCH_LIMIT, "batch_bytes": BATCH_BYTES},
+        },
+        "cases": [case.describe() for case in cases],
+        "whole_tumor": whole_tumor,
+        "maps": maps,
     }
-    report["wall_seconds"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "features.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-    (args.out / "features.md").write_text(markdown(report))
-    print(markdown(report))
+    write_results(args.out, report)
+    print(f"results written to {args.out}/features.{{json,md}} after {report['run_seconds'] / 60:.1f} min")
     return 0
 
 
