@@ -1,7 +1,7 @@
 """ResponsePredictor: the 3D Slicer module. It wires the panel to the engine and decides nothing.
 
-Decisions live in ``ResponsePredictorLib``: ``slicer_job`` (what to run in the background process,
-reading its results), ``slicer_setup`` (first-use installation), ``mrml``/``mrml_results`` (nodes).
+Decisions live in ``ResponsePredictorLib.slicer_module``: ``background`` (what to run in the background
+process, reading its results), ``installation`` (first use), ``nodes``/``display`` (MRML nodes).
 ``ResponsePredictorLogic.process`` runs a case from the Python console without the panel.
 """
 
@@ -31,14 +31,15 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from ResponsePredictorLib import prediction_text, slicer_job, slicer_setup
+from ResponsePredictorLib import prediction_text
+from ResponsePredictorLib.slicer_module import background, installation
 from ResponsePredictorLib.features.settings import available_presets
 from ResponsePredictorLib.resources import resource_path, sample_case
 
 README_URL = "https://github.com/ResponsePredictor/SlicerResponsePredictor#readme"
 PRESET_FROM_MODEL = "as the model records"
-HEATMAP_CHOICES = ("contribution", "occlusion", slicer_job.NO_HEATMAP)
-SEGMENTATION_MODELS = slicer_job.segmentation_model_ids()  # the catalog's default first
+HEATMAP_CHOICES = ("contribution", "occlusion", background.NO_HEATMAP)
+SEGMENTATION_MODELS = background.segmentation_model_ids()  # the catalog's default first
 POLL_INTERVAL_MS = 500
 
 
@@ -90,9 +91,9 @@ class ResponsePredictorParameterNode:
     segmentId: str = ""
     segmentationModel: Annotated[str, Choice(SEGMENTATION_MODELS)] = SEGMENTATION_MODELS[0]
     preset: Annotated[str, Choice([PRESET_FROM_MODEL, *available_presets()])] = PRESET_FROM_MODEL
-    predictionModel: pathlib.Path = resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
+    predictionModel: pathlib.Path = resource_path("Models", background.DEFAULT_OUTCOME_MODEL)
     heatmapMethod: Annotated[str, Choice(HEATMAP_CHOICES)] = "contribution"
-    device: Annotated[str, Choice(slicer_job.DEVICES)] = "auto"
+    device: Annotated[str, Choice(background.DEVICES)] = "auto"
     heatmapOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.6
     outputSegmentation: Optional[vtkMRMLSegmentationNode]
     outputTable: Optional[vtkMRMLTableNode]
@@ -239,7 +240,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             outputs = self.logic.loadRun(run, self._parameterNode)
             self.ui.statusLabel.text = _("Done.") + "".join(f"\n{warning}" for warning in outputs.warnings)
             self._showResults(outputs)
-        except slicer_job.JobFailed as failure:
+        except background.JobFailed as failure:
             self.ui.statusLabel.text = str(failure)
             if not run.cancelled:
                 slicer.util.errorDisplay(_("The analysis failed: {error}").format(error=failure),
@@ -257,25 +258,25 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self._run.cancel()
             self.ui.statusLabel.text = _("Cancelling...")
 
-    def _showResults(self, outputs: slicer_job.CaseOutputs) -> None:
+    def _showResults(self, outputs: background.CaseOutputs) -> None:
         if not outputs.features:  # the segment step alone
             return
         big, interval = prediction_text.prediction_headline(outputs.kind, outputs.prediction, outputs.model)
         self.ui.predictionLabel.text = big
         self.ui.intervalLabel.text = interval
-        card = slicer_job.model_card(self._parameterNode.predictionModel)
+        card = background.model_card(self._parameterNode.predictionModel)
         self.ui.intendedUseLabel.text = "\n\n".join(filter(None, [
             card.get("name", ""), card.get("intended_use", ""), card.get("outcome", {}).get("definition", "")]))
-        self.ui.contributionsLabel.text = slicer_job.format_contributions(
+        self.ui.contributionsLabel.text = background.format_contributions(
             prediction_text.ranked_contributions(outputs.contributions))
         self.ui.resultsCollapsibleButton.collapsed = False
 
     def onOpacityChanged(self, opacity: float) -> None:
         parameters = self._parameterNode
         if parameters and parameters.outputHeatmap and parameters.inputVolume:
-            from ResponsePredictorLib import mrml_results
+            from ResponsePredictorLib.slicer_module import display
 
-            mrml_results.show_heatmap_in_slice_views(slicer.mrmlScene, parameters.inputVolume,
+            display.show_heatmap_in_slice_views(slicer.mrmlScene, parameters.inputVolume,
                                                      parameters.outputHeatmap, opacity)
 
     def onShowTable(self) -> None:
@@ -317,22 +318,22 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def missingDependencies() -> list:
         """Requirements not installed yet (torch included), as text."""
-        missing = [str(requirement) for requirement in slicer_setup.missing_requirements()]
-        return missing + ([str(slicer_setup.TORCH)] if slicer_setup.torch_missing() else [])
+        missing = [str(requirement) for requirement in installation.missing_requirements()]
+        return missing + ([str(installation.TORCH)] if installation.torch_missing() else [])
 
     def installDependencies(self, confirm: bool = True, wheelFolder: Optional[str] = None) -> None:
         """Install what is missing, after the user agrees when ``confirm``; offline from ``wheelFolder``."""
-        missing = slicer_setup.missing_requirements()
-        torch = slicer_setup.torch_missing()
+        missing = installation.missing_requirements()
+        torch = installation.torch_missing()
         if not missing and not torch:
             return
         if confirm and not slicer.util.confirmOkCancelDisplay(
-            slicer_setup.consent_text(missing, torch, wheelFolder), _("ResponsePredictor - Install Python packages")
+            installation.consent_text(missing, torch, wheelFolder), _("ResponsePredictor - Install Python packages")
         ):
             raise RuntimeError("The Python packages were not installed (declined); the analysis needs them.")
         if torch and not wheelFolder:
             self._installTorch()
-        for step in slicer_setup.install_plan(missing, wheelFolder, with_torch=torch and bool(wheelFolder)):
+        for step in installation.install_plan(missing, wheelFolder, with_torch=torch and bool(wheelFolder)):
             self._pipInstall(step)
         still = self.missingDependencies()
         if still:
@@ -349,7 +350,7 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
             raise RuntimeError("torch was not installed; the segmentation needs it.")
 
     @staticmethod
-    def _pipInstall(step: slicer_setup.PipStep) -> None:
+    def _pipInstall(step: installation.PipStep) -> None:
         try:
             from slicer.packaging import pip_ensure  # Slicer 5.12 and later: checks, then installs what is missing
         except ImportError:
@@ -363,9 +364,9 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
             slicer.util.pip_install(step.arguments())
 
     def startRun(self, parameters: ResponsePredictorParameterNode, step: str,
-                 covariates: Optional[dict] = None) -> slicer_job.BackgroundRun:
+                 covariates: Optional[dict] = None) -> background.BackgroundRun:
         """Start ``step`` for the parameter node's inputs in a background process (returns at once)."""
-        from ResponsePredictorLib import mrml
+        from ResponsePredictorLib.slicer_module import nodes
 
         scan = parameters.inputVolume
         clicked = parameters.seedPoint is not None or parameters.roi is not None
@@ -376,12 +377,12 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
             chosen = parameters.segmentId if segmentation is parameters.inputSegmentation else ""
             if segmentation is not None:
                 segmentId = chosen or segmentation.GetSegmentation().GetNthSegmentID(0)
-                mask = mrml.labelmap_from_segmentation(segmentation, scan, [segmentId]).volume
-        return slicer_job.BackgroundRun.start(
-            mrml.volume_from_node(scan), mask,
+                mask = nodes.labelmap_from_segmentation(segmentation, scan, [segmentId]).volume
+        return background.BackgroundRun.start(
+            nodes.volume_from_node(scan), mask,
             step=step,
-            seed=mrml.point_from_markups(parameters.seedPoint) if parameters.seedPoint and not parameters.roi else None,
-            roi=mrml.box_from_roi(parameters.roi) if parameters.roi else None,
+            seed=nodes.point_from_markups(parameters.seedPoint) if parameters.seedPoint and not parameters.roi else None,
+            roi=nodes.box_from_roi(parameters.roi) if parameters.roi else None,
             segmentation_model=parameters.segmentationModel,
             preset=None if parameters.preset == PRESET_FROM_MODEL else parameters.preset,
             model=str(parameters.predictionModel),
@@ -390,15 +391,15 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
             covariates=covariates or {},
         )
 
-    def loadRun(self, run: slicer_job.BackgroundRun,
-                parameters: ResponsePredictorParameterNode) -> slicer_job.CaseOutputs:
+    def loadRun(self, run: background.BackgroundRun,
+                parameters: ResponsePredictorParameterNode) -> background.CaseOutputs:
         """Show a finished run's results and record their nodes in the parameter node."""
-        from ResponsePredictorLib import mrml_results
+        from ResponsePredictorLib.slicer_module import display
 
         outputs = run.result()
-        nodes = mrml_results.show_case(
+        nodes = display.show_case(
             outputs, parameters.inputVolume,
-            mrml_results.CaseNodes(parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap),
+            display.CaseNodes(parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap),
             volume_rendering_logic=slicer.modules.volumerendering.logic(), opacity=parameters.heatmapOpacity,
         )
         parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap = (
@@ -430,12 +431,12 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
                   device: str = "auto") -> pathlib.Path:
         """Run a manifest of cases as ``responsepredictor run`` does (resumable; README, Cohorts), in a
         separate process, and wait; then write the cohort report. Returns the report's index.html."""
-        arguments = slicer_job.cohort_arguments(manifest, outputFolder, model=model, heatmap=heatmap, workers=workers,
+        arguments = background.cohort_arguments(manifest, outputFolder, model=model, heatmap=heatmap, workers=workers,
                                                 scheduler=scheduler, report=report, device=device)
-        if slicer_job.run_engine(arguments) != 0:
+        if background.run_engine(arguments) != 0:
             raise RuntimeError(f"The cohort run stopped before the end; see the Python console. {outputFolder} "
                                "keeps every case done: run again to go on.")
-        if slicer_job.run_engine(["report", str(outputFolder)]) != 0:
+        if background.run_engine(["report", str(outputFolder)]) != 0:
             raise RuntimeError("The cohort report could not be written; see the Python console.")
         return pathlib.Path(outputFolder) / "index.html"
 

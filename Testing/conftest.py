@@ -48,7 +48,7 @@ def sample():
 def scene():
     """An MRML scene as the Slicer application prepares it (slicer-core); tests that use it skip
     themselves when slicer-core is absent."""
-    from ResponsePredictorLib.mrml import standalone_scene
+    from ResponsePredictorLib.slicer_module.nodes import standalone_scene
 
     with standalone_scene() as scene:
         yield scene

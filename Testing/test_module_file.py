@@ -77,10 +77,11 @@ def test_engine_names_used_by_the_module_exist():
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ResponsePredictorLib"):
             package_module = node.module.partition(".")[2]
             for alias in node.names:
-                if package_module:
-                    imported[alias.asname or alias.name] = (package_module, alias.name)
+                submodule = f"{package_module}.{alias.name}" if package_module else alias.name
+                if module_path(submodule).is_file():  # a module of the package, not a name in it
+                    imported[alias.asname or alias.name] = (submodule, None)
                 else:
-                    imported[alias.asname or alias.name] = (alias.name, None)
+                    imported[alias.asname or alias.name] = (package_module, alias.name)
     assert imported, "the module no longer uses the engine?"
     used = [(node.value.id, node.attr) for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported]
@@ -151,7 +152,7 @@ def parameters_for(module, scene, **values):
 
 def test_logic_segments_then_predicts_from_markups_in_a_background_process(module, scene, monkeypatch):
     import slicer
-    from ResponsePredictorLib import mrml
+    from ResponsePredictorLib.slicer_module import nodes as mrml
     from ResponsePredictorLib.volume import read_mask, read_volume
 
     rendering = slicer.vtkSlicerVolumeRenderingLogic()

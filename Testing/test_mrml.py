@@ -14,7 +14,7 @@ if not hasattr(slicer, "vtkMRMLScene"):
     pytest.skip("the installed 'slicer' package is not slicer-core", allow_module_level=True)
 vtk = pytest.importorskip("vtk")
 
-from ResponsePredictorLib import mrml  # noqa: E402  (after the skip: mrml imports slicer)
+from ResponsePredictorLib.slicer_module import nodes as mrml  # noqa: E402  (after the skip: it imports slicer)
 from ResponsePredictorLib.errors import GeometryMismatchError, ImageContentError, InputError, MaskError  # noqa: E402
 from ResponsePredictorLib.features import FeatureResult  # noqa: E402
 from ResponsePredictorLib.volume import Volume, read_volume, write_volume  # noqa: E402

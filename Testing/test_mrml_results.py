@@ -12,7 +12,8 @@ vtk = pytest.importorskip("vtk")
 
 from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
 
-from ResponsePredictorLib import mrml, mrml_results  # noqa: E402
+from ResponsePredictorLib.slicer_module import display as mrml_results  # noqa: E402
+from ResponsePredictorLib.slicer_module import nodes as mrml  # noqa: E402
 from ResponsePredictorLib.errors import InputError, MaskError  # noqa: E402
 from ResponsePredictorLib.explain.heatmap import Heatmap  # noqa: E402
 from ResponsePredictorLib.resources import sample_case  # noqa: E402
@@ -232,7 +233,7 @@ def case_folder(tmp_path_factory, sample):
 
 @pytest.mark.slow
 def test_a_case_folder_becomes_segmentation_table_and_heatmap(scene, sample, case_folder):
-    from ResponsePredictorLib.slicer_job import read_case_folder
+    from ResponsePredictorLib.slicer_module.background import read_case_folder
 
     image, mask = sample
     outputs = read_case_folder(case_folder)

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from ResponsePredictorLib import slicer_job
+from ResponsePredictorLib.slicer_module import background as slicer_job
 from ResponsePredictorLib.errors import InputError
-from ResponsePredictorLib.slicer_job import BackgroundRun, JobFailed, JobRequest
+from ResponsePredictorLib.slicer_module.background import BackgroundRun, JobFailed, JobRequest
 from ResponsePredictorLib.volume import write_volume
 
 def tumor_centre(mask) -> tuple[float, float, float]:

@@ -8,7 +8,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from conftest import REPO_ROOT
-from ResponsePredictorLib import slicer_setup
+from ResponsePredictorLib.slicer_module import installation as slicer_setup
 from ResponsePredictorLib.errors import InputError
 
 

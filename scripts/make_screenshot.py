@@ -21,7 +21,8 @@ import slicer
 import vtk
 from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
-from ResponsePredictorLib import mrml, mrml_results
+from ResponsePredictorLib.slicer_module import display as mrml_results
+from ResponsePredictorLib.slicer_module import nodes as mrml
 from ResponsePredictorLib.explain import contribution_map
 from ResponsePredictorLib.predict import load_model
 from ResponsePredictorLib.resources import resource_path

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from .errors import InputError
-from .resources import resource_path
+from ..errors import InputError
+from ..resources import resource_path
 
 REQUIREMENTS_FILE = ("requirements.txt",)
 TORCH = Requirement("torch>=2.3")  # pyproject.toml's floor; installed by the PyTorch extension online

@@ -16,13 +16,13 @@ import numpy as np
 import slicer
 import vtk
 
-from .errors import InputError, MaskError
-from .mrml import _remove_nodes_added_since, _node_ids, _require_node, volume_to_node
-from .volume import Volume
+from ..errors import InputError, MaskError
+from .nodes import _remove_nodes_added_since, _node_ids, _require_node, volume_to_node
+from ..volume import Volume
 
 if TYPE_CHECKING:
-    from .explain import Heatmap
-    from .slicer_job import CaseOutputs
+    from ..explain import Heatmap
+    from .background import CaseOutputs
 
 TUMOR_COLOR = (0.95, 0.75, 0.2)  # amber: stands apart from both heatmap colour maps
 # The segment's meaning in DICOM codes, as Slicer's "General Anatomy" terminology lists it.

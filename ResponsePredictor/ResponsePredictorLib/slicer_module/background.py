@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
-from .files import atomic_file, read_json
+from ..errors import InputError
+from ..files import atomic_file, read_json
 
 if TYPE_CHECKING:
-    from .explain import Heatmap
-    from .volume import Volume
+    from ..explain import Heatmap
+    from ..volume import Volume
 
 Point = tuple[float, float, float]
 Box = tuple[float, float, float, float, float, float]
@@ -204,7 +204,7 @@ class BackgroundRun:
 
         ``settings``: the other ``JobRequest`` fields (step, seed, roi, models, heatmap, device...).
         """
-        from .volume import write_volume  # SimpleITK: only once a run starts
+        from ..volume import write_volume  # SimpleITK: only once a run starts
 
         JobRequest(image=Path("check"), mask=None if mask is None else Path("check"), **settings)  # fail before writing
         folder = Path(tempfile.mkdtemp(prefix="ResponsePredictor-"))
@@ -303,9 +303,9 @@ def read_case_folder(folder: Path) -> CaseOutputs:
     A case whose result.json does not say done is refused with its error: a half-written case is
     never shown as a result.
     """
-    from .explain import read_heatmap
-    from .pipeline import DONE, RESULT_JSON, read_record
-    from .volume import read_volume
+    from ..explain import read_heatmap
+    from ..pipeline import DONE, RESULT_JSON, read_record
+    from ..volume import read_volume
 
     folder = Path(folder)
     result: dict[str, Any] = {}
@@ -334,7 +334,7 @@ def model_card(model: str | Path) -> dict[str, Any]:
 
     Read as data, without loading the model: the panel shows it before and after a run.
     """
-    from .resources import resource_path
+    from ..resources import resource_path
 
     folder = resource_path("Models", DEFAULT_OUTCOME_MODEL) if str(model) == "default" else Path(model)
     path = folder / "model.json"
@@ -354,7 +354,7 @@ def segmentation_model_ids() -> list[str]:
 
     Read as data: the catalog module itself imports torch, which the panel must not need to open.
     """
-    from .resources import resource_path
+    from ..resources import resource_path
 
     catalog = read_json(resource_path("Models.json"), "model catalog")
     ids = [str(entry["id"]) for entry in catalog.get("models", [])]

@@ -21,12 +21,12 @@ import vtk
 from slicer.util import updateVolumeFromArray
 from vtk.util.numpy_support import vtk_to_numpy
 
-from .errors import GeometryMismatchError, ImageContentError, InputError, MaskError
-from .tables import CASE_COLUMN
-from .volume import Volume, as_label_map
+from ..errors import GeometryMismatchError, ImageContentError, InputError, MaskError
+from ..tables import CASE_COLUMN
+from ..volume import Volume, as_label_map
 
 if TYPE_CHECKING:
-    from .features import FeatureResult
+    from ..features import FeatureResult
 
 @contextlib.contextmanager
 def standalone_scene() -> Iterator[slicer.vtkMRMLScene]:
