@@ -397,13 +397,13 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
         from ResponsePredictorLib.slicer_module import display
 
         outputs = run.result()
-        nodes = display.show_case(
+        shown = display.show_case(
             outputs, parameters.inputVolume,
             display.CaseNodes(parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap),
             volume_rendering_logic=slicer.modules.volumerendering.logic(), opacity=parameters.heatmapOpacity,
         )
         parameters.outputSegmentation, parameters.outputTable, parameters.outputHeatmap = (
-            nodes.segmentation, nodes.table, nodes.heatmap)
+            shown.segmentation, shown.table, shown.heatmap)
         return outputs
 
     def process(self, inputVolume: vtkMRMLScalarVolumeNode, seed: Optional[vtkMRMLMarkupsFiducialNode] = None,
