@@ -1,14 +1,14 @@
-"""Our FeatureExtractor against pyradiomics' own regression baseline.
+"""Our radiomics engine against pyradiomics' own regression baseline.
 
 pyradiomics ships the feature values it computed for its five test cases (brain1, brain2, breast1,
 lung1, lung2) in ``baseline/baseline_<class>.csv``: one column per case and settings variant
 (``brain1``, ``brain1_FBN``, ``brain1_resampling``, ..., ``brain1_shape2D``). Each column records
 the settings it was computed with in its ``diagnostics_Configuration_*`` rows. This test rebuilds
-every column's pyradiomics parameters from those rows (never by hand), runs
-``ResponsePredictorLib.features.FeatureExtractor`` once per column with all the features the
-baseline holds for it, and compares every value to 1e-6 relative. If the wrapper dropped or bent
-a setting (bin width or count, resampling, normalisation, resegmentation, 2D, weighting, ...),
-the affected values would move far beyond that.
+every column's pyradiomics parameters from those rows (never by hand), runs our engine
+(``ResponsePredictorLib.features.FeatureExtractor``, which needs no pyradiomics) once per column
+with all the features the baseline holds for it, and compares every value to 1e-6 relative. If the
+engine dropped or bent a setting (bin width or count, resampling, normalisation, resegmentation, 2D,
+weighting, ...), or computed a feature otherwise, the affected values would move far beyond that.
 
 What is compared, the exceptions and how to rerun: docs/pyradiomics_baseline.md.
 """
@@ -29,7 +29,7 @@ import SimpleITK as sitk
 from conftest import DATA_DIR, data_path
 
 from ResponsePredictorLib.features import FeatureExtractor, FeatureResult
-from ResponsePredictorLib.volume import Volume, conform_mask, read_volume
+from ResponsePredictorLib.volume import Volume, read_volume
 
 pytestmark = pytest.mark.realdata
 
@@ -171,9 +171,8 @@ def extract(baseline: dict[str, Variant]) -> Callable[[str], FeatureResult]:
         variant = baseline[column]
         image, mask = cached_case(variant.test_case)
         check_inputs(variant, image, mask)
-        # pyradiomics' correctMask resamples a mask that is not on the image grid (the single-slice
-        # masks); FeatureExtractor refuses such masks by design, conform_mask is the engine's way.
-        mask = conform_mask(mask, image, resample=bool(variant.settings.get("correctMask", False)))
+        # The single-slice masks are not on the image's grid: their columns set correctMask, which
+        # puts them on it as pyradiomics does.
         return FeatureExtractor(variant.params).extract(image, mask)
 
     return run
@@ -186,7 +185,7 @@ def test_features_match_pyradiomics_baseline(
     variant = baseline[column]
     result = extract(column)
 
-    # Every setting reached pyradiomics as given (it records the settings it ran with).
+    # Every setting reached the engine as given (its diagnostics record the settings it ran with).
     applied = result.diagnostics["diagnostics_Configuration_Settings"]
     changed = {key: (value, applied.get(key)) for key, value in variant.settings.items() if applied.get(key) != value}
     assert not changed, f"settings not passed through (baseline, applied): {changed}"

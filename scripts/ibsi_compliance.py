@@ -828,8 +828,10 @@ _METHOD = """\
 ## Method
 
 - Images and masks are the IBSI-1 NIfTI files, read with `volume.read_volume` / `read_mask`;
-  features come from `features.FeatureExtractor` (pyradiomics) with the parameter file named per
-  data set, exactly as users run it.
+  features come from `features.FeatureExtractor` (our engine, which gives pyradiomics 3.0.1's values
+  with pyradiomics' settings and names; docs/features.md) with the parameter file named per data set,
+  exactly as users run it. Where this page says "pyradiomics", it means pyradiomics' definitions,
+  which the engine follows.
 - Each pyradiomics feature is mapped to its IBSI tag(s) (`FEATURE_TAGS`). For texture, pyradiomics
   computes one aggregation: GLCM and GLRLM per direction over the whole ROI, features averaged over
   the directions (IBSI `_3D_avg`, or `_2_5D_avg` with `force2D`, where each in-plane direction's
@@ -878,7 +880,7 @@ def render(results: dict[str, list[Row]], data_dir: Path) -> str:
     diagnostics = extract(DATASETS["phantom"], Path(data_dir))[0].diagnostics
     versions = ", ".join(
         f"{name} {diagnostics.get(f'diagnostics_Versions_{name}', '?')}"
-        for name in ("PyRadiomics", "SimpleITK", "Numpy")
+        for name in ("ResponsePredictor", "SimpleITK", "Numpy")
     )
     out = [
         "# IBSI-1 compliance of the radiomic features",
