@@ -1,18 +1,25 @@
-"""The Slicer module's background runs (slicer_job.py), outside Slicer: manifest, command line,
-child process, cancel, and reading results back."""
+"""The Slicer module's background runs of one case (background.py), outside Slicer: manifest,
+command line, the real engine in a child process started through a stand-in for Slicer's
+``PythonSlicer`` launcher (cancel, crash, bad input, timeout, progress), and reading results back."""
 
 from __future__ import annotations
 
 import json
-import sys
+import signal
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+from slicer_run_helpers import THROUGH_LAUNCHER, assert_all_ended, job_processes, wait_for_engine
 
-from ResponsePredictorLib.slicer_module import background as slicer_job
+from ResponsePredictorLib.engine_status import Progress
 from ResponsePredictorLib.errors import InputError
+from ResponsePredictorLib.resources import resource_path
+from ResponsePredictorLib.slicer_module import background as slicer_job
 from ResponsePredictorLib.slicer_module.background import BackgroundRun, JobFailed, JobRequest
 from ResponsePredictorLib.volume import write_volume
+
 
 def tumor_centre(mask) -> tuple[float, float, float]:
     k, j, i = (np.mean(axis) for axis in np.nonzero(mask.array))
@@ -67,6 +74,8 @@ def test_command_lines_are_ones_the_engine_accepts(tmp_path, step):
                          segmentation_model="nsclc-ct-tumor-seeded", preset="ct", device="cpu")
     command = slicer_job.command_line(request, tmp_path, python="python")
     assert command[:3] == ["python", "-m", "ResponsePredictorLib.cli"]
+    assert slicer_job.command_line(request, tmp_path, python=["launcher", "--x"])[:4] == [
+        "launcher", "--x", "-m", "ResponsePredictorLib.cli"]
     args = build_parser().parse_args(command[3:])
     assert args.command == ("segment" if step == "segment" else "run")
     assert args.device == "cpu"
@@ -74,31 +83,8 @@ def test_command_lines_are_ones_the_engine_accepts(tmp_path, step):
         assert tuple(args.seed) == (1.0, 2.0, 3.0) and str(args.output) == str(tmp_path / "mask.nrrd")
     else:
         assert (args.heatmap or "none") == (request.heatmap_method or "none")
-
-
-def test_cohort_command_lines_are_ones_the_engine_accepts(tmp_path):
-    from ResponsePredictorLib.cli import build_parser
-
-    args = build_parser().parse_args(slicer_job.cohort_arguments(tmp_path / "m.csv", tmp_path / "out", workers=2))
-    assert (args.command, args.workers, args.scheduler, args.no_report) == ("run", 2, None, False)
-    args = build_parser().parse_args(slicer_job.cohort_arguments(
-        "m.csv", "out", scheduler="tcp://127.0.0.1:8786", heatmap="none", report=False, model="my_model"))
-    assert (args.scheduler, args.workers, args.heatmap, args.no_report, args.model) == (
-        "tcp://127.0.0.1:8786", None, "none", True, "my_model")
-
-
-def test_engine_runs_in_a_child_process_with_the_engine_importable(tmp_path, capfd):
-    # A bad manifest: the child runs the real command and exits 3 (bad input), explained on stderr.
-    assert slicer_job.run_engine(["run", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "out")],
-                                 python=sys.executable) == 3
-    assert "absent.csv" in capfd.readouterr().err
-
-
-def test_failure_messages_keep_the_engines_explanation():
-    log = "loading...\nresponsepredictor run: error: Mask file not found: x.nrrd. Check the manifest.\n"
-    assert slicer_job.failure_message(3, log) == "Mask file not found: x.nrrd. Check the manifest."
-    assert "crashed" in slicer_job.failure_message(-11, "")
-    assert "exit code 1" in slicer_job.failure_message(1, "Traceback ...")
+        assert args.quiet  # no progress bar in the log: the progress lines say it
+        assert Path(args.model) == resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
 
 
 def test_contributions_as_text():
@@ -122,49 +108,109 @@ def test_case_folder_refuses_failed_and_incomplete_cases(tmp_path, sample):
     assert outputs.features == {} and outputs.heatmap is None and outputs.kind is None
 
 
-def test_segment_step_runs_in_a_child_process(sample):
+def test_segment_step_runs_through_the_launcher_and_reports_its_stages(sample, tmp_path):
     image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=sys.executable)
+    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
+                              work_root=tmp_path)
+    fractions = []
     try:
-        assert run.wait(300) == 0, run.log()
+        assert run.folder.parent == tmp_path and run.progress().fraction is None  # nothing reported yet
+        assert run.wait(300, idle=lambda: fractions.append(run.progress().fraction)) == 0, run.log()
         outputs = run.result()
         assert outputs.mask.same_grid(image)
         found, truth = outputs.mask.array > 0, mask.array > 0
         dice = 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth))
         assert dice > 0.5
+        # The engine's stages as the panel reads them, forward only; the raw lines stay in the log.
+        reported = [fraction for fraction in fractions if fraction is not None]
+        assert len(set(reported)) >= 2 and reported == sorted(reported)
+        assert run.progress() == Progress("write", 0.95, "Writing the tumor mask")
+        assert run.last_line().startswith("tumor: ")
+        assert "RP-PROGRESS segment 0.400 Segmenting the tumor" in run.log()
     finally:
         run.cleanup()
     assert not run.folder.exists()
 
 
-def test_cancel_stops_the_child_and_loads_nothing(sample, tmp_path):
+def test_cancel_ends_the_launcher_and_the_engine_and_leaves_no_folder(sample, tmp_path):
     image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=sys.executable)
+    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
+                              work_root=tmp_path)
     try:
-        assert run.poll() is None  # still importing the engine
-        run.cancel()
+        wait_for_engine(run)
+        processes = job_processes(run)
+        run.cancel()  # the launcher ignores SIGTERM and forwards nothing: only ending the tree stops the work
         assert run.poll() is not None
-        with pytest.raises(JobFailed, match="Cancelled"):
+        assert_all_ended(processes)
+        with pytest.raises(JobFailed, match="Cancelled") as failure:
             run.result()
+        assert failure.value.kind == "cancelled"
     finally:
         run.cleanup()
+    assert not run.folder.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_a_crashing_engine_is_reported_with_its_log(sample, tmp_path):
+def test_an_engine_killed_mid_run_is_reported_as_a_crash_not_as_an_error(sample, tmp_path):
     image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=sys.executable)
+    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
+                              work_root=tmp_path)
     try:
-        run.wait(300)
-        (run.folder / "mask.nrrd").unlink()  # as if the process had died before writing
-        run.process.returncode = -9
-        with pytest.raises(JobFailed, match="stopped abruptly") as failure:
+        wait_for_engine(run, stage="load").send_signal(signal.SIGKILL)  # what the system does when memory runs out
+        assert run.wait(60) == 1  # the launcher's code for a crash: also that of an internal error
+        with pytest.raises(JobFailed, match="stopped without finishing .it may have run out of memory or crashed") as failure:
             run.result()
-        assert isinstance(failure.value.details, str)
+        assert failure.value.kind == "crashed"
+        assert "Loading the segmentation model" in failure.value.details  # the log so far
     finally:
         run.cleanup()
+    assert not run.folder.exists()
+
+
+def test_bad_input_is_reported_with_the_engines_explanation(sample, tmp_path):
+    image, mask = sample
+    not_a_model = tmp_path / "not_a_model"
+    not_a_model.mkdir()
+    run = BackgroundRun.start(image, mask, step="predict", model=str(not_a_model), python=THROUGH_LAUNCHER,
+                              work_root=tmp_path)
+    try:
+        assert run.wait(120) == 3
+        with pytest.raises(JobFailed) as failure:
+            run.result()
+        assert failure.value.kind == "bad input"
+        assert str(failure.value).startswith(f"{not_a_model} is not a model folder")
+    finally:
+        run.cleanup()
+
+
+def test_a_timeout_ends_the_whole_run(sample, tmp_path):
+    image, mask = sample
+    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
+                              work_root=tmp_path)
+    seen: set[psutil.Process] = set()
+    try:
+        wait_for_engine(run)
+        run.wait(0.5, idle=lambda: seen.update(job_processes(run)))
+        assert len(seen) >= 2  # the launcher and the engine were there
+        assert_all_ended(list(seen))
+        with pytest.raises(JobFailed, match="longer than the time allowed") as failure:
+            run.result()
+        assert failure.value.kind == "timed out"
+    finally:
+        run.cleanup()
+    assert not run.folder.exists()
+
+
+def test_model_ids_and_folders_resolve_to_the_bundled_models(tmp_path):
+    bundled = resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
+    assert slicer_job.model_folder("default") == bundled
+    assert slicer_job.model_folder(slicer_job.DEFAULT_OUTCOME_MODEL) == bundled  # an id, as a saved scene keeps it
+    assert slicer_job.model_folder(str(bundled)) == bundled
+    assert slicer_job.model_folder(tmp_path) == tmp_path
+    assert slicer_job.model_folder("no_such_model") == Path("no_such_model")  # a relative folder, then
 
 
 def test_model_card_is_read_without_loading_the_model(tmp_path):
+    assert slicer_job.model_card(slicer_job.DEFAULT_OUTCOME_MODEL) == slicer_job.model_card("default")
     card = slicer_job.model_card("default")
     assert card["intended_use"].startswith("Research use only")
     assert "days" in card["outcome"]["definition"]
@@ -173,7 +219,7 @@ def test_model_card_is_read_without_loading_the_model(tmp_path):
 
 
 def test_nothing_is_written_for_a_request_that_cannot_run(sample, monkeypatch, tmp_path):
-    monkeypatch.setattr(slicer_job.tempfile, "mkdtemp", lambda **kwargs: pytest.fail("wrote a work folder"))
+    monkeypatch.setattr(slicer_job, "new_run_folder", lambda *args: pytest.fail("wrote a work folder"))
     with pytest.raises(InputError, match="segment it first"):
         BackgroundRun.start(sample[0], step="predict")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..engine_status import report_progress
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from ..report.cohort_report import cohort_report
 
+    report_progress("report", None, "Writing the cohort report")
     if args.manifest is not None:
         redrawn = redraw_cases(args.out_dir, args.manifest)
         print(f"{redrawn} case picture(s) redrawn")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..engine_status import report_progress
 from ..features import available_presets
 from ..pipeline.settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
+
+if TYPE_CHECKING:
+    from ..cohort import CaseOutcome
 
 NO_MODEL = "none"
 
@@ -55,8 +60,14 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..cohort import run_cohort
+    from ..cohort import read_manifest, run_cohort
 
-    summary = run_cohort(args.manifest, args.output_dir, pipeline_settings(args), workers=args.workers,
-                         scheduler=args.scheduler, progress_bar=not args.quiet)
+    manifest = read_manifest(args.manifest)
+    report_progress("load", 0.0, f"Loading the models; {len(manifest.cases)} case(s) to run")
+    summary = run_cohort(manifest, args.output_dir, pipeline_settings(args), workers=args.workers,
+                         scheduler=args.scheduler, progress=report_cases_done, progress_bar=not args.quiet)
     print(summary)
+
+
+def report_cases_done(outcome: CaseOutcome, completed: int, total: int) -> None:
+    report_progress("cohort", completed / total, f"{completed} of {total} cases done")

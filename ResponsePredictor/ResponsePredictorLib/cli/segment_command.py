@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engine_status import report_progress
 from ..volume import read_volume, write_volume
 
 
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.whole_volume and args.roi:
         raise argparse.ArgumentTypeError("--whole-volume takes an optional --seed, not a --roi")
+    report_progress("load", 0.0, "Loading the segmentation model")
     # torch and MONAI load here, not when the command line starts (seconds for every other command).
     from ..catalog import check_modality, load_model
     from ..segment.inference import Segmenter
@@ -60,13 +62,16 @@ def run(args: argparse.Namespace) -> None:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     segmenter = Segmenter(model.spec, model.network, device=args.device)
+    report_progress("read", 0.3, "Reading the scan")
     image = read_volume(args.image, series_uid=args.series)
+    report_progress("segment", 0.4, "Segmenting the tumor")
     if args.whole_volume:
         result = segmenter.segment_volume(image, seed=args.seed, probability=bool(args.probability))
     else:
         result = segmenter.segment_roi(image, seed=args.seed, box=args.roi, probability=bool(args.probability))
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    report_progress("write", 0.95, "Writing the tumor mask")
     write_volume(result.mask, args.output)
     if args.probability:
         write_volume(result.probability, args.probability)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..engine_status import report_progress
 from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
 from ..predict import SavedModel, load_model
@@ -200,17 +201,22 @@ class Pipeline:
         clock = StageClock(timings)
         fingerprint = fingerprint or self.fingerprint(case)
         clock.lap("fingerprint_s")
+        # Fractions of one case run by the Slicer module (for a cohort, the runner counts cases).
+        report_progress("read", 0.1, "Reading the scan")
         image, was_dicom = read_image(case.image)
         clock.lap("read_s")
         probability = None
         if case.mask is not None:
+            report_progress("read", 0.15, "Reading the tumor mask")
             mask, mask_source = read_case_mask(case.mask, image, case.image if was_dicom else None)
             clock.lap("mask_s")
         else:
+            report_progress("segment", 0.15, "Segmenting the tumor")
             segmentation = self._segment(image, case)
             mask, probability, mask_source = segmentation.mask, segmentation.probability, "segmented"
             warnings += segmentation.warnings
             clock.lap("segment_s")
+        report_progress("features", 0.4, "Computing the radiomic features")
         features = self.extractor.extract(image, mask).features
         clock.lap("features_s")
 
@@ -219,10 +225,12 @@ class Pipeline:
         covariates: dict[str, Any] = {}
         heatmap = None
         if self.outcome is not None:
+            report_progress("predict", 0.7, "Predicting the response")
             covariates = self._covariates(case, features, warnings)
             prediction, contributions = self._predict(case.case, features, covariates)
             clock.lap("predict_s")
         if self.heatmap is not None:
+            report_progress("heatmap", 0.75, "Making the heatmap")
             heatmap = self._heatmap(image, mask, covariates, features)
             clock.lap("heatmap_s")
 
@@ -249,6 +257,7 @@ class Pipeline:
         """``write_case`` with this pipeline's report and identifier settings."""
         from .case_folder import write_case
 
+        report_progress("write", 0.9, "Writing the results" + (" and the case report" if self.report else ""))
         return write_case(result, folder, report=self.report, keep_identifiers=self.keep_identifiers)
 
     def _covariates(self, case: CaseInput, features: Mapping[str, float], warnings: list[str]) -> dict[str, Any]:

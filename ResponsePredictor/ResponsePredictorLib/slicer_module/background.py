@@ -1,22 +1,18 @@
-"""The Slicer module's background runs, without Slicer: what to run, how, and what came back.
+"""The Slicer module's background runs of one case, without Slicer: what to run, and what came back.
 
 The module runs the heavy work (segmentation, features, prediction, heatmap) in a separate Python
 process, as the MONAI extensions do, so that the GUI stays responsive and a crashing library cannot
 take Slicer down. This file decides everything about that run that can be decided without MRML:
-the one-row manifest, the command line, the process (started, polled, cancelled), and reading the
-case folder back into plain Python objects. ``ResponsePredictor.py`` only wires it to the panel and
-``mrml``/``mrml_results`` turn the objects into nodes.
+the one-row manifest, the command line, the run (``engine_run``: started, polled, cancelled, its end
+told apart) in its temporary folder (``work_folders``), and reading the case folder back into plain
+Python objects. ``ResponsePredictor.py`` only wires it to the panel and ``display`` turns the
+objects into nodes. Cohorts from the Python console: ``cohort_run``; the models offered: ``models``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..files import atomic_file, read_json
+from .engine_run import EngineRun, JobFailed, PythonCommand, engine_command
+from .models import DEFAULT_MODEL, model_folder
+from .process import Launch
+from .work_folders import new_run_folder, remove_run_folder
+
+# The module file's one import point for its background work: also the cohorts and the models.
+from .cohort_run import CohortRun  # noqa: F401
+from .models import DEFAULT_OUTCOME_MODEL, model_card, segmentation_model_ids  # noqa: F401
 
 if TYPE_CHECKING:
     from ..explain import Heatmap
@@ -36,17 +40,7 @@ CASE_NAME = "case"  # the one case of a run; no patient name or ID travels into 
 STEPS = ("all", "segment", "predict", "explain")
 DEVICES = ("auto", "cpu", "cuda")
 NO_HEATMAP = "none"
-CLI_MODULE = "ResponsePredictorLib.cli"  # the engine's entry point, run with python -m
 LOG_FILE = "log.txt"
-DEFAULT_OUTCOME_MODEL = "nsclc_os_ct"  # what the engine's "default" model is, under Resources/Models
-
-
-class JobFailed(RuntimeError):
-    """The background run ended without a complete result; ``details`` holds its log."""
-
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.details = details
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ class JobRequest:
 
     ``step``: ``all`` (segment when no mask is given, then features, prediction and heatmap),
     ``segment`` (the mask only), ``predict`` (features and prediction for the given mask) or
-    ``explain`` (``predict`` plus the heatmap). ``model``: an outcome model folder or "default".
+    ``explain`` (``predict`` plus the heatmap). ``model``: as ``model_folder`` takes it.
     """
 
     image: Path | None = None  # written by BackgroundRun.start
@@ -65,7 +59,7 @@ class JobRequest:
     roi: Box | None = None
     segmentation_model: str | None = None
     preset: str | None = None
-    model: str = "default"
+    model: str = DEFAULT_MODEL
     heatmap: str = "contribution"
     device: str = "auto"
     covariates: Mapping[str, Any] = field(default_factory=dict)
@@ -125,9 +119,11 @@ def engine_arguments(request: JobRequest, folder: Path) -> list[str]:
         if request.segmentation_model:
             arguments += ["--model", request.segmentation_model]
         return arguments
-    arguments = ["run", str(folder / "manifest.csv"), "-o", str(folder / "out"), "--model", request.model,
-                 "--device", request.device, "--heatmap", request.heatmap_method or NO_HEATMAP, "--workers", "1",
-                 "--no-report"]  # the panel shows the results itself
+    arguments = ["run", str(folder / "manifest.csv"), "-o", str(folder / "out"), "--model",
+                 str(model_folder(request.model)), "--device", request.device, "--heatmap",
+                 request.heatmap_method or NO_HEATMAP, "--workers", "1",
+                 "--no-report",  # the panel shows the results itself
+                 "--quiet"]  # no progress bar in the log: the progress lines say it
     if request.segmentation_model:
         arguments += ["--segmentation-model", request.segmentation_model]
     if request.preset:
@@ -135,42 +131,8 @@ def engine_arguments(request: JobRequest, folder: Path) -> list[str]:
     return arguments
 
 
-def cohort_arguments(manifest: str | Path, out_dir: str | Path, *, model: str = "default",
-                     heatmap: str = "contribution", workers: int | None = None, scheduler: str | None = None,
-                     report: bool = True, device: str = "auto") -> list[str]:
-    """The ``responsepredictor run`` arguments for a cohort started from Slicer's Python console."""
-    arguments = ["run", str(manifest), "-o", str(out_dir), "--model", model, "--heatmap", heatmap, "--device", device]
-    if scheduler:
-        arguments += ["--scheduler", scheduler]
-    elif workers:
-        arguments += ["--workers", str(workers)]
-    return arguments + ([] if report else ["--no-report"])
-
-
-def engine_environment() -> dict[str, str]:
-    """This process's environment, with the engine importable in a child from where this process found it."""
-    environment = dict(os.environ)
-    library_parent = str(Path(__file__).resolve().parent.parent)
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [library_parent, environment.get("PYTHONPATH")]))
-    return environment
-
-
-def run_engine(arguments: Sequence[str], python: str | None = None) -> int:
-    """Run ``responsepredictor ARGUMENTS`` in a child process and wait; its output goes to this process's.
-
-    For long console jobs (cohorts): a crash in a library ends the child, not Slicer.
-    """
-    command = [python or python_executable(), "-m", CLI_MODULE, *arguments]
-    return subprocess.run(command, env=engine_environment(), stdin=subprocess.DEVNULL).returncode
-
-
-def python_executable() -> str:
-    """Slicer's own Python launcher inside Slicer (``sys.executable`` is the application there)."""
-    return shutil.which("PythonSlicer") or sys.executable
-
-
-def command_line(request: JobRequest, folder: Path, python: str | None = None) -> list[str]:
-    return [python or python_executable(), "-m", CLI_MODULE, *engine_arguments(request, folder)]
+def command_line(request: JobRequest, folder: Path, python: PythonCommand | None = None) -> list[str]:
+    return engine_command(engine_arguments(request, folder), python)
 
 
 def case_folder(request: JobRequest, folder: Path) -> Path:
@@ -178,101 +140,47 @@ def case_folder(request: JobRequest, folder: Path) -> Path:
     return Path(folder) if request.step == "segment" else Path(folder) / "out" / "cases" / CASE_NAME
 
 
-class BackgroundRun:
-    """The engine running one request in a child process, its output going to a log file.
+class BackgroundRun(EngineRun):
+    """The engine running one request in a child process (``EngineRun``: poll, wait, cancel,
+    progress, log), in a temporary work folder that ``cleanup()`` removes. Start one with ``start``."""
 
-    ``poll()`` never blocks (the GUI calls it from a timer); ``wait()`` does (the Python console).
-    The work folder is temporary and removed by ``cleanup()``. Start one with ``start``.
-    """
-
-    def __init__(self, request: JobRequest, folder: Path, python: str | None = None) -> None:
-        self.request, self.folder = request, Path(folder)
-        self.cancelled = False
+    def __init__(self, request: JobRequest, folder: Path, python: PythonCommand | None = None,
+                 launch: Launch | None = None) -> None:
+        self.request = request
         if request.step != "segment":
-            write_manifest(request, self.folder)
-        self.log_path = self.folder / LOG_FILE
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                command_line(request, self.folder, python), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=engine_environment(), cwd=self.folder,
-            )
+            write_manifest(request, folder)
+        super().__init__([command_line(request, folder, python)], folder=folder, log_path=Path(folder) / LOG_FILE,
+                         launch=launch)
 
     @classmethod
-    def start(cls, image: Volume, mask: Volume | None = None, *, python: str | None = None,
-              **settings: Any) -> BackgroundRun:
+    def start(cls, image: Volume, mask: Volume | None = None, *, python: PythonCommand | None = None,
+              launch: Launch | None = None, work_root: str | Path | None = None, **settings: Any) -> BackgroundRun:
         """Write the scan (and the tumor mask, when given) into a new work folder and start the run.
 
+        ``python``: the engine's interpreter (default: Slicer's ``PythonSlicer``, else this one).
+        ``launch``: how to start it (Slicer: ``slicer.util.launchConsoleProcess``). ``work_root``:
+        where work folders go (Slicer: ``slicer.app.temporaryPath``; default: the system's).
         ``settings``: the other ``JobRequest`` fields (step, seed, roi, models, heatmap, device...).
         """
         from ..volume import write_volume  # SimpleITK: only once a run starts
 
         JobRequest(image=Path("check"), mask=None if mask is None else Path("check"), **settings)  # fail before writing
-        folder = Path(tempfile.mkdtemp(prefix="ResponsePredictor-"))
+        folder = new_run_folder(work_root)
         try:
             request = JobRequest(
                 image=write_volume(image, folder / "image.nrrd"),
                 mask=None if mask is None else write_volume(mask, folder / "mask_in.nrrd"),
                 **settings,
             )
-            return cls(request, folder, python)
+            return cls(request, folder, python, launch)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_run_folder(folder)
             raise
 
-    def poll(self) -> int | None:
-        """The exit code once the run has ended, else None."""
-        return self.process.poll()
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self.process.wait(timeout)
-
-    def cancel(self) -> None:
-        """Stop the run; nothing it wrote is loaded."""
-        self.cancelled = True
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def last_line(self) -> str:
-        """The last non-empty line the engine printed (progress shown under the progress bar)."""
-        lines = [line.strip() for line in self.log().replace("\r", "\n").splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
     def result(self) -> CaseOutputs:
-        """The finished run's outputs; ``JobFailed`` with the log when it did not complete."""
-        code = self.poll()
-        if code is None:
-            raise RuntimeError("The run has not finished yet; poll() until it returns an exit code.")
-        if self.cancelled:
-            raise JobFailed("Cancelled: nothing was loaded.", self.log())
-        if code != 0:
-            raise JobFailed(failure_message(code, self.log()), self.log())
+        """The finished run's outputs; ``JobFailed`` (with its ``kind`` and the log) when it did not complete."""
+        self.check()
         return read_case_folder(case_folder(self.request, self.folder))
-
-    def cleanup(self) -> None:
-        if self.poll() is None:
-            self.cancel()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def failure_message(code: int, log: str) -> str:
-    """One sentence for the error dialog; the whole log goes into its details."""
-    errors = [line.strip() for line in log.splitlines() if "error" in line.lower()]
-    if code == 3 and errors:  # bad input: the engine said what and what to do
-        return errors[-1].split("error:", 1)[-1].strip()
-    if code < 0 or code in (137, 139):
-        return f"The analysis process stopped abruptly (code {code}): it may have run out of memory or crashed."
-    return f"The analysis failed (exit code {code}). " + (errors[-1] if errors else "See the details.")
 
 
 @dataclass
@@ -329,34 +237,5 @@ def read_case_folder(folder: Path) -> CaseOutputs:
     )
 
 
-def model_card(model: str | Path) -> dict[str, Any]:
-    """An outcome model's card (name, intended use, outcome definition...) from its model.json.
-
-    Read as data, without loading the model: the panel shows it before and after a run.
-    """
-    from ..resources import resource_path
-
-    folder = resource_path("Models", DEFAULT_OUTCOME_MODEL) if str(model) == "default" else Path(model)
-    path = folder / "model.json"
-    if not path.is_file():
-        raise InputError(f"{folder} is not a prediction model folder (no model.json). Choose the folder that "
-                         "'responsepredictor train' wrote.")
-    card = read_json(path, "model description").get("card")
-    return card if isinstance(card, dict) else {}
-
-
 def format_contributions(items: Sequence[tuple[str, float]]) -> str:
     return "\n".join(f"{value:+.3f}  {name}" for name, value in items)
-
-
-def segmentation_model_ids() -> list[str]:
-    """The catalog's segmentation models, its default first.
-
-    Read as data: the catalog module itself imports torch, which the panel must not need to open.
-    """
-    from ..resources import resource_path
-
-    catalog = read_json(resource_path("Models.json"), "model catalog")
-    ids = [str(entry["id"]) for entry in catalog.get("models", [])]
-    default = catalog.get("default")
-    return sorted(ids, key=lambda model_id: model_id != default)
