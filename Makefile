@@ -12,7 +12,7 @@ REFERENCE_STAMP := $(REFERENCE)/.installed
 REFERENCE_TESTS := out/reference-tests.txt
 DEMO_OUT ?= out/demo
 
-.PHONY: setup reference demo test bench bench-featuremaps bench-explain bench-cohort clean
+.PHONY: setup reference demo test bench bench-featuremaps bench-explain bench-cohort slicer-py312 clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,37 @@ bench-explain: $(STAMP)
 bench-cohort: $(REFERENCE_STAMP)
 	$(REFERENCE_PY) benchmarks/bench_cohort.py
 	$(REFERENCE_PY) benchmarks/bench_cohort_resume.py
+
+# The engine under Python 3.12 as Slicer 5.12.3 has it, in a fresh venv (not in CI: it downloads
+# torch for CUDA, about 3 GB, since PyPI has no CPU-only torch for Python 3.12 on Linux x86_64):
+# 1. every package Slicer 5.12.3 bundles, at its version (its constraints file, SimpleITK included);
+# 2. torch and torchvision, as the PyTorch extension installs them;
+# 3. Resources/requirements.txt from wheels only, the bundled packages and torch held, as first use does;
+# 4. the engine from the source tree (PYTHONPATH, as Slicer finds it), the sample case end to end;
+# 5. a check that no bundled package changed version.
+SLICER_CONSTRAINTS ?= ../shared/slicer/slicer-5.12.3-python-constraints.txt
+SLICER_TORCH ?= torch==2.13.0
+SLICER_VENV := out/slicer-py312/venv
+SLICER_PY := $(SLICER_VENV)/bin/python
+SLICER_DEMO_OUT ?= out/slicer-py312-demo
+
+slicer-py312:
+	rm -rf $(SLICER_VENV) $(SLICER_DEMO_OUT)
+	PYENV_VERSION=3.12.1 python3.12 -m venv $(SLICER_VENV)
+	$(SLICER_PY) -m pip install --quiet --upgrade pip
+	$(SLICER_PY) -m pip install --quiet --only-binary=:all: -r $(SLICER_CONSTRAINTS)
+	$(SLICER_PY) -m pip install --quiet $(SLICER_TORCH) torchvision -c $(SLICER_CONSTRAINTS)
+	$(SLICER_PY) -m pip install --quiet --only-binary=:all: -r ResponsePredictor/Resources/requirements.txt \
+		$(SLICER_TORCH) -c $(SLICER_CONSTRAINTS)
+	PYTHONPATH=ResponsePredictor $(SLICER_PY) -m ResponsePredictorLib.cli demo -o $(SLICER_DEMO_OUT)
+	$(SLICER_PY) -m pip freeze | tr 'A-Z_' 'a-z-' | sort > $(SLICER_DEMO_OUT)/pip-freeze.txt
+	grep '==' $(SLICER_CONSTRAINTS) | tr 'A-Z_' 'a-z-' | sort | comm -23 - $(SLICER_DEMO_OUT)/pip-freeze.txt \
+		> $(SLICER_DEMO_OUT)/bundled-changed.txt
+	grep -E '^(numpy|scipy|simpleitk|pydicom|highdicom|pillow|torch|monai|scikit-learn|pandas|lightgbm|matplotlib)==' \
+		$(SLICER_DEMO_OUT)/pip-freeze.txt | tr '\n' ' '; echo
+	@if [ -s $(SLICER_DEMO_OUT)/bundled-changed.txt ]; then echo "Bundled packages not at Slicer's version:"; \
+		cat $(SLICER_DEMO_OUT)/bundled-changed.txt; exit 1; fi
+	@echo "Every package Slicer bundles ($(SLICER_CONSTRAINTS)) is still at its version."
 
 clean:
 	rm -rf $(VENV) $(REFERENCE) out build *.egg-info

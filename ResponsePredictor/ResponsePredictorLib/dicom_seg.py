@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
@@ -28,7 +27,12 @@ from . import __version__
 from .dicom import listing, read_dicom_object, read_dicom_series, series_uid_of_file, visible_files
 from .errors import DicomSeriesError, GeometryMismatchError, ImageReadError, InputError, MaskError
 from .files import atomic_file
+from .optional_packages import HIGHDICOM, needs
 from .volume import GRID_TOLERANCE, Volume, as_label_map, conform_mask
+
+# Slicer's first use leaves highdicom out (Slicer 5.12 bundles 0.27, which is too old).
+with needs(HIGHDICOM, "Reading or writing DICOM SEG and RTSTRUCT masks"):
+    import highdicom as hd
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 # Objects that are not scans: a folder may hold them beside the series they refer to.

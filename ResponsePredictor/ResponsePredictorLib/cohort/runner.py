@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..optional_packages import DASK, needs
 from ..pipeline import Pipeline, PipelineSettings
 from .execution import run_in_pool, run_in_process, run_on_dask
 from .manifest import Manifest, read_manifest
@@ -85,7 +86,8 @@ def run_cohort(
 def _outcomes(pipeline, settings, manifest, out_dir, workers, client, scheduler):
     if client is not None or scheduler is not None:
         if client is None:
-            from distributed import Client
+            with needs(DASK, "A cohort on a Dask cluster (--scheduler)"):
+                from distributed import Client
 
             with Client(scheduler) as own_client:
                 yield from run_on_dask(own_client, settings, manifest.cases, out_dir)

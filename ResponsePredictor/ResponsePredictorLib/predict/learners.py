@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..optional_packages import SCIKIT_SURVIVAL, needs
 from .trees import TreeEnsemble
 
 
@@ -165,8 +166,9 @@ class CoxnetLearner(Learner):
         self.alpha_ratio = alpha_ratio
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CoxnetLearner:
-        from sksurv.linear_model import CoxnetSurvivalAnalysis
-        from sksurv.linear_model.coxph import BreslowEstimator
+        with needs(SCIKIT_SURVIVAL, "Training a survival model (coxnet)"):
+            from sksurv.linear_model import CoxnetSurvivalAnalysis
+            from sksurv.linear_model.coxph import BreslowEstimator
 
         # The path from the largest penalty down to the chosen one, warm-started as glmnet does:
         # fitting the single penalty from zero converges more slowly and less reliably.
@@ -207,7 +209,8 @@ class ForestLearner(Learner):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> ForestLearner:
-        from sksurv.ensemble import RandomSurvivalForest
+        with needs(SCIKIT_SURVIVAL, "Training a survival model (random survival forest)"):
+            from sksurv.ensemble import RandomSurvivalForest
 
         model = RandomSurvivalForest(
             n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, max_features=self.max_features,

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from ..optional_packages import SCIKIT_SURVIVAL, needs
+
 BINARY_METRICS = ("auc", "sensitivity", "specificity", "brier")
 SURVIVAL_METRICS = ("c_index", "auc_at_horizon", "brier_at_horizon")
 
@@ -83,7 +85,8 @@ def censoring_survival(reference: np.ndarray, y: np.ndarray, horizon: float) -> 
     """G(min(time, horizon)) for each case of ``y``: the probability of remaining uncensored that far,
     Kaplan-Meier on the ``reference`` cases (scikit-survival's estimator). The inverse probability of
     censoring weights of ``survival_metrics`` are its reciprocals."""
-    from sksurv.nonparametric import CensoringDistributionEstimator
+    with needs(SCIKIT_SURVIVAL, "Evaluating a survival model"):
+        from sksurv.nonparametric import CensoringDistributionEstimator
 
     estimator = CensoringDistributionEstimator().fit(reference)
     return estimator.predict_proba(np.minimum(y["time"], min(horizon, float(reference["time"].max()))))
@@ -113,7 +116,8 @@ def survival_metrics(y: np.ndarray, score: np.ndarray, event_probability: np.nda
 
 def survival_calibration(y: np.ndarray, survival: np.ndarray, horizon: float, bins: int = 3) -> list[dict[str, Any]]:
     """Kaplan-Meier survival at ``horizon`` against mean predicted survival, in groups of equal size."""
-    from sksurv.nonparametric import kaplan_meier_estimator
+    with needs(SCIKIT_SURVIVAL, "Survival calibration"):
+        from sksurv.nonparametric import kaplan_meier_estimator
 
     order = np.argsort(survival, kind="stable")
     curve = []

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from ..errors import TableError
 from ..files import atomic_file
+from ..optional_packages import SCIKIT_SURVIVAL, needs
 
 GROUP_NAMES = {2: ("low risk", "high risk"), 3: ("low risk", "intermediate risk", "high risk")}
 GROUP_COLOURS = ("tab:blue", "tab:orange", "tab:red")
@@ -117,9 +118,10 @@ def risk_groups(risk: np.ndarray, groups: int = 2) -> tuple[np.ndarray, list[flo
 def kaplan_meier(time: np.ndarray, event: np.ndarray, risk: np.ndarray, path: str | Path, groups: int = 2,
                  time_label: str = "time") -> KaplanMeier:
     """Draw the Kaplan-Meier curves of the predicted risk groups into ``path``; log-rank test between them."""
-    from sksurv.compare import compare_survival
-    from sksurv.nonparametric import kaplan_meier_estimator
-    from sksurv.util import Surv
+    with needs(SCIKIT_SURVIVAL, "Kaplan-Meier curves"):
+        from sksurv.compare import compare_survival
+        from sksurv.nonparametric import kaplan_meier_estimator
+        from sksurv.util import Surv
 
     time, event = np.asarray(time, float), _binary(event, both=False).astype(bool)
     if not event.any() or not np.all(np.isfinite(time)) or np.any(time < 0):
