@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures that load Slicer's own Python (parameterNodeWrapper, ScriptedLoadableModule) from its source
+# at the supported release tags, for every test module here.
+from slicer_python import latest_slicer_python, slicer_python  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_TESTS = os.environ.get("RP_REFERENCE_TESTS")
 DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()

@@ -8,6 +8,7 @@ import re
 import tomllib
 
 import jsonschema
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -70,3 +71,29 @@ def test_package_metadata_covers_the_engine():
     }
     listed = set(pyproject["tool"]["setuptools"]["packages"])
     assert subpackages | {"ResponsePredictorLib", "ResponsePredictorLib.Resources"} == listed
+
+
+def test_the_minimum_slicer_is_declared_where_cmake_and_the_module_check_it():
+    """CMake refuses an older Slicer when the extension is configured, the module when it loads.
+
+    The catalog entry's schema (v1.0.1; also v1.0.2 at Slicer 5.12) has no field for it: the
+    ExtensionsIndex keeps one branch per Slicer release, and the entry goes on those of 5.10 and later.
+    """
+    from ResponsePredictorLib.slicer_module import compatibility
+
+    major, minor = compatibility.MINIMUM_SLICER
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    assert re.search(rf"find_package\(Slicer {major}\.{minor} REQUIRED\)", cmake)
+    schema = json.loads((REPO_ROOT / "Testing" / "Data" / "slicer-extension-catalog-entry-schema-v1.0.1.json").read_text())
+    assert not any("version" in name for name in schema["properties"])
+
+
+@pytest.mark.parametrize("tag", ["v5.10.0", "v5.12.3"])
+def test_slicers_package_version_file_refuses_an_older_slicer(tag):
+    """find_package(Slicer 5.10) works because Slicer configures SlicerConfigVersion.cmake from this file."""
+    from slicer_python import slicer_file
+
+    text = slicer_file(tag, "CMake/SlicerConfigVersion.cmake.in")
+    assert 'set(PACKAGE_VERSION "@Slicer_VERSION@")' in text
+    assert re.search(r'if\("\$\{PACKAGE_VERSION\}" VERSION_LESS "\$\{PACKAGE_FIND_VERSION\}"\)\s*'
+                     r"set\(PACKAGE_VERSION_COMPATIBLE FALSE\)", text)

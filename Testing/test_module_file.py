@@ -1,17 +1,19 @@
 """ResponsePredictor.py, the Slicer module file, outside Slicer.
 
 The file needs Slicer's Qt application to be imported for real, which we cannot install. So it is
-checked two ways: by reading its syntax tree (it compiles, it names engine functions and
-parameter-node fields that exist), and, with slicer-core, by importing it with the Qt-only parts
-of Slicer stubbed and running its logic on real MRML nodes, the engine in a real background process.
-The widget itself is exercised by the module's self-test inside Slicer; the .ui by test_ui.py.
+checked two ways: by reading its syntax tree (it compiles, also as Python 3.9, it names engine
+functions and parameter-node fields that exist, it stays thin), and, with slicer-core, by importing
+it with Slicer's own parameterNodeWrapper and ScriptedLoadableModule (from Slicer's source, see
+slicer_python.py) and stand-ins for the Qt widgets (panel_stand_ins.py), then driving its widget,
+logic and self-test on real MRML nodes: a run left running when the user leaves the module, the scene
+closed or Slicer quitting during a run, ``process()`` from the console, a cohort, first use.
+The .ui itself is checked by test_ui.py.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
-import re
+import json
 import sys
 import types
 from pathlib import Path
@@ -19,11 +21,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ResponsePredictorLib.resources import resource_path, sample_case
+from conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+slicer = pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core)")
+
+from panel_stand_ins import FakeApp, FakeRun, case_outputs, fake_start, load_module_file  # noqa: E402
+from panel_stand_ins import raising_error_display  # noqa: E402
+
+from ResponsePredictorLib.resources import resource_path, sample_case  # noqa: E402
+
 MODULE_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictor.py"
 LIB_DIR = REPO_ROOT / "ResponsePredictor" / "ResponsePredictorLib"
+PARAMETERS_FILE = LIB_DIR / "slicer_module" / "parameters.py"
 TREE = ast.parse(MODULE_FILE.read_text(), filename=str(MODULE_FILE))
 
 
@@ -42,6 +51,8 @@ def top_level_names(module: str) -> dict[str, ast.AST]:
             names[node.name] = node
         elif isinstance(node, ast.Assign):
             names.update({target.id: node for target in node.targets if isinstance(target, ast.Name)})
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = node
         elif isinstance(node, (ast.ImportFrom, ast.Import)):
             names.update({(alias.asname or alias.name): node for alias in node.names})
     return names
@@ -57,8 +68,17 @@ def class_members(node: ast.ClassDef) -> set[str]:
     return members
 
 
-def test_module_file_compiles():
+# --- the file, read -------------------------------------------------------------------------------
+
+
+def test_module_file_compiles_and_parses_on_an_old_slicers_python():
     compile(MODULE_FILE.read_text(), str(MODULE_FILE), "exec")
+    # Slicer 5.8 and older have Python 3.9: the file must load there to say it needs Slicer 5.10.
+    ast.parse(MODULE_FILE.read_text(), feature_version=(3, 9))
+
+
+def test_module_file_is_thin():
+    assert len(MODULE_FILE.read_text().splitlines()) < 300
 
 
 def test_module_file_defines_what_slicer_looks_for():
@@ -82,7 +102,7 @@ def test_engine_names_used_by_the_module_exist():
                     imported[alias.asname or alias.name] = (submodule, None)
                 else:
                     imported[alias.asname or alias.name] = (package_module, alias.name)
-    assert imported, "the module no longer uses the engine?"
+    assert {"background", "panel", "results", "seed", "compatibility"} <= set(imported)
     used = [(node.value.id, node.attr) for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported]
     for local, (module, name) in imported.items():
@@ -99,114 +119,232 @@ def test_engine_names_used_by_the_module_exist():
 
 
 def test_parameter_node_fields_used_by_the_module_exist():
-    wrapper = next(node for node in TREE.body if isinstance(node, ast.ClassDef)
+    tree = ast.parse(PARAMETERS_FILE.read_text())
+    wrapper = next(node for node in tree.body if isinstance(node, ast.ClassDef)
                    and any(ast.unparse(decorator) == "parameterNodeWrapper" for decorator in node.decorator_list))
     fields = class_members(wrapper)
     used = {node.attr for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("self._parameterNode", "parameters")}
     used -= {"connectGui", "disconnectGui"}
-    assert {"inputVolume", "seedPoint", "roi", "inputSegmentation", "segmentId", "outputSegmentation",
-            "outputTable", "outputHeatmap", "heatmapOpacity", "predictionModel"} <= used
+    assert {"inputVolume", "seedPoint", "outputHeatmap", "outputTable"} <= used
     assert used <= fields, f"not parameter-node fields: {used - fields}"
 
 
-# --- the logic, run on slicer-core nodes ---------------------------------------------------------
+# --- the module, imported with Slicer's own Python -------------------------------------------------
 
 
 @pytest.fixture
-def module(monkeypatch):
-    """ResponsePredictor.py imported with Slicer's Qt-only modules replaced by empty stand-ins."""
-    slicer = pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core)")
-    if not hasattr(slicer, "vtkMRMLScene"):
-        pytest.skip("the installed 'slicer' package is not slicer-core")
+def app(tmp_path):
+    return FakeApp(tmp_path / "slicer-temp")
 
-    def stub(name: str, **attributes) -> None:
-        monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attributes))
 
-    class Base:
-        def __init__(self, *args, **kwargs) -> None:
-            pass
-
-    stub("qt")
-    stub("slicer.i18n", tr=lambda text: text, translate=lambda context, text: text)
-    stub("slicer.parameterNodeWrapper", parameterNodeWrapper=lambda cls: cls, Choice=lambda choices: choices,
-         WithinRange=lambda low, high: (low, high))
-    stub("slicer.parameterNodeWrapper.guiConnectors", GuiConnector=Base, parameterNodeGuiConnector=lambda cls: cls)
-    stub("slicer.ScriptedLoadableModule", ScriptedLoadableModule=Base, ScriptedLoadableModuleWidget=Base,
-         ScriptedLoadableModuleLogic=Base, ScriptedLoadableModuleTest=Base)
-    spec = importlib.util.spec_from_file_location("ResponsePredictor", MODULE_FILE)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
+@pytest.fixture
+def module(slicer_python, monkeypatch, app, scene):
+    """ResponsePredictor.py inside a stand-in Slicer 5.10 or 5.12 (slicer_python's tag) with ``scene``."""
+    monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
+    monkeypatch.setattr(slicer.util, "tryWithErrorDisplay", raising_error_display)
+    loaded = load_module_file(slicer_python, monkeypatch, app)
+    assert loaded.UNSUPPORTED is None
     return loaded
 
 
-def parameters_for(module, scene, **values):
-    """What the parameter node holds, as plain attributes (the wrapper needs the application)."""
-    defaults = {"inputVolume": None, "seedPoint": None, "roi": None, "inputSegmentation": None, "segmentId": "",
-                "segmentationModel": "nsclc-ct-tumor-seeded", "preset": module.PRESET_FROM_MODEL,
-                "predictionModel": resource_path("Models", "nsclc_os_ct"), "heatmapMethod": "none",
-                "device": "cpu", "heatmapOpacity": 0.6, "outputSegmentation": None, "outputTable": None,
-                "outputHeatmap": None}
-    return types.SimpleNamespace(**{**defaults, **values})
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(slicer.util, "errorDisplay", lambda text, **options: shown.append((text, options)))
+    return shown
 
 
-def test_logic_segments_then_predicts_from_markups_in_a_background_process(module, scene, monkeypatch):
-    import slicer
-    from ResponsePredictorLib.slicer_module import nodes as mrml
-    from ResponsePredictorLib.volume import read_mask, read_volume
+@pytest.fixture
+def runs(monkeypatch, sample):
+    """BackgroundRun.start recording fake runs; each one's results are the sample tumor's."""
+    from ResponsePredictorLib.slicer_module import background
 
-    rendering = slicer.vtkSlicerVolumeRenderingLogic()
-    rendering.SetMRMLScene(scene)
+    started = []
+    monkeypatch.setattr(background.BackgroundRun, "start", fake_start(started, lambda settings: case_outputs(sample[1])))
+    return started
+
+
+@pytest.fixture
+def rendering(scene, monkeypatch):
+    logic = slicer.vtkSlicerVolumeRenderingLogic()
+    logic.SetMRMLScene(scene)
     monkeypatch.setattr(slicer, "modules", types.SimpleNamespace(
-        volumerendering=types.SimpleNamespace(logic=lambda: rendering)), raising=False)
-    image = read_volume(sample_case().image)
-    truth = read_mask(sample_case().mask, image).array > 0
-    scan = mrml.volume_to_node(image, scene, "CT")
-    k, j, i = (float(np.mean(axis)) for axis in np.nonzero(truth))
-    matrix = np.reshape(image.direction, (3, 3)) * np.array(image.spacing)
-    lps = np.array(image.origin) + matrix @ np.array([i, j, k])
-    seed = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "click")
-    seed.AddControlPoint(-lps[0], -lps[1], lps[2])  # RAS, as the user's click
-    parameters = parameters_for(module, scene, inputVolume=scan, seedPoint=seed)
+        volumerendering=types.SimpleNamespace(logic=lambda: logic)), raising=False)
+    return logic
+
+
+@pytest.fixture
+def panel_widget(module, scene, sample, monkeypatch, runs, rendering, errors):
+    """The module's widget set up on a scene with the sample scan and a tumor click, packages installed."""
+    from panel_stand_ins import FakeUi, FakeWidget
+    from ResponsePredictorLib.slicer_module import first_use, nodes, seed
+
+    monkeypatch.setattr(first_use, "missing_dependencies", lambda: [])
+    monkeypatch.setattr(slicer.util, "loadUI", lambda path: FakeWidget("ResponsePredictor"), raising=False)
+    monkeypatch.setattr(slicer.util, "childWidgetVariables", lambda widget: FakeUi(), raising=False)
+    scan = nodes.volume_to_node(sample[0], scene, "CT")
+    click = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Tumor click")
+    seed.make_single_point(click)
+    click.AddControlPoint(-10.0, 20.0, 30.0)
+    widget = module.ResponsePredictorWidget()
+    widget.setup()
+    widget._parameterNode.seedPoint = click
+    assert widget._parameterNode.inputVolume is scan  # the first volume, chosen as the panel opens
+    yield widget
+    widget.cleanup()  # as Slicer does when the module is unloaded: its scene observers go
+
+
+def test_leaving_the_module_during_a_run_loads_its_results_when_it_ends(panel_widget, module, runs, errors):
+    widget = panel_widget
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    assert len(runs) == 1 and widget._timer.isActive()
+    assert widget.ui.cancelButton.enabled and not widget.ui.applyButton.enabled
+    widget._pollRun()
+    assert widget.ui.statusLabel.text == "Segment: Segmenting the tumor (25%)" and widget.ui.progressBar.value == 25
+
+    widget.exit()  # the user opens another module: no parameter node in the panel any more
+    assert widget._parameterNode is None
+    runs[0].finish()
+    widget._pollRun()  # the timer's tick: nothing raises, the results go into new nodes
+
+    assert not errors and not widget._timer.isActive() and runs[0].cleaned
+    parameters = module.ResponsePredictorLogic().getParameterNode()
+    from ResponsePredictorLib.slicer_module import display
+
+    assert display.result_segment_id(parameters.outputSegmentation) is not None
+    assert parameters.outputTable is not None and parameters.outputHeatmap is not None
+    assert widget.ui.statusLabel.text == "Done."
+    widget.enter()  # coming back shows them
+    assert widget._parameterNode.outputTable is parameters.outputTable
+    assert widget.ui.applyButton.enabled and not widget.ui.cancelButton.enabled
+
+
+def test_a_second_click_in_the_panel_moves_the_seed_and_the_run_uses_it(panel_widget, runs):
+    click = panel_widget._parameterNode.seedPoint
+    click.AddControlPoint(5.0, -6.0, 7.0)  # the user clicks the tumor again
+    assert click.GetNumberOfControlPoints() == 1  # trimmed after the click (qt.QTimer.singleShot)
+    panel_widget.ui.segmentButton.emit("clicked(bool)", False)
+    assert runs[0].settings["seed"] == (-5.0, 6.0, 7.0)  # the new click, in LPS
+    assert panel_widget.ui.clearTumorButton.connections
+    panel_widget.ui.clearTumorButton.emit("clicked(bool)", False)
+    assert click.GetNumberOfControlPoints() == 0 and not panel_widget.ui.segmentButton.enabled
+
+
+def test_closing_the_scene_during_a_run_cancels_it_and_loads_nothing(panel_widget, scene, runs, errors):
+    widget = panel_widget
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    widget.onSceneStartClose(scene, scene.StartCloseEvent)
+    assert runs[0].cancelled and runs[0].cleaned and not widget._timer.isActive()
+    assert widget.ui.statusLabel.text == "Cancelled: the scene was closed."
+    scene.Clear(0)
+    widget._pollRun()  # a tick already queued: nothing happens
+    widget.onSceneEndClose(scene, scene.EndCloseEvent)
+    assert not errors
+    assert not scene.GetNodesByClass("vtkMRMLSegmentationNode").GetNumberOfItems()
+    assert widget._parameterNode.outputSegmentation is None
+
+
+def test_slicer_quitting_during_a_run_cancels_it(panel_widget, app, runs, errors):
+    widget = panel_widget
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    app.emit("aboutToQuit()")
+    assert runs[0].cancelled and runs[0].cleaned and not widget._timer.isActive() and not errors
+    widget.cleanup()  # the module is unloaded next: nothing left to end, nothing raises
+    assert "aboutToQuit()" not in app.connections or not app.connections["aboutToQuit()"]
+
+
+def test_cancel_ends_the_run_without_an_error_dialog_and_a_crash_says_so(panel_widget, runs, errors, monkeypatch):
+    from ResponsePredictorLib.slicer_module import background
+
+    widget = panel_widget
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    widget.ui.cancelButton.emit("clicked(bool)", False)
+    widget._pollRun()
+    assert runs[0].cancelled and not errors and widget.ui.statusLabel.text.startswith("Cancelled")
+
+    crash = background.JobFailed("The analysis process stopped without finishing.", "the log", "crashed")
+    monkeypatch.setattr(background.BackgroundRun, "start", lambda *args, **kwargs: FakeRun(failure=crash))
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    widget._runs.job.run.finish(1)
+    widget._pollRun()
+    assert len(errors) == 1 and "ran out of memory" in errors[0][0]
+
+
+def test_process_accepts_paths_as_str_or_path_and_makes_new_nodes_each_call(module, scene, sample, runs, rendering):
+    from ResponsePredictorLib.slicer_module import display, nodes
+
+    scan = nodes.volume_to_node(sample[0], scene, "CT")
+    click = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "F")
+    click.AddControlPoint(-10.0, 20.0, 30.0)
     logic = module.ResponsePredictorLogic()
+    model = resource_path("Models", "nsclc_os_ct")
+    first_outputs, first = logic.process(scan, seed=click, predictionModel=str(model), timeout=5)
+    second_outputs, second = logic.process(scan, seed=click, predictionModel=model, heatmapMethod="occlusion")
 
-    run = logic.startRun(parameters, "segment")
-    try:
-        assert run.wait(300) == 0, run.log()
-        outputs = logic.loadRun(run, parameters)
-    finally:
-        run.cleanup()
-    found = mrml.labelmap_from_segmentation(parameters.outputSegmentation, scan).volume.array > 0
-    assert np.count_nonzero(found) == np.count_nonzero(outputs.mask.array)
-    assert 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth)) > 0.5
-    assert parameters.outputTable is None  # the segment step computes no features
+    assert [run.settings["model"] for run in runs] == ["nsclc_os_ct", "nsclc_os_ct"]  # recorded by its id
+    assert runs[0].waits[0][0] == 5 and runs[0].waits[0][1] == slicer.app.processEvents  # Slicer stays responsive
+    assert runs[1].settings["heatmap"] == "occlusion"
+    for name in ("segmentation", "table", "heatmap"):
+        assert getattr(first, name) is not getattr(second, name), name
+        assert getattr(first, name).GetScene() is scene
+    assert display.result_segment_id(first.segmentation) and all(run.cleaned for run in runs)
+    # Asked for, the same nodes are refilled.
+    _, third = logic.process(scan, seed=click, outputTable=second.table, outputHeatmap=second.heatmap)
+    assert third.table is second.table and third.heatmap is second.heatmap
+    with pytest.raises(Exception, match="Unknown setting"):
+        logic.process(scan, seed=click, predictionModle="/x")
 
-    # Predict on that segmentation: the same tumor goes back to the engine, a table comes out.
-    run = logic.startRun(parameters, "predict", covariates={"age": 68, "Tstage": 2, "Nstage": 0, "Mstage": 0,
-                                                           "Histology": "adenocarcinoma"})
-    try:
-        np.testing.assert_array_equal(read_mask(run.request.mask, image).array > 0, found)
-        assert run.wait(300) == 0, run.log()
-        outputs = logic.loadRun(run, parameters)
-    finally:
-        run.cleanup()
-    assert "survival" in outputs.prediction and outputs.heatmap is None
-    assert parameters.outputTable.GetNumberOfRows() >= len(outputs.features)
+
+def test_a_cohort_runs_in_the_background_and_waiting_keeps_slicer_responsive(module, app, monkeypatch, tmp_path):
+    from ResponsePredictorLib.slicer_module import background
+
+    started = []
+
+    class Cohort(FakeRun):
+        @classmethod
+        def start(cls, manifest, out_dir, **options):
+            run = cls(tmp_path / "out" / "index.html")
+            run.arguments = (manifest, out_dir, options)
+            started.append(run)
+            return run
+
+    monkeypatch.setattr(background, "CohortRun", Cohort)
+    logic = module.ResponsePredictorLogic()
+    run = logic.runCohort("cases.csv", tmp_path / "out", wait=False, workers=2)
+    assert run is started[0] and run.code is None  # returned at once, running
+    manifest, out_dir, options = run.arguments
+    assert options["workers"] == 2 and options["launch"] is slicer.util.launchConsoleProcess
+    assert options["work_root"] == app.temporaryPath
+
+    page = logic.runCohort("cases.csv", tmp_path / "out", timeout=60)
+    assert page == tmp_path / "out" / "index.html"
+    assert started[1].waits[0][0] == 60 and app.events >= 1 and started[1].cleaned
+
+    def failed(cls, manifest, out_dir, **options):
+        return Cohort(failure=background.JobFailed(f"Stopped. The run's log: {out_dir}/logs/x.txt", "", "failed"))
+
+    monkeypatch.setattr(Cohort, "start", classmethod(failed))
+    with pytest.raises(background.JobFailed, match="log"):
+        logic.runCohort("cases.csv", tmp_path / "out")
 
 
 @pytest.mark.parametrize("has_packaging", [False, True], ids=["slicer-5.10", "slicer-5.12"])
 def test_install_asks_first_then_runs_the_plan(module, monkeypatch, has_packaging, tmp_path):
-    import slicer.util
     from packaging.requirements import Requirement
+
+    from ResponsePredictorLib.slicer_module import installation
 
     calls = []
     missing = [Requirement("PyWavelets>=1.6"), Requirement("monai>=1.4")]
-    monkeypatch.setattr(module.installation, "missing_requirements", lambda: missing)
-    monkeypatch.setattr(module.installation, "torch_missing", lambda: False)
+    monkeypatch.setattr(installation, "missing_requirements", lambda *args: missing)
+    monkeypatch.setattr(installation, "torch_missing", lambda: False)
+    monkeypatch.setattr(installation, "unsupported_platform", lambda *args: None)
     monkeypatch.setattr(slicer.util, "pip_install", lambda arguments: calls.append(("pip_install", arguments)))
     if has_packaging:
         monkeypatch.setitem(sys.modules, "slicer.packaging", types.SimpleNamespace(
-            pip_ensure=lambda requirements, **options: calls.append(("pip_ensure", [str(r) for r in requirements]))))
+            pip_ensure=lambda requirements, **options: calls.append(
+                ("pip_ensure", [str(r) for r in requirements], options))))
     else:
         monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # an import of it raises ImportError
     logic = module.ResponsePredictorLogic()
@@ -219,34 +357,112 @@ def test_install_asks_first_then_runs_the_plan(module, monkeypatch, has_packagin
     monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda *args, **kwargs: True)
     with pytest.raises(RuntimeError, match="still missing"):  # the fake pip installed nothing
         logic.installDependencies()
-    plain = "pip_ensure" if has_packaging else "pip_install"
-    assert calls == [(plain, ["PyWavelets>=1.6", "monai>=1.4"])]
+    if has_packaging:
+        assert [call[:2] for call in calls] == [("pip_ensure", ["PyWavelets>=1.6", "monai>=1.4"])]
+        assert "skip_in_testing" not in calls[0][2]  # Slicer's default: testing mode installs nothing
+        assert calls[0][2]["constraints"]  # Slicer's own packages held at their versions
+    else:
+        assert [call[0] for call in calls] == ["pip_install"]
+        assert calls[0][1][-2:] == ["PyWavelets>=1.6", "monai>=1.4"] and "-c" in calls[0][1]
 
     calls.clear()  # offline: everything through pip_install from the folder
     with pytest.raises(RuntimeError, match="still missing"):
         logic.installDependencies(wheelFolder=str(tmp_path))
     assert [call[0] for call in calls] == ["pip_install"]
-    assert all(call[1][:3] == ["--no-index", "--find-links", str(tmp_path)] for call in calls)
+    assert calls[0][1][:3] == ["--no-index", "--find-links", str(tmp_path)]
 
 
-# --- packaging: the catalog entry and the extension's metadata agree with the files ---------------
+def test_torch_comes_from_the_pytorch_extension_with_the_engines_floor(module, monkeypatch):
+    from ResponsePredictorLib.slicer_module import first_use, installation
+
+    asked = []
+
+    class PyTorchUtilsLogic:
+        def installTorch(self, askConfirmation=False, forceComputationBackend=None, torchVersionRequirement=None,
+                         torchvisionVersionRequirement=None):
+            asked.append((askConfirmation, torchVersionRequirement))
+            return object()
+
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", types.SimpleNamespace(PyTorchUtilsLogic=PyTorchUtilsLogic))
+    first_use.install_torch()
+    assert asked == [(True, installation.TORCH_VERSION_REQUIREMENT)]
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)
+    with pytest.raises(RuntimeError, match="PyTorch extension"):
+        first_use.install_torch()
 
 
-def test_catalog_entry_has_the_schemas_required_fields_and_cmakes_dependencies():
-    import json
+def test_the_self_test_installs_nothing_in_testing_mode(module, app, monkeypatch):
+    from ResponsePredictorLib.slicer_module import first_use, self_test
 
-    entry = json.loads((REPO_ROOT / "ResponsePredictor.json").read_text())
-    schema = json.loads((REPO_ROOT / "Testing" / "Data" / "slicer-extension-catalog-entry-schema-v1.0.1.json").read_text())
-    assert all(entry.get(field) for field in schema["required"])
-    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
-    depends = re.search(r'set\(EXTENSION_DEPENDS "([^"]*)"\)', cmake).group(1).split()
-    assert entry["build_dependencies"] == depends  # the index builds what CMake needs, no more
+    app.testing = True
+    monkeypatch.setattr(first_use, "missing_dependencies", lambda: ["torch>=2.4.1", "monai>=1.5"])
+    monkeypatch.setattr(first_use, "install_dependencies", lambda *args: pytest.fail("installed in testing mode"))
+    shown = []
+    test = types.SimpleNamespace(delayDisplay=shown.append)
+    self_test.sample_case_from_a_click(test, module.ResponsePredictorLogic())
+    assert len(shown) == 1 and "Skipped" in shown[0] and "torch" in shown[0]
 
 
-def test_icon_and_screenshot_urls_name_files_in_the_repository():
-    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
-    prefix = re.search(r'set\(EXTENSION_HOMEPAGE "https://github.com/([^"]+)"\)', cmake).group(1)
-    for field in ("ICONURL", "SCREENSHOTURLS"):
-        for url in re.search(rf'set\(EXTENSION_{field} "([^"]+)"\)', cmake).group(1).split():
-            path = url.split(f"raw.githubusercontent.com/{prefix}/main/", 1)[1]
-            assert (REPO_ROOT / path).is_file(), f"EXTENSION_{field} names {path}, which is not in the repository"
+def test_an_old_slicer_gets_a_message_not_an_error(latest_slicer_python, monkeypatch, tmp_path, scene):
+    app = FakeApp(tmp_path, version=(5, 8))
+    monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
+    module = load_module_file(latest_slicer_python, monkeypatch, app)
+    assert "5.10 or later" in module.UNSUPPORTED and "this is Slicer 5.8" in module.UNSUPPORTED
+    assert "ResponsePredictorLib.slicer_module.parameters" not in sys.modules  # the engine is not imported
+
+    parent = types.SimpleNamespace(path=str(MODULE_FILE))
+    module.ResponsePredictor(parent)
+    assert module.UNSUPPORTED in parent.helpText
+    widget = module.ResponsePredictorWidget()
+    widget.setup()
+    assert widget.layout.widgets[0].text == module.UNSUPPORTED
+    widget.enter()
+    widget.exit()
+    widget.cleanup()
+    with pytest.raises(RuntimeError, match="5.10 or later"):
+        module.ResponsePredictorLogic()
+    shown = []
+    test = module.ResponsePredictorTest()
+    monkeypatch.setattr(test, "delayDisplay", shown.append)
+    test.test_SampleCase()
+    assert shown and "5.10 or later" in shown[0]
+
+
+@pytest.mark.slow
+def test_logic_segments_then_predicts_from_markups_in_a_background_process(latest_slicer_python, monkeypatch, scene,
+                                                                          rendering):
+    """The real engine in a real child process (background.py), from a click to a prediction."""
+    from ResponsePredictorLib.slicer_module import display, nodes, panel
+    from ResponsePredictorLib.volume import read_mask, read_volume
+
+    monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
+    module = load_module_file(latest_slicer_python, monkeypatch)
+    image = read_volume(sample_case().image)
+    truth = read_mask(sample_case().mask, image).array > 0
+    scan = nodes.volume_to_node(image, scene, "CT")
+    k, j, i = (float(np.mean(axis)) for axis in np.nonzero(truth))
+    matrix = np.reshape(image.direction, (3, 3)) * np.array(image.spacing)
+    lps = np.array(image.origin) + matrix @ np.array([i, j, k])
+    click = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "click")
+    click.AddControlPoint(-lps[0], -lps[1], lps[2])  # RAS, as the user's click
+    logic = module.ResponsePredictorLogic()
+
+    outputs, shown = logic.process(scan, seed=click, step="segment", device="cpu", timeout=300)
+    found = nodes.labelmap_from_segmentation(shown.segmentation, scan,
+                                             [display.result_segment_id(shown.segmentation)]).volume.array > 0
+    assert np.count_nonzero(found) == np.count_nonzero(outputs.mask.array)
+    assert 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth)) > 0.5
+    assert shown.table is None  # the segment step computes no features
+
+    # Predict on that segmentation: the same tumor goes back to the engine, a table comes out.
+    settings = panel.RunSettings(inputVolume=scan, outputSegmentation=shown.segmentation, device="cpu",
+                                 heatmapMethod="none")
+    job = logic.startRun(settings, "predict", covariates=json.loads(sample_case().clinical.read_text()))
+    try:
+        np.testing.assert_array_equal(read_mask(job.run.request.mask, image).array > 0, found)
+        job.run.wait(300)
+        outputs, shown = logic.finishRun(job)
+    finally:
+        job.run.cleanup()
+    assert "survival" in outputs.prediction and outputs.heatmap is None
+    assert shown.table.GetNumberOfRows() >= len(outputs.features)

@@ -1,4 +1,4 @@
-"""mrml_results.py (a case's results as nodes) and the markups bridges, against slicer-core."""
+"""display.py (a case's results as nodes) and the markups bridges, against slicer-core."""
 
 from __future__ import annotations
 
@@ -75,8 +75,15 @@ def test_mask_becomes_a_tumor_segment_with_the_masks_voxels(scene, sample):
     segment = segmentation.GetNthSegment(0)
     assert segment.GetName() == "Tumor"
     np.testing.assert_allclose(segment.GetColor(), mrml_results.TUMOR_COLOR)
-    assert "SCT^108369006^Tumor" in segment.GetTerminology()
-    assert "SCT^49755003" in segment.GetTerminology()
+    assert segment.HasTag(mrml_results.RESULT_TAG)
+    assert mrml_results.result_segment_id(node) == segmentation.GetNthSegmentID(0)
+    # Slicer reads the entry back as the DICOM master list's Neoplasm, Morphologically Altered Structure.
+    entry = slicer.vtkSlicerTerminologyEntry()
+    assert slicer.vtkSlicerTerminologiesModuleLogic.DeserializeTerminologyEntry(segment.GetTerminology(), entry)
+    assert entry.GetTerminologyContextName() == "Segmentation category and type - DICOM master list"
+    assert (entry.GetCategoryObject().GetCodeValue(), entry.GetTypeObject().GetCodeValue()) == ("49755003", "108369006")
+    assert entry.GetTypeObject().GetCodeMeaning() == "Neoplasm"
+    assert segment.GetTag(slicer.vtkSegment.GetTerminologyEntryTagName(), vtk.reference(""))
 
     # Exported back onto the scan, it holds exactly the mask's voxels.
     back = mrml.labelmap_from_segmentation(node, scan)
@@ -86,9 +93,91 @@ def test_mask_becomes_a_tumor_segment_with_the_masks_voxels(scene, sample):
 
     # Refilled in place on a second run, with the new mask only.
     smaller = mask.with_array(np.where(np.arange(mask.shape[0])[:, None, None] % 2 == 0, mask.array, 0))
+    tumor_id = mrml_results.result_segment_id(node)
     assert mrml_results.mask_to_segmentation(smaller, scene, node=node) is node
-    assert node.GetSegmentation().GetNumberOfSegments() == 1
+    assert node.GetSegmentation().GetNumberOfSegments() == 1 and mrml_results.result_segment_id(node) == tumor_id
     assert np.count_nonzero(mrml.labelmap_from_segmentation(node, scan).volume.array) == np.count_nonzero(smaller.array)
+
+
+def users_segmentation(scene, scan, mask, count: int = 3):
+    """A segmentation the user made: ``count`` slabs of the scan, each its own segment (imported from
+    a label map, as the Data module does)."""
+    labels = np.zeros(mask.shape, dtype=np.uint8)
+    for index in range(count):
+        labels[index * 2:index * 2 + 2, 5:15, 5:15] = index + 1
+    existing = {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+    labelmap = mrml.volume_to_node(mask.with_array(labels), scene, "my labels", labelmap=True)
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "my segments")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(scan)
+    assert slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, node)
+    scene.RemoveNode(labelmap)
+    assert {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())} - existing
+    return node
+
+
+def segment_arrays(node, scan) -> dict[str, np.ndarray]:
+    segmentation = node.GetSegmentation()
+    ids = [segmentation.GetNthSegmentID(index) for index in range(segmentation.GetNumberOfSegments())]
+    return {segment_id: mrml.labelmap_from_segmentation(node, scan, [segment_id]).volume.array > 0
+            for segment_id in ids}
+
+
+def test_a_users_segmentation_keeps_its_segments_after_two_runs_into_it(scene, sample):
+    image, mask = sample
+    scan = mrml.volume_to_node(image, scene, "CT")
+    node = users_segmentation(scene, scan, mask)
+    before = segment_arrays(node, scan)
+    names = {segment_id: node.GetSegmentation().GetSegment(segment_id).GetName() for segment_id in before}
+    assert len(before) == 3
+
+    mrml_results.mask_to_segmentation(mask, scene, node=node, reference_volume_node=scan)
+    smaller = mask.with_array(np.where(np.arange(mask.shape[0])[:, None, None] % 2 == 0, mask.array, 0))
+    mrml_results.mask_to_segmentation(smaller, scene, node=node, reference_volume_node=scan)
+
+    after = segment_arrays(node, scan)
+    tumor_id = mrml_results.result_segment_id(node)
+    assert set(after) == set(before) | {tumor_id}  # one segment more: the module's, replaced, not duplicated
+    for segment_id, voxels in before.items():
+        np.testing.assert_array_equal(after[segment_id], voxels, err_msg=segment_id)
+        assert node.GetSegmentation().GetSegment(segment_id).GetName() == names[segment_id]
+        assert not node.GetSegmentation().GetSegment(segment_id).HasTag(mrml_results.RESULT_TAG)
+    assert np.count_nonzero(after[tumor_id]) == np.count_nonzero(smaller.array)
+    assert [node.GetSegmentation().GetNthSegment(i).HasTag(mrml_results.RESULT_TAG) for i in range(4)].count(True) == 1
+
+
+def test_the_modules_segment_is_found_again_after_the_scene_is_saved(scene, sample, tmp_path):
+    image, mask = sample
+    scan = mrml.volume_to_node(image, scene, "CT")
+    node = mrml_results.mask_to_segmentation(mask, scene, reference_volume_node=scan)
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(tmp_path / "tumor.seg.nrrd"))
+    assert storage.WriteData(node)
+    again = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "reloaded")
+    assert storage.ReadData(again)
+    assert mrml_results.result_segment_id(again) == mrml_results.result_segment_id(node)  # the tag is saved
+
+
+def test_a_surface_segmentation_is_refused_rather_than_converted(scene, sample):
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "surfaces")
+    surface_name = slicer.vtkSegmentationConverter.GetSegmentationClosedSurfaceRepresentationName()
+    node.GetSegmentation().SetSourceRepresentationName(surface_name)
+    node.GetSegmentation().AddEmptySegment("organ")
+    with pytest.raises(InputError, match="Create new segmentation"):
+        mrml_results.mask_to_segmentation(sample[1], scene, node=node)
+    assert node.GetSegmentation().GetNumberOfSegments() == 1
+
+
+def test_tables_and_volumes_the_module_did_not_make_are_never_overwritten(scene, sample):
+    image, mask = sample
+    scan = mrml.volume_to_node(image, scene, "CT")
+    with pytest.raises(InputError, match="not made by ResponsePredictor"):
+        mrml_results.heatmap_to_volume(signed_heatmap(mask), scene, node=scan)
+    np.testing.assert_array_equal(mrml.volume_from_node(scan).array, image.array)
+    users_table = scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
+    users_table.AddColumn().SetName("mine")
+    with pytest.raises(InputError, match="not made by ResponsePredictor"):
+        mrml_results.case_to_table({"x": 1.0}, {}, scene, node=users_table)
+    assert users_table.GetNumberOfColumns() == 1
 
 
 def test_empty_mask_is_refused(scene, sample):
@@ -264,3 +353,23 @@ def test_a_case_folder_becomes_segmentation_table_and_heatmap(scene, sample, cas
     count = scene.GetNumberOfNodes()
     assert mrml_results.show_case(outputs, scan, nodes, volume_rendering_logic=logic) is nodes
     assert scene.GetNumberOfNodes() == count
+
+
+@pytest.mark.parametrize("tag", ["v5.10.0", "v5.12.3"])
+def test_the_tumor_terminology_is_in_slicers_dicom_master_list(tag):
+    """The codes the segment carries, looked up in Slicer's own terminology files at each release."""
+    import json
+
+    from slicer_python import slicer_file
+
+    folder = "Modules/Loadable/Terminologies/Resources"
+    master = json.loads(slicer_file(tag, f"{folder}/SegmentationCategoryTypeModifier-DICOM-Master.json"))
+    assert master["SegmentationCategoryTypeContextName"] == mrml_results.TERMINOLOGY_CONTEXT
+    category = next(entry for entry in master["SegmentationCodes"]["Category"]
+                    if entry["CodeValue"] == mrml_results.TUMOR_CATEGORY[1])
+    assert (category["CodingSchemeDesignator"], category["CodeValue"], category["CodeMeaning"]) == \
+        mrml_results.TUMOR_CATEGORY
+    found = [(entry["CodingSchemeDesignator"], entry["CodeValue"], entry["CodeMeaning"]) for entry in category["Type"]]
+    assert mrml_results.TUMOR_TYPE in found
+    general = json.loads(slicer_file(tag, f"{folder}/SegmentationCategoryTypeModifier-SlicerGeneralAnatomy.json"))
+    assert mrml_results.TUMOR_TYPE[1] not in json.dumps(general)  # the context the module named before

@@ -2,6 +2,8 @@
 
 Qt parses the file as Slicer will; Slicer's own widget classes (qMRMLNodeComboBox, ctk...) are not
 in PySide6, so the loader builds their declared base classes and keeps every name and property.
+Their properties are checked against the Q_PROPERTY declarations in Slicer's headers at 5.10.0 and
+5.12.3, and the parameter node's fields (slicer_module/parameters.py) against the bound widgets.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from conftest import REPO_ROOT
 
 UI_FILE = REPO_ROOT / "ResponsePredictor" / "Resources" / "UI" / "ResponsePredictor.ui"
 MODULE_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictor.py"
+PARAMETERS_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictorLib" / "slicer_module" / "parameters.py"
 MODULE_TREE = ast.parse(MODULE_FILE.read_text())
+PARAMETERS_TREE = ast.parse(PARAMETERS_FILE.read_text())
 XML = ET.parse(UI_FILE)
 
 # Which widget class binds which kind of parameter (Slicer's GUI connectors, plus the module's own
@@ -42,7 +46,7 @@ def parameter_names() -> dict[str, str]:
 
 def parameter_fields() -> dict[str, str]:
     """The parameter node wrapper's fields -> their annotations, as written in the module file."""
-    wrapper = next(node for node in MODULE_TREE.body if isinstance(node, ast.ClassDef)
+    wrapper = next(node for node in PARAMETERS_TREE.body if isinstance(node, ast.ClassDef)
                    and any(ast.unparse(decorator) == "parameterNodeWrapper" for decorator in node.decorator_list))
     return {item.target.id: ast.unparse(item.annotation) for item in wrapper.body if isinstance(item, ast.AnnAssign)}
 
@@ -77,7 +81,7 @@ def test_ui_loads_in_qt_with_every_widget():
 def test_every_widget_the_module_names_exists():
     used = {node.attr for node in ast.walk(MODULE_TREE)
             if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "self.ui"}
-    assert {"applyButton", "cancelButton", "progressBar", "predictionLabel"} <= used
+    assert {"applyButton", "cancelButton", "progressBar", "predictionLabel", "clearTumorButton", "seedSelector"} <= used
     missing = used - set(xml_widgets())
     assert not missing, f"the module uses widgets the .ui lacks: {sorted(missing)}"
 
@@ -97,8 +101,8 @@ def test_each_parameter_sits_in_a_widget_that_can_hold_its_type():
             expected = NODE_WIDGET
         elif "Choice" in annotation:
             expected = CHOICE_WIDGET
-        elif annotation == "pathlib.Path":
-            expected = "ctkPathLineEdit"
+        elif "ModelReference" in annotation:
+            expected = "ctkPathLineEdit"  # parameters.ModelFolderConnector: a folder shown, a reference kept
         elif "float" in annotation:
             expected = "ctkSliderWidget"
         elif annotation == "str":
@@ -121,3 +125,43 @@ def test_custom_widgets_are_declared():
     declared = {custom.find("class").text for custom in XML.iter("customwidget")}
     used = {widget.get("class") for widget in XML.iter("widget") if not widget.get("class").startswith("Q")}
     assert used <= declared, f"undeclared custom widgets: {used - declared}"
+
+
+def widget_properties(name: str) -> dict[str, str]:
+    widget = xml_widgets()[name]
+    return {prop.get("name"): "".join(prop.itertext()).strip() for prop in widget.findall("property")}
+
+
+def test_the_tumor_click_is_one_point_with_its_own_delete_button():
+    place = widget_properties("seedPlaceWidget")
+    assert place.get("buttonsVisible") != "false"  # the place and delete buttons show
+    assert place["placeMultipleMarkups"].endswith("ForcePlaceSingleMarkup")
+    assert place["deleteAllControlPointsOptionVisible"] == "true"
+    assert widget_properties("clearTumorButton")["text"]
+    connections = {(c.findtext("sender"), c.findtext("signal"), c.findtext("receiver")) for c in XML.iter("connection")}
+    assert ("seedSelector", "currentNodeChanged(vtkMRMLNode*)", "seedPlaceWidget") in connections
+
+
+# Slicer's widget classes in the .ui and their headers in Slicer's source.
+SLICER_HEADERS = {
+    "qMRMLNodeComboBox": "Libs/MRML/Widgets/qMRMLNodeComboBox.h",
+    "qSlicerMarkupsPlaceWidget": "Modules/Loadable/Markups/Widgets/qSlicerMarkupsPlaceWidget.h",
+    "qMRMLSegmentSelectorWidget": "Libs/MRML/Widgets/qMRMLSegmentSelectorWidget.h",
+}
+QWIDGET_PROPERTIES = {"toolTip", "geometry", "enabled", "visible"}
+
+
+@pytest.mark.parametrize("tag", ["v5.10.0", "v5.12.3"])
+def test_slicer_widgets_have_the_properties_the_ui_sets(tag):
+    import re
+
+    from slicer_python import slicer_file
+
+    for class_name, header in SLICER_HEADERS.items():
+        declared = set(re.findall(r"Q_PROPERTY\(\S+\s+(\w+)", slicer_file(tag, header))) | QWIDGET_PROPERTIES
+        for widget in XML.iter("widget"):
+            if widget.get("class") != class_name:
+                continue
+            for prop in widget.findall("property"):
+                if prop.get("stdset") != "0":  # dynamic properties (SlicerParameterName) need no declaration
+                    assert prop.get("name") in declared, f"{widget.get('name')}: {class_name} has no {prop.get('name')}"

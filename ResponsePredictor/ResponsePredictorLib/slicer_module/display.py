@@ -25,10 +25,17 @@ if TYPE_CHECKING:
     from .background import CaseOutputs
 
 TUMOR_COLOR = (0.95, 0.75, 0.2)  # amber: stands apart from both heatmap colour maps
-# The segment's meaning in DICOM codes, as Slicer's "General Anatomy" terminology lists it.
+# The segment's meaning in DICOM codes, as Slicer's terminology files list it (Modules/Loadable/
+# Terminologies/Resources/SegmentationCategoryTypeModifier-DICOM-Master.json, the same at 5.10.0 and
+# 5.12.3): "Neoplasm" is in the DICOM master list, not in the General Anatomy list.
+TERMINOLOGY_CONTEXT = "Segmentation category and type - DICOM master list"
 TUMOR_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
-TUMOR_TYPE = ("SCT", "108369006", "Tumor")
-TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+TUMOR_TYPE = ("SCT", "108369006", "Neoplasm")
+# The segment this module made in a segmentation: the only one it ever replaces. Segment tags are
+# saved with the segmentation (.seg.nrrd), so a reloaded scene keeps the mark.
+RESULT_TAG = "ResponsePredictor.result"
+# Table and heatmap nodes this module made (node attribute): the only ones it refills.
+OUTPUT_ATTRIBUTE = "ResponsePredictor.output"
 
 COLOR_TABLE_SIZE = 256
 # Map values below this fraction of the colour range's half-width (signed) or width (positive)
@@ -59,6 +66,15 @@ def tumor_terminology() -> str:
     return slicer.vtkSlicerTerminologiesModuleLogic.SerializeTerminologyEntry(entry)
 
 
+def result_segment_id(node: slicer.vtkMRMLSegmentationNode) -> str | None:
+    """The ID of the segment this module made in ``node`` (tagged ``RESULT_TAG``), or None."""
+    segmentation = node.GetSegmentation()
+    for index in range(segmentation.GetNumberOfSegments()):
+        if segmentation.GetNthSegment(index).HasTag(RESULT_TAG):
+            return segmentation.GetNthSegmentID(index)
+    return None
+
+
 def mask_to_segmentation(
     mask: Volume,
     scene: slicer.vtkMRMLScene,
@@ -68,10 +84,13 @@ def mask_to_segmentation(
     reference_volume_node: slicer.vtkMRMLScalarVolumeNode | None = None,
     node: slicer.vtkMRMLSegmentationNode | None = None,
 ) -> slicer.vtkMRMLSegmentationNode:
-    """The mask's voxels above 0 as one named, coloured tumor segment, on the mask's own grid.
+    """The mask's voxels above 0 as a named, coloured tumor segment, on the mask's own grid.
 
-    ``node`` is emptied and refilled when given. ``reference_volume_node`` (the scan) becomes the
-    segmentation's geometry, so that editing it later in the Segment Editor stays on the scan's grid.
+    Into a new segmentation node, or into ``node``, where only the segment this module made there
+    before (tagged ``RESULT_TAG``) is replaced, keeping its ID and place: every other segment, the
+    user's, stays as it is. ``reference_volume_node`` (the scan) becomes a new segmentation's
+    geometry, so that editing it in the Segment Editor stays on the scan's grid; a given node keeps
+    its own.
     """
     _require_node(scene, "vtkMRMLScene", "scene")
     if not isinstance(mask, Volume):
@@ -81,25 +100,44 @@ def mask_to_segmentation(
         raise MaskError(f"The mask for '{name}' is empty: the segmentation found no tumor voxel.")
     if node is None:
         node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+        if reference_volume_node is not None:
+            node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
     else:
         _require_node(node, "vtkMRMLSegmentationNode", "output segmentation")
+    segmentation = node.GetSegmentation()
+    labelmap_name = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+    if not segmentation.GetNumberOfSegments():
+        segmentation.SetSourceRepresentationName(labelmap_name)  # nothing to convert in an empty one
+    elif segmentation.GetSourceRepresentationName() != labelmap_name:
+        raise InputError(f"Segmentation '{node.GetName()}' is edited as {segmentation.GetSourceRepresentationName()}, "
+                         "not as a labelmap, so the tumor cannot be added to it. Choose 'Create new segmentation'.")
+    segment_id = result_segment_id(node) or segmentation.GenerateUniqueSegmentID(segment_name)
     existing = _node_ids(scene)
     labelmap = volume_to_node(mask.with_array(binary.astype(np.uint8)), scene, f"{name} import", labelmap=True)
     try:
-        segmentation = node.GetSegmentation()
-        segmentation.RemoveAllSegments()
-        if reference_volume_node is not None:
-            node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
-        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, node):
-            raise MaskError(f"Slicer could not import the tumor mask into segmentation '{name}'.")
+        # Slicer's update-by-ID import: the segment with this ID is cleared and refilled (or added).
+        ids = vtk.vtkStringArray()
+        ids.InsertNextValue(segment_id)
+        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, node, ids):
+            raise MaskError(f"Slicer could not import the tumor mask into segmentation '{node.GetName()}'.")
     finally:
         _remove_nodes_added_since(scene, existing)  # the temporary label map and its display nodes
-    segment = segmentation.GetNthSegment(0)
+    segment = segmentation.GetSegment(segment_id)
     segment.SetName(segment_name)
     segment.SetColor(*TUMOR_COLOR)
-    segment.SetTerminology(tumor_terminology())
+    segment.SetTag(slicer.vtkSegment.GetTerminologyEntryTagName(), tumor_terminology())
+    segment.SetTag(RESULT_TAG, "tumor")
     node.CreateDefaultDisplayNodes()
     return node
+
+
+def _require_own_output(node: slicer.vtkMRMLNode, kind: str, what: str) -> None:
+    """Refuse to refill a node this module did not make: it may hold the user's data (or be the scan)."""
+    own = node.GetAttribute(OUTPUT_ATTRIBUTE) == kind or (
+        kind == "heatmap" and node.GetAttribute("ResponsePredictor.colormap") is not None)  # earlier versions
+    if not own:
+        raise InputError(f"{what} '{node.GetName()}' was not made by ResponsePredictor, and its contents would be "
+                         "replaced. Leave the output empty so that a new one is made.")
 
 
 def case_to_table(
@@ -120,6 +158,7 @@ def case_to_table(
     _require_node(scene, "vtkMRMLScene", "scene")
     if node is not None:
         _require_node(node, "vtkMRMLTableNode", "output table")
+        _require_own_output(node, "table", "Table")
     if not features:
         raise InputError("The case has no features to show.")
     rows: list[tuple[str, str, float]] = []
@@ -140,6 +179,7 @@ def case_to_table(
         values.InsertNextValue(value)
     if node is None:
         node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+        node.SetAttribute(OUTPUT_ATTRIBUTE, "table")
     was_modifying = node.StartModify()
     try:
         node.RemoveAllColumns()
@@ -203,9 +243,14 @@ def heatmap_to_volume(
 ) -> slicer.vtkMRMLScalarVolumeNode:
     """The heatmap as a scalar volume coloured by its colour map across its value range.
 
-    A signed map's range is made symmetric about 0, so that white (no effect) sits at 0.
+    A signed map's range is made symmetric about 0, so that white (no effect) sits at 0. ``node``,
+    when given, must be a heatmap this module made (never the scan or another volume).
     """
+    if node is not None:
+        _require_node(node, "vtkMRMLScalarVolumeNode", "output heatmap")
+        _require_own_output(node, "heatmap", "Volume")
     node = volume_to_node(heatmap.volume, scene, name, node=node)
+    node.SetAttribute(OUTPUT_ATTRIBUTE, "heatmap")
     low, high = heatmap_window(heatmap.colormap, heatmap.value_range)
     color_node = heatmap_color_node(scene, heatmap.colormap, f"{name} colours",
                                     _referenced_color_node(node))
@@ -316,21 +361,24 @@ def show_case(
     scan_node: slicer.vtkMRMLScalarVolumeNode,
     nodes: CaseNodes | None = None,
     *,
+    segmentation: bool = True,
     volume_rendering_logic: slicer.vtkSlicerVolumeRenderingLogic | None = None,
     opacity: float = 0.6,
 ) -> CaseNodes:
     """Everything a run brought back, shown over ``scan_node``: segmentation, table, heatmap.
 
-    Parts the run did not make (no features after the segment step, no heatmap without one) leave
-    their nodes as they were. The heatmap goes into the slice views, and into 3D when a volume
-    rendering logic is given.
+    ``segmentation``: whether the run's mask is new (segmented by the run) and goes into the tumor
+    segmentation; a mask the user gave is left where it is. Parts the run did not make (no features
+    after the segment step, no heatmap without one) leave their nodes as they were. The heatmap goes
+    into the slice views, and into 3D when a volume rendering logic is given.
     """
     _require_node(scan_node, "vtkMRMLScalarVolumeNode", "scan")
     scene = scan_node.GetScene()
     nodes = nodes if nodes is not None else CaseNodes()
     name = scan_node.GetName()
-    nodes.segmentation = mask_to_segmentation(outputs.mask, scene, name=f"{name} tumor",
-                                              reference_volume_node=scan_node, node=nodes.segmentation)
+    if segmentation:
+        nodes.segmentation = mask_to_segmentation(outputs.mask, scene, name=f"{name} tumor",
+                                                  reference_volume_node=scan_node, node=nodes.segmentation)
     if outputs.features:
         nodes.table = case_to_table(outputs.features, outputs.prediction, scene, contributions=outputs.contributions,
                                     name=f"{name} prediction", node=nodes.table)

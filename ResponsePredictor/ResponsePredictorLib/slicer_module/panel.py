@@ -1,0 +1,207 @@
+"""The panel's decisions, made without Qt so that they can be tested with slicer-core.
+
+- ``RunSettings``: what one run needs (the parameter node's fields, or ``process()``'s arguments).
+- ``model_reference``: how a prediction model is recorded, so that a saved scene opens anywhere.
+- ``button_states``, ``progress_view``, ``failure_view``: what the panel shows.
+- ``progress_logger``: what a run started from the Python console does while it is waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..resources import resource_path
+from . import seed
+from .background import DEFAULT_MODEL, DEVICES, NO_HEATMAP
+
+PRESET_FROM_MODEL = "as the model records"
+HEATMAP_CHOICES = ("contribution", "occlusion", NO_HEATMAP)
+DEFAULT_OPACITY = 0.6
+
+
+def model_reference(value: str | Path | None) -> str:
+    """A prediction model as the parameter node records it.
+
+    "default" and a bundled model's folder name (under Resources/Models) stay as they are, and a path
+    to a bundled model's folder becomes its name: the extension's folder differs from one computer
+    to the next. Any other folder is the user's own model, recorded by its absolute path.
+    """
+    text = "" if value is None else str(value).strip()
+    if not text or text == DEFAULT_MODEL:
+        return DEFAULT_MODEL
+    bundled = resource_path("Models")
+
+    def is_bundled(name: str) -> bool:  # as background.model_folder tells a bundled model
+        return (bundled / name / "model.json").is_file()
+
+    path = Path(text).expanduser()
+    if len(path.parts) == 1 and not path.is_absolute() and is_bundled(text):
+        return text
+    path = path.resolve()
+    try:
+        inside = path.relative_to(bundled.resolve()).parts
+    except ValueError:
+        # Earlier versions recorded a bundled model by its path in the installation that saved the scene.
+        moved = path.parent.name == "Models" and path.parent.parent.name == "Resources" and not path.exists()
+        return path.name if moved and is_bundled(path.name) else str(path)
+    return inside[0] if len(inside) == 1 and is_bundled(inside[0]) else str(path)
+
+
+@dataclass
+class RunSettings:
+    """One run's inputs, settings and output nodes (None: a new node is made for the result).
+
+    Field names are the parameter node's, so the panel copies them across (``from_parameters``);
+    ``predictionModel`` takes a str or a ``pathlib.Path`` and is kept as a ``model_reference``.
+    """
+
+    inputVolume: Any = None
+    seedPoint: Any = None
+    roi: Any = None
+    inputSegmentation: Any = None
+    segmentId: str = ""
+    segmentationModel: str = ""  # "" : the catalog's default
+    preset: str = PRESET_FROM_MODEL
+    predictionModel: str = DEFAULT_MODEL
+    heatmapMethod: str = "contribution"
+    device: str = "auto"
+    heatmapOpacity: float = DEFAULT_OPACITY
+    outputSegmentation: Any = None
+    outputTable: Any = None
+    outputHeatmap: Any = None
+
+    def __post_init__(self) -> None:
+        self.predictionModel = model_reference(self.predictionModel)
+        if self.heatmapMethod not in HEATMAP_CHOICES:
+            raise InputError(f"Unknown heatmap method {self.heatmapMethod!r}; use one of {', '.join(HEATMAP_CHOICES)}.")
+        if self.device not in DEVICES:
+            raise InputError(f"Unknown device {self.device!r}; use one of {', '.join(DEVICES)}.")
+        if not 0.0 <= float(self.heatmapOpacity) <= 1.0:
+            raise InputError(f"Heatmap opacity must be between 0 and 1; got {self.heatmapOpacity}.")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [field.name for field in fields(cls)]
+
+    @classmethod
+    def from_parameters(cls, parameters: Any) -> RunSettings:
+        """The parameter node's values (any object with the same field names)."""
+        return cls(**{name: getattr(parameters, name) for name in cls.names()})
+
+    @classmethod
+    def for_console(cls, **values: Any) -> RunSettings:
+        """``process()``'s keyword arguments, with a clear error for a name that is not a setting."""
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise InputError(f"Unknown setting(s) {', '.join(unknown)}; use {', '.join(cls.names())}.")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ButtonStates:
+    apply: bool
+    segment: bool
+    predict: bool
+    explain: bool
+    cancel: bool
+
+
+def button_states(parameters: Any, running: bool) -> ButtonStates:
+    """Which step buttons can start now: none while a run is going, only Cancel then."""
+    idle = not running
+    has_scan = parameters.inputVolume is not None
+    has_tumor = parameters.inputSegmentation is not None or parameters.outputSegmentation is not None
+    has_click = seed.has_click(parameters.seedPoint, parameters.roi)
+    return ButtonStates(
+        apply=idle and has_scan and (has_click or parameters.inputSegmentation is not None),
+        segment=idle and has_scan and has_click,
+        predict=idle and has_scan and has_tumor,
+        explain=idle and has_scan and has_tumor,
+        cancel=running,
+    )
+
+
+def progress_view(progress: Any) -> tuple[int | None, str]:
+    """A run's ``Progress(stage, fraction, message)`` as (percent or None for busy, status text)."""
+    if progress is None:
+        return None, "Starting..."
+    stage = str(getattr(progress, "stage", "") or "").strip()
+    message = str(getattr(progress, "message", "") or "").strip()
+    fraction = getattr(progress, "fraction", None)
+    percent = None if fraction is None else max(0, min(100, round(100 * float(fraction))))
+    text = ": ".join(part for part in (stage[:1].upper() + stage[1:], message) if part) or "Working..."
+    if percent is not None:
+        text += f" ({percent}%)"
+    return percent, text
+
+
+@dataclass(frozen=True)
+class FailureView:
+    """What the panel shows for a run that ended without results."""
+
+    status: str  # under the progress bar
+    dialog: str | None  # the error dialog's text; None: no dialog (the user cancelled)
+    details: str = ""
+
+
+def failure_view(error: Exception) -> FailureView:
+    """Tell a crash (or out of memory) from an engine error, from bad input, from the user's Cancel."""
+    kind = getattr(error, "kind", "failed")
+    details = str(getattr(error, "details", "") or "")
+    reason = str(error)
+    if kind == "cancelled":
+        return FailureView("Cancelled: nothing was loaded.", None, details)
+    if kind == "crashed":
+        return FailureView("The analysis process crashed.", (
+            "The analysis process stopped abruptly: it crashed or ran out of memory. Nothing was loaded.\n\n"
+            "Try again with a box drawn tightly around the tumor, on the CPU (Advanced, Device), or with "
+            "other programs closed."), details)
+    if kind == "bad input":
+        return FailureView("The input cannot be analysed.", f"The input cannot be analysed: {reason}", details)
+    if kind == "timed out":
+        return FailureView("The analysis took too long and was stopped.",
+                           f"The analysis took too long and was stopped: {reason}", details)
+    return FailureView("The analysis failed.", f"The analysis failed: {reason}", details)
+
+
+@dataclass(frozen=True)
+class ResultsView:
+    """The results section's texts for a run that computed features."""
+
+    headline: str
+    interval: str
+    intended_use: str
+    contributions: str
+
+
+def results_view(outputs: Any, card: dict) -> ResultsView:
+    """The prediction in words, the model card's intended use, the top contributions."""
+    from .. import prediction_text
+    from .background import format_contributions
+
+    headline, interval = prediction_text.prediction_headline(outputs.kind, outputs.prediction, outputs.model)
+    intended_use = "\n\n".join(filter(None, [card.get("name", ""), card.get("intended_use", ""),
+                                             (card.get("outcome") or {}).get("definition", "")]))
+    return ResultsView(headline, interval, intended_use,
+                       format_contributions(prediction_text.ranked_contributions(outputs.contributions)))
+
+
+def progress_logger(run: Any, log: Callable[[str], None],
+                    process_events: Callable[[], None] | None = None) -> Callable[[], None]:
+    """What a run's ``wait(idle=...)`` calls between looks: Slicer's events handled (it stays responsive
+    during a run started from its Python console), and each new progress logged."""
+    last = []
+
+    def idle() -> None:
+        progress = run.progress()
+        if last != [progress]:
+            last[:] = [progress]
+            log(f"ResponsePredictor: {progress_view(progress)[1]}")
+        if process_events is not None:
+            process_events()
+
+    return idle

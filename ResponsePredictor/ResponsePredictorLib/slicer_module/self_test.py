@@ -1,0 +1,64 @@
+"""The module's self-test inside Slicer (ResponsePredictorTest): the bundled case from a click on its tumor.
+
+Needs the Slicer application (``slicer.mrmlScene``, the layout, volume rendering) and the engine's
+packages; the module's test class skips it in Slicer's testing mode when the packages are missing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import slicer
+import vtk
+
+from ..resources import sample_case
+from . import display, seed
+
+
+def sample_case_from_a_click(test, logic) -> None:
+    """Click the sample tumor, run every step in the background, check the nodes (``test``: a TestCase).
+
+    In Slicer's testing mode (the extension factory) nothing is installed: without the engine's
+    packages the test says what it skips and returns.
+    """
+    missing = logic.missingDependencies()
+    if missing and slicer.app.testingEnabled():
+        test.delayDisplay(f"Skipped the sample case: the engine's packages are missing ({', '.join(missing)}), and "
+                          "Slicer's testing mode installs nothing.")
+        return
+    logic.installDependencies(confirm=True)
+    test.delayDisplay("Loading the sample case")
+    sample = sample_case()
+    scan = slicer.util.loadVolume(str(sample.image))
+    truth = slicer.util.arrayFromVolume(slicer.util.loadLabelVolume(str(sample.mask))) > 0
+    ijk = np.mean(np.nonzero(truth), axis=1)[::-1]  # the tumor's centre, (i, j, k)
+    ijk_to_ras = vtk.vtkMatrix4x4()
+    scan.GetIJKToRASMatrix(ijk_to_ras)
+    click = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Tumor click")
+    seed.make_single_point(click)
+    seed.watch(click, lambda action: action())
+    click.AddControlPoint(0.0, 0.0, 0.0)  # a first click somewhere, then the click on the tumor moves it
+    click.AddControlPoint(*ijk_to_ras.MultiplyPoint([*ijk, 1.0])[:3])
+    test.assertEqual(click.GetNumberOfControlPoints(), 1)
+    covariates = json.loads(sample.clinical.read_text())
+
+    test.delayDisplay("Segmenting, predicting and explaining (background process)")
+    outputs, nodes = logic.process(scan, seed=click, covariates=covariates, device="cpu", timeout=900)
+
+    tumor = display.result_segment_id(nodes.segmentation)
+    found = slicer.util.arrayFromSegmentBinaryLabelmap(nodes.segmentation, tumor, scan) > 0
+    dice = 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth))
+    test.assertGreater(dice, 0.5)
+    test.assertEqual(np.count_nonzero(found), np.count_nonzero(outputs.mask.array))
+    test.assertIn("survival", outputs.prediction)
+    table = nodes.table
+    features = {table.GetCellText(row, 1): float(table.GetCellText(row, 2))
+                for row in range(table.GetNumberOfRows()) if table.GetCellText(row, 0) == "feature"}
+    test.assertEqual(set(features), set(outputs.features))
+    test.assertEqual(nodes.heatmap.GetDisplayNode().GetColorNode().GetAttribute("ResponsePredictor.colormap"),
+                     outputs.heatmap.colormap)
+    test.assertIsNotNone(slicer.modules.volumerendering.logic().GetFirstVolumeRenderingDisplayNode(nodes.heatmap))
+    composite = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode()
+    test.assertEqual(composite.GetForegroundVolumeID(), nodes.heatmap.GetID())
+    test.delayDisplay("Test passed")

@@ -1,0 +1,104 @@
+"""The panel's decisions without Qt: what it shows for a run's progress and failures, which steps can
+start, the settings a run takes, and which Slicer the module accepts."""
+
+from __future__ import annotations
+
+import ast
+import types
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core)")
+
+from ResponsePredictorLib.engine_status import Progress  # noqa: E402
+from ResponsePredictorLib.errors import InputError  # noqa: E402
+from ResponsePredictorLib.slicer_module import compatibility, panel  # noqa: E402
+from ResponsePredictorLib.slicer_module.background import JobFailed  # noqa: E402
+
+COMPATIBILITY_FILE = REPO_ROOT / "ResponsePredictor" / "ResponsePredictorLib" / "slicer_module" / "compatibility.py"
+
+
+def test_progress_shows_the_stage_its_message_and_a_percentage():
+    assert panel.progress_view(Progress("segment", 0.256, "Segmenting the tumor")) == (
+        26, "Segment: Segmenting the tumor (26%)")
+    assert panel.progress_view(Progress("features", None, "Computing features")) == (None, "Features: Computing features")
+    assert panel.progress_view(None) == (None, "Starting...")
+    assert panel.progress_view(Progress("report", 1.7, ""))[0] == 100
+
+
+@pytest.mark.parametrize("kind, status, dialog", [
+    ("crashed", "crashed", "crashed or ran out of memory"),
+    ("bad input", "cannot be analysed", "The input cannot be analysed: the mask is empty"),
+    ("failed", "failed", "The analysis failed: the mask is empty"),
+    ("timed out", "too long", "took too long"),
+    ("cancelled", "Cancelled", None),
+])
+def test_failures_are_told_apart(kind, status, dialog):
+    shown = panel.failure_view(JobFailed("the mask is empty", "the log", kind))
+    assert status in shown.status and shown.details == "the log"
+    if dialog is None:
+        assert shown.dialog is None  # the user cancelled: no error dialog
+    else:
+        assert dialog in shown.dialog
+    assert "crashed" not in (panel.failure_view(JobFailed("x", "", "failed")).dialog or "")
+
+
+def test_steps_can_start_only_with_what_they_need_and_never_during_a_run(scene):
+    seed = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode")
+    parameters = types.SimpleNamespace(inputVolume=scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode"), seedPoint=seed,
+                                       roi=None, inputSegmentation=None, outputSegmentation=None)
+    states = panel.button_states(parameters, running=False)
+    assert not states.apply and not states.segment  # a point list without a placed point is no click
+    seed.AddControlPoint(1.0, 2.0, 3.0)
+    states = panel.button_states(parameters, running=False)
+    assert states.apply and states.segment and not states.predict and not states.cancel
+    parameters.outputSegmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    assert panel.button_states(parameters, running=False).predict
+    running = panel.button_states(parameters, running=True)
+    assert running.cancel and not (running.apply or running.segment or running.predict or running.explain)
+
+
+def test_console_settings_take_str_or_path_and_refuse_unknown_names():
+    assert panel.RunSettings.for_console(predictionModel=Path("/data/m")).predictionModel == "/data/m"
+    assert panel.RunSettings.for_console(predictionModel="/data/m").predictionModel == "/data/m"
+    with pytest.raises(InputError, match="Unknown setting.*predictionModle"):
+        panel.RunSettings.for_console(predictionModle="/data/m")
+    with pytest.raises(InputError, match="heatmap method"):
+        panel.RunSettings.for_console(heatmapMethod="grad-cam")
+    with pytest.raises(InputError, match="opacity"):
+        panel.RunSettings.for_console(heatmapOpacity=2.0)
+
+
+def test_waiting_from_the_console_keeps_slicer_responsive_and_logs_progress():
+    steps = iter([Progress("cohort", 0.1, "1 of 10 cases"), Progress("cohort", 0.1, "1 of 10 cases"),
+                  Progress("cohort", 0.5, "5 of 10 cases")])
+    run = types.SimpleNamespace(progress=lambda: next(steps))
+    logged, events = [], []
+    idle = panel.progress_logger(run, logged.append, lambda: events.append(1))
+    for _ in range(3):
+        idle()
+    assert events == [1, 1, 1]
+    assert logged == ["ResponsePredictor: Cohort: 1 of 10 cases (10%)", "ResponsePredictor: Cohort: 5 of 10 cases (50%)"]
+
+
+@pytest.mark.parametrize("python, slicer_version, supported", [
+    ((3, 12), (5, 10), True), ((3, 12), (5, 12), True), ((3, 13), None, True), ((3, 11), None, True),
+    ((3, 9), (5, 8), False), ((3, 12), (5, 8), False), ((3, 9), None, False), ((3, 10), None, False),
+])
+def test_the_module_accepts_slicer_5_10_and_later(python, slicer_version, supported):
+    reason = compatibility.unsupported_reason(python, slicer_version)
+    assert (reason is None) == supported
+    if not supported:
+        assert "5.10 or later" in reason and "download.slicer.org" in reason
+
+
+def test_the_version_check_runs_on_any_python_3():
+    # Slicer 5.8 and older have Python 3.9: the module file and this file must parse there.
+    ast.parse(COMPATIBILITY_FILE.read_text(), feature_version=(3, 6))
+    app = types.SimpleNamespace(majorVersion=5, minorVersion=8)
+    assert compatibility.slicer_version(app) == (5, 8)
+    assert compatibility.slicer_version(None) is None
+    assert compatibility.MINIMUM_SLICER == (5, 10)

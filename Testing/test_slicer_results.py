@@ -1,0 +1,196 @@
+"""results.py on slicer-core: what a run starts from, where its results go, and the panel's run monitor.
+
+The background run is ``panel_stand_ins.FakeRun`` (BackgroundRun's methods, its settings checked by the
+real JobRequest); everything MRML is slicer-core's.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core)")
+if not hasattr(slicer, "vtkMRMLScene"):
+    pytest.skip("the installed 'slicer' package is not slicer-core", allow_module_level=True)
+
+from panel_stand_ins import FakeRun, case_outputs, fake_start  # noqa: E402
+
+from ResponsePredictorLib.errors import InputError  # noqa: E402
+from ResponsePredictorLib.slicer_module import background, display, nodes, panel, results, seed  # noqa: E402
+from ResponsePredictorLib.slicer_module.background import JobFailed  # noqa: E402
+
+
+@pytest.fixture
+def case(scene, sample, monkeypatch):
+    """A scan in the scene, and BackgroundRun.start replaced by a recorder of fake runs."""
+    image, mask = sample
+    runs = []
+    monkeypatch.setattr(background.BackgroundRun, "start", fake_start(runs, lambda settings: case_outputs(mask)))
+    scan = nodes.volume_to_node(image, scene, "CT")
+    return types.SimpleNamespace(scene=scene, scan=scan, mask=mask, runs=runs)
+
+
+def tumor_click(scene, mask, scan):
+    """The module's seed list with a first click somewhere and a second on the tumor's centre."""
+    node = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Tumor click")
+    seed.make_single_point(node)
+    k, j, i = (float(np.mean(axis)) for axis in np.nonzero(mask.array))
+    lps = np.array(mask.origin) + (np.reshape(mask.direction, (3, 3)) * np.array(mask.spacing)) @ [i, j, k]
+    node.AddControlPoint(0.0, 0.0, 0.0)
+    node.AddControlPoint(-lps[0], -lps[1], lps[2])
+    return node, tuple(lps)
+
+
+def test_the_newest_click_is_the_seed_sent_to_the_engine(case):
+    click, lps = tumor_click(case.scene, case.mask, case.scan)
+    job = results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=click, predictionModel="nsclc_os_ct"),
+                             "all", launch="LAUNCH", work_root="/tmp/slicer")
+    sent = case.runs[-1].settings
+    np.testing.assert_allclose(sent["seed"], lps)
+    assert sent["mask"] is None and sent["roi"] is None and job.segments
+    assert sent["model"] == "nsclc_os_ct" and sent["launch"] == "LAUNCH" and sent["work_root"] == "/tmp/slicer"
+
+
+def test_the_tumor_is_the_chosen_segment_or_the_modules_own_never_any_other(case):
+    users = case.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "mine")
+    users.SetReferenceImageGeometryParameterFromVolumeNode(case.scan)
+    for name in ("liver", "tumor", "vessel"):
+        users.GetSegmentation().AddEmptySegment(name, name)
+    settings = panel.RunSettings(inputVolume=case.scan, inputSegmentation=users)
+    with pytest.raises(InputError, match="has 3 segments: choose"):
+        results.tumor_segment(settings, "predict")
+    settings.segmentId = "tumor"
+    assert results.tumor_segment(settings, "predict") == (users, "tumor")
+
+    output = display.mask_to_segmentation(case.mask, case.scene, node=case.scene.AddNewNodeByClass(
+        "vtkMRMLSegmentationNode", "output"))
+    output.GetSegmentation().AddEmptySegment("first", "first", [0.0, 0.0, 1.0])
+    output.GetSegmentation().SetSegmentIndex("first", 0)  # a user's segment ahead of the module's
+    settings = panel.RunSettings(inputVolume=case.scan, outputSegmentation=output)
+    assert results.tumor_segment(settings, "explain") == (output, display.result_segment_id(output))
+    empty = case.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "no result")
+    with pytest.raises(InputError, match="no tumor segmented by ResponsePredictor"):
+        results.tumor_segment(panel.RunSettings(inputVolume=case.scan, outputSegmentation=empty), "predict")
+
+
+def test_results_into_the_input_segmentation_leave_its_other_segments(case):
+    users = display.mask_to_segmentation(case.mask, case.scene, name="mine")  # some voxels of the user's
+    users.GetSegmentation().GetNthSegment(0).RemoveTag(display.RESULT_TAG)
+    users.GetSegmentation().GetNthSegment(0).SetName("my tumor")
+    users.GetSegmentation().AddEmptySegment("notes", "notes")
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, inputSegmentation=users,
+                                 outputSegmentation=users)
+    for _ in range(2):
+        job = results.start_case(settings, "all")  # the click wins: the run segments anew
+        job.run.finish()
+        outputs, shown = results.finish_case(job)
+    segmentation = users.GetSegmentation()
+    names = sorted(segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
+    assert names == ["Tumor", "my tumor", "notes"] and shown.segmentation is users
+
+    # The predict step on the user's segment leaves every segmentation as it is.
+    before = segmentation.GetNumberOfSegments()
+    job = results.start_case(panel.RunSettings(inputVolume=case.scan, inputSegmentation=users,
+                                               segmentId=segmentation.GetNthSegmentID(0)), "predict")
+    assert case.runs[-1].settings["mask"] is not None and not job.segments
+    job.run.finish()
+    outputs, shown = results.finish_case(job)
+    assert shown.segmentation is None and segmentation.GetNumberOfSegments() == before
+    assert shown.table is not None and shown.heatmap is not None
+
+
+def test_nothing_is_loaded_when_the_scan_went_away_and_deleted_outputs_are_made_anew(case):
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    table = display.case_to_table({"x": 1.0}, {}, case.scene)
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, outputTable=table)
+    job = results.start_case(settings, "all")
+    case.scene.RemoveNode(table)  # the user deleted the output table during the run
+    job.run.finish()
+    _, shown = results.finish_case(job)
+    assert shown.table is not None and shown.table is not table and shown.table.GetScene() is case.scene
+
+    job = results.start_case(settings, "all")
+    case.scene.RemoveNode(case.scan)
+    job.run.finish()
+    count = case.scene.GetNumberOfNodes()
+    with pytest.raises(InputError, match="scan was removed"):
+        results.finish_case(job)
+    assert case.scene.GetNumberOfNodes() == count
+
+
+class View:
+    """The widget as the run monitor sees it."""
+
+    def __init__(self) -> None:
+        self.progress, self.status, self.errors, self.results = [], [], [], []
+
+    def showProgress(self, percent, text):
+        self.progress.append((percent, text))
+
+    def showStatus(self, text):
+        self.status.append(text)
+
+    def showError(self, text, details):
+        self.errors.append((text, details))
+
+    def showResults(self, outputs, settings):
+        self.results.append(outputs)
+
+
+def job_with(run, scan, **settings) -> results.CaseJob:
+    return results.CaseJob(run, "all", panel.RunSettings(inputVolume=scan, **settings), segments=True)
+
+
+def test_the_run_monitor_loads_results_into_the_parameter_node_it_is_given_at_the_end(case):
+    view, parameters = View(), types.SimpleNamespace(outputSegmentation=None, outputTable=None, outputHeatmap=None)
+    monitor = results.RunMonitor(view, results.finish_case, lambda: parameters)
+    run = FakeRun(case_outputs(case.mask))
+    monitor.start(job_with(run, case.scan))
+    assert monitor.running and view.progress[-1] == (None, "Starting...")
+    assert monitor.tick() and view.progress[-1] == (25, "Segment: Segmenting the tumor (25%)")
+    run.finish()
+    assert not monitor.tick() and not monitor.running
+    assert parameters.outputSegmentation is not None and parameters.outputTable is not None
+    assert view.status[-1] == "Done." and view.results and not view.errors and run.cleaned
+    assert not monitor.tick()  # a tick after the end does nothing
+
+
+@pytest.mark.parametrize("kind", ["crashed", "bad input", "failed", "cancelled"])
+def test_the_run_monitor_tells_failures_apart(case, kind):
+    view = View()
+    monitor = results.RunMonitor(view, results.finish_case, lambda: pytest.fail("nothing to record"))
+    run = FakeRun(failure=JobFailed("the engine said no", "the log", kind))
+    monitor.start(job_with(run, case.scan))
+    if kind == "cancelled":
+        monitor.cancel()
+        assert view.status[-1] == "Cancelling..."
+    else:
+        run.finish(1)
+    monitor.tick()
+    assert run.cleaned
+    if kind == "cancelled":
+        assert not view.errors and view.status[-1].startswith("Cancelled")
+    else:
+        assert len(view.errors) == 1 and view.errors[0][1] == "the log"
+    if kind == "crashed":
+        assert "ran out of memory" in view.errors[0][0]
+
+
+def test_the_run_monitor_never_raises_and_discarding_loads_nothing(case):
+    view = View()
+    monitor = results.RunMonitor(view, lambda job: 1 / 0, lambda: None)
+    run = FakeRun(case_outputs(case.mask))
+    monitor.start(job_with(run, case.scan))
+    run.finish()
+    assert not monitor.tick()  # the error goes to a dialog, not out of the timer
+    assert "Could not show the results" in view.errors[0][0] and view.errors[0][1] == "the run's log"
+
+    run = FakeRun(case_outputs(case.mask))
+    monitor.start(job_with(run, case.scan))
+    monitor.discard("Cancelled: the scene was closed.")
+    assert run.cancelled and run.cleaned and not monitor.running
+    assert view.status[-1] == "Cancelled: the scene was closed."
+    assert not monitor.tick()
