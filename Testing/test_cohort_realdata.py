@@ -132,3 +132,24 @@ def test_dicom_identifiers_stay_out_of_every_output(crop_files, tmp_path):
         content = path.read_bytes()
         for identifier in (name, "Doe", "Jane", patient_id):
             assert identifier.encode() not in content, f"{identifier} found in {path}"
+
+
+def test_without_highdicom_a_dicom_case_is_done_and_says_why_no_seg(crop_files, tmp_path, monkeypatch):
+    """Slicer leaves highdicom out (its DICOM module holds pydicom and highdicom at its own versions):
+    the case is done all the same, its mask in mask.nrrd, and its warnings say why there is no seg.dcm."""
+    from ResponsePredictorLib.segment.validation import central_seed
+
+    monkeypatch.setitem(sys.modules, "highdicom", None)  # every import of it now fails
+    image, mask = crop("011")
+    series = tmp_path / "series"
+    write_dicom_series(image, series)
+    seed = ",".join(f"{c:.2f}" for c in central_seed(mask))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f'case,image,seed\nanon01,{series},"{seed}"\n')
+    summary = run_cohort(manifest, tmp_path / "out", PipelineSettings(heatmap=None, report=False), workers=1,
+                         progress_bar=False)
+    assert summary.done == 1, summary.failures
+    record = read_record(tmp_path / "out" / "cases" / "anon01")
+    assert "seg.dcm" not in record["files"] and "mask.nrrd" in record["files"]
+    assert any(warning.startswith("No seg.dcm: Writing the mask as DICOM SEG (seg.dcm) needs highdicom")
+               for warning in record["warnings"])

@@ -29,20 +29,23 @@ def test_progress_shows_the_stage_its_message_and_a_percentage():
     assert panel.progress_view(Progress("report", 1.7, ""))[0] == 100
 
 
-@pytest.mark.parametrize("kind, status, dialog", [
-    ("crashed", "crashed", "crashed or ran out of memory"),
-    ("bad input", "cannot be analysed", "The input cannot be analysed: the mask is empty"),
-    ("failed", "failed", "The analysis failed: the mask is empty"),
-    ("timed out", "too long", "took too long"),
-    ("cancelled", "Cancelled", None),
+# The messages as the background run words them (engine_run.EngineRun.check).
+@pytest.mark.parametrize("kind, message, status, dialog", [
+    ("crashed", "The analysis process stopped without finishing.", "crashed", "crashed or ran out of memory"),
+    ("bad input", "the mask is empty", "cannot be analysed", "The input cannot be analysed: the mask is empty"),
+    ("failed", "The analysis failed: exit code 1.", "failed", "The analysis failed: exit code 1."),
+    ("timed out", "The analysis took longer than the time allowed and was stopped.", "too long",
+     "The analysis took longer than the time allowed and was stopped."),
+    ("cancelled", "Cancelled.", "Cancelled", None),
 ])
-def test_failures_are_told_apart(kind, status, dialog):
-    shown = panel.failure_view(JobFailed("the mask is empty", "the log", kind))
+def test_failures_are_told_apart(kind, message, status, dialog):
+    shown = panel.failure_view(JobFailed(message, "the log", kind))
     assert status in shown.status and shown.details == "the log"
     if dialog is None:
         assert shown.dialog is None  # the user cancelled: no error dialog
     else:
-        assert dialog in shown.dialog
+        assert shown.dialog == dialog or dialog in shown.dialog
+        assert shown.dialog.count("The analysis failed") <= 1  # said once, not twice
     assert "crashed" not in (panel.failure_view(JobFailed("x", "", "failed")).dialog or "")
 
 

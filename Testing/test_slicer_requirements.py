@@ -167,7 +167,7 @@ def test_what_first_use_leaves_out_is_asked_for_as_pyproject_has_it():
 
 
 def test_an_optional_package_too_old_is_said_and_slicer_users_are_told_what_not_to_do():
-    too_old = optional_packages.OptionalPackage(Requirement("numpy>=999"), "not in Slicer: it would replace Slicer's numpy")
+    too_old = optional_packages.OptionalPackage(Requirement("numpy>=999"), "numpy", "not in Slicer: it would replace Slicer's numpy")
     with pytest.raises(InputError) as raised, optional_packages.needs(too_old, "Reading the moon"):
         import numpy  # noqa: F401
     assert str(raised.value) == (f"Reading the moon needs numpy>=999, but this Python has numpy {version('numpy')}. "

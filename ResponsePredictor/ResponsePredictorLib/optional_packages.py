@@ -9,6 +9,7 @@ that says what to install, and how in Slicer (or why not there).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .errors import InputError
 @dataclass(frozen=True)
 class OptionalPackage:
     requirement: Requirement  # as pyproject.toml has it
+    module: str  # what the engine imports of it
     in_slicer: str  # how to install it in Slicer's Python, or why not to
 
 
@@ -29,14 +31,14 @@ class OptionalPackage:
 # leaving its packages as they are: scikit-survival on Windows and Linux (on macOS its ecos has no
 # wheel for Python 3.12 on Apple silicon), dask everywhere; highdicom 0.28 nowhere, as it needs pydicom 3.
 SCIKIT_SURVIVAL = OptionalPackage(
-    Requirement("scikit-survival>=0.28"),
+    Requirement("scikit-survival>=0.28"), "sksurv",
     "in Slicer's Python console: slicer.util.pip_install('scikit-survival'); on a Mac this compiles ecos and "
     "needs Xcode's command line tools")
 DASK = OptionalPackage(
-    Requirement("dask[distributed]>=2024.1"),
+    Requirement("dask[distributed]>=2024.1"), "distributed",
     "in Slicer's Python console: slicer.util.pip_install('dask[distributed]')")
 HIGHDICOM = OptionalPackage(
-    Requirement("highdicom>=0.28"),
+    Requirement("highdicom>=0.28"), "highdicom",
     "not in Slicer: it needs pydicom 3 and would replace the pydicom or highdicom that Slicer's DICOM module "
     "uses; there, give the masks as label images (NRRD, NIfTI), or run the cohort with the engine installed "
     "by pip outside Slicer")
@@ -53,6 +55,16 @@ def needs(package: OptionalPackage, purpose: str) -> Iterator[None]:
         raise InputError(_message(package, purpose, f"it is not installed ({error})")) from error
     if not requirement.specifier.contains(installed, prereleases=True):
         raise InputError(_message(package, purpose, f"this Python has {requirement.name} {installed}"))
+
+
+def unusable(package: OptionalPackage, purpose: str) -> str | None:
+    """Why ``purpose`` cannot use ``package`` in this Python (the ``needs`` message), or None when it can."""
+    try:
+        with needs(package, purpose):
+            importlib.import_module(package.module)
+    except InputError as error:
+        return str(error)
+    return None
 
 
 def _message(package: OptionalPackage, purpose: str, problem: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..optional_packages import HIGHDICOM, unusable
 from ..tables import write_json
 from ..volume import write_volume
 from .case import CaseResult
@@ -57,7 +58,13 @@ def write_case(result: CaseResult, folder: str | Path, *, report: bool = False, 
         written.append(write_heatmap(result.heatmap, folder / "heatmap.nrrd").name)
         written.append("heatmap.json")
     if result.image_was_dicom and result.source_image is not None:
-        written.append(_write_seg(result, folder / "seg.dcm", keep_identifiers).name)
+        # Where highdicom cannot be had (Slicer, whose DICOM module holds pydicom and highdicom at its own
+        # versions), the case is still done: the mask is in mask.nrrd, and the result says why no seg.dcm.
+        problem = unusable(HIGHDICOM, "Writing the mask as DICOM SEG (seg.dcm)")
+        if problem is None:
+            written.append(_write_seg(result, folder / "seg.dcm", keep_identifiers).name)
+        else:
+            result.warnings.append(f"No seg.dcm: {problem}")
     result.timings["write_s"] = round(time.perf_counter() - clock, 4)
     if report:
         from ..report.case_report import case_report

@@ -146,7 +146,7 @@ def _curves_section(out_dir: Path, results: pd.DataFrame, target: _Outcome | Non
         if target.kind == "binary":
             return _binary_curves(folder, done, target.columns["outcome"])
         return _survival_curves(folder, done, target.columns["time"], target.columns["event"], groups)
-    except TableError as error:
+    except InputError as error:  # too few cases, a missing column, or scikit-survival not installed
         return page.section("Curves", page.paragraph(page.text(f"No curves: {error}"), "note"))
 
 

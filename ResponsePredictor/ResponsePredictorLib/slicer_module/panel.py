@@ -162,10 +162,10 @@ def failure_view(error: Exception) -> FailureView:
             "other programs closed."), details)
     if kind == "bad input":
         return FailureView("The input cannot be analysed.", f"The input cannot be analysed: {reason}", details)
+    # The run's own message already says how it ended ("The analysis failed: ...", "... was stopped.").
     if kind == "timed out":
-        return FailureView("The analysis took too long and was stopped.",
-                           f"The analysis took too long and was stopped: {reason}", details)
-    return FailureView("The analysis failed.", f"The analysis failed: {reason}", details)
+        return FailureView("The analysis took too long and was stopped.", reason, details)
+    return FailureView("The analysis failed.", reason, details)
 
 
 @dataclass(frozen=True)
