@@ -222,6 +222,9 @@ def test_bad_input_is_an_input_error() -> None:
         compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, radius=0)
     with pytest.raises(InputError, match="device"):
         compute_feature_maps(image, mask, ["original_firstorder_Mean"], SETTINGS, device="tpu")
+    # Bad settings are named before the mask is looked at (here an empty one).
+    with pytest.raises(SettingsError, match="setting.binWidth = 0"):
+        compute_feature_maps(image, empty, ["original_firstorder_Mean"], {"setting": {"binWidth": 0}})
     assert issubclass(UnmappableFeatureError, InputError)
 
 

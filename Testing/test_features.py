@@ -66,6 +66,8 @@ def test_every_label_of_a_mask():
     results = FeatureExtractor(FIRST_ORDER).extract_labels(image, mask)
     assert [r.label for r in results] == [1, 2]
     assert results[0].features["original_shape_VoxelVolume"] != results[1].features["original_shape_VoxelVolume"]
+    assert [r.label for r in FeatureExtractor(FIRST_ORDER).extract_labels(image, mask, [2])] == [2]
+    assert FeatureExtractor(FIRST_ORDER).extract_labels(image, mask, []) == []  # none asked: none, not all
 
 
 def test_several_labels_need_a_choice():
@@ -98,7 +100,7 @@ def test_line_mask_is_too_thin_for_the_settings():
     image, mask = make_case()
     line = np.zeros_like(mask.array)
     line[5, 5, 3:9] = 1
-    with pytest.raises(MaskError, match="spans only 1 dimension"):
+    with pytest.raises(MaskError, match="extends along 1 axis"):
         FeatureExtractor(FIRST_ORDER).extract(image, mask.with_array(line))
 
 

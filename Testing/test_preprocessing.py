@@ -360,7 +360,7 @@ def test_prepare_case_segment_and_voxel_mode():
     assert [item.image_type for item in prepared.filtered_images()] == ["original", "square"]
     original = next(prepared.filtered_images())
     assert original.image.GetSize() == (17, 13, 7) and original.settings["binWidth"] == 50
-    assert original.gray_levels().min() == 0 and original.gray_levels()[original.roi].min() == 1
+    assert original.gray.min() == 0 and original.gray[original.roi].min() == 1
     voxel = prepare_case(image, mask, {"kernelRadius": 2}, None, voxel_based=True)
     first = next(voxel.filtered_images())
     assert first.image.GetSize() == (21, 17, 11) and first.settings["voxelBased"] is True
@@ -377,7 +377,7 @@ def test_prepare_case_resegment_shape():
     assert np.count_nonzero(sitk.GetArrayViewFromImage(plain.shape_mask)) > np.count_nonzero(region)
     reshaped = prepare_case(image, mask, {**settings, "resegmentShape": True})
     assert reshaped.shape_mask is reshaped.mask
-    assert reshaped.shape_input()[1].GetSize() == tuple(int(n) for n in plain.bounding_box.size)
+    assert reshaped.shape_region().GetSize() == tuple(int(n) for n in plain.bounding_box.size)
 
 
 def test_prepare_case_rejects_unknown_image_types_before_any_work():
@@ -424,8 +424,7 @@ def assert_same_preparation(image, mask, settings, image_types, voxel_based=Fals
     ours = prepare_case(image, mask, settings, image_types, voxel_based)
     box, shape, images = pyradiomics_preprocessing(image, mask, settings, image_types, voxel_based)
     np.testing.assert_array_equal(ours.bounding_box.as_pyradiomics(), box)
-    for mine, theirs in zip(ours.shape_input(), shape):
-        assert_same_image(mine, theirs)
+    assert_same_image(ours.shape_region(), shape[1])  # computeShape's mask (its image plays no part)
     prepared = list(ours.filtered_images())
     assert [item.image_type for item in prepared] == [name for name, *_ in images]
     for item, (name, theirs, their_mask, kwargs) in zip(prepared, images):
@@ -488,11 +487,11 @@ def test_discretisation_agrees_with_pyradiomics_classes():
         for voxel_based in (False, True):
             prepared = prepare_case(image, mask, settings, None, voxel_based)
             item = next(prepared.filtered_images())
-            np.testing.assert_array_equal(item.gray_levels(), RadiomicsGLCM(item.image, item.mask, **item.settings).imageArray)
+            np.testing.assert_array_equal(item.gray, RadiomicsGLCM(item.image, item.mask, **item.settings).imageArray)
             first = RadiomicsFirstOrder(item.image, item.mask, **item.settings).discretizedImageArray
             if voxel_based:  # the first-order class pads its arrays by the kernel radius
                 first = first[(slice(1, -1),) * 3]
-            np.testing.assert_array_equal(item.gray_levels(first_order=True), first)
+            np.testing.assert_array_equal(item.first_order_gray, first)
 
 
 def test_bin_edges_agree_with_pyradiomics():

@@ -28,14 +28,13 @@ import pytest
 import SimpleITK as sitk
 from conftest import DATA_DIR, data_path
 
-from ResponsePredictorLib.features import FeatureExtractor, FeatureResult
+from ResponsePredictorLib.features import DIAGNOSTICS_PREFIX, FeatureExtractor, FeatureResult
 from ResponsePredictorLib.volume import Volume, read_volume
 
 pytestmark = pytest.mark.realdata
 
 CASES_DIR = "pyradiomics"
 BASELINE_DIR = (CASES_DIR, "baseline")
-DIAGNOSTICS_PREFIX = "diagnostics_"
 # pyradiomics names the test case of its single-slice masks "<case>_2D" (file <case>_label_2D.nrrd).
 SINGLE_SLICE_SUFFIX = "_2D"
 

@@ -17,8 +17,8 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "BACKENDS": "extractor",
-    "DIAGNOSTICS_PREFIX": "extractor",
+    "BACKENDS": "settings",
+    "DIAGNOSTICS_PREFIX": "names",
     "FeatureExtractor": "extractor",
     "FeatureResult": "extractor",
     "extract_features": "extractor",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from ..errors import GeometryMismatchError, ImageContentError, MaskError
 from ..volume import Volume, as_label_map, conform_mask, nonzero_box
+from .preprocessing import BoundingBox
+from .preprocessing.masks import check_region_extent
+from .settings import ExtractionSettings
 
 
 def mask_labels(mask: Volume) -> list[int]:
@@ -21,20 +21,21 @@ def mask_labels(mask: Volume) -> list[int]:
     return [int(label) for label in np.flatnonzero(np.bincount(array[box].ravel())) if label != 0]
 
 
-def checked_region(image: Volume, mask: Volume, settings: Mapping[str, Any], label: int | None = None) -> tuple[Volume, int]:
+def checked_region(image: Volume, mask: Volume, settings: ExtractionSettings, label: int | None = None) -> tuple[Volume, int]:
     """The mask on the image's grid and the label to use, refusing what pyradiomics could not use.
 
     Empty masks, absent or ambiguous labels, regions too thin for ``minimumROIDimensions`` and
-    images with NaN voxels each get their own clear error.
+    images with NaN voxels each get their own clear error, before any preprocessing.
     """
     mask = on_image_grid(image, mask, settings)
     label = _choose_label(mask, label)
-    _check_roi(mask, label, int((settings.get("setting") or {}).get("minimumROIDimensions", 2)))
+    box = BoundingBox.of(mask.array == label)  # not None: the label was found present
+    check_region_extent(box, label, settings.general["minimumROIDimensions"])
     _check_finite(image)
     return mask, label
 
 
-def on_image_grid(image: Volume, mask: Volume, settings: Mapping[str, Any]) -> Volume:
+def on_image_grid(image: Volume, mask: Volume, settings: ExtractionSettings) -> Volume:
     """The mask on the image's grid; with pyradiomics' ``correctMask`` a mask on another grid stays on its own.
 
     Without correctMask a mask on another grid is an error, as in pyradiomics. With it the
@@ -42,7 +43,7 @@ def on_image_grid(image: Volume, mask: Volume, settings: Mapping[str, Any]) -> V
     checking that the region lies inside the image, or, when resampling, straight onto the resampled
     grid (which pyradiomics builds from the mask's own grid). Resampling it here first would change both.
     """
-    if not (settings.get("setting") or {}).get("correctMask", False):
+    if not settings.general.get("correctMask", False):
         return conform_mask(mask, image, source="The mask")
     try:
         return conform_mask(mask, image, source="The mask")  # within tolerance: the image's exact geometry
@@ -64,21 +65,6 @@ def _choose_label(mask: Volume, label: int | None) -> int:
     if label not in present:
         raise MaskError(f"Label {label} is not in the mask; labels present: {', '.join(map(str, present))}.")
     return label
-
-
-def _check_roi(mask: Volume, label: int, min_dimensions: int) -> None:
-    box = nonzero_box(mask.array)  # not None: the label was found present
-    region = np.argwhere(mask.array[box] == label)
-    if len(region) == 1:
-        raise MaskError(
-            f"Label {label} covers a single voxel: shape and texture features need a region of several voxels."
-        )
-    extent = int(np.sum(region.max(axis=0) > region.min(axis=0)))
-    if extent < min_dimensions:
-        raise MaskError(
-            f"Label {label} spans only {extent} dimension(s) ({len(region)} voxels); the settings need a region "
-            f"extending in at least {min_dimensions} (minimumROIDimensions)."
-        )
 
 
 def _check_finite(image: Volume) -> None:

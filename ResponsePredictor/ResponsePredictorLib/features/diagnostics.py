@@ -9,33 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from .. import __version__
+from ..versions import installed_versions
+from .names import DIAGNOSTICS_PREFIX
 from .preprocessing import BoundingBox, PreparedCase
 from .settings import ExtractionSettings
 
-PREFIX = "diagnostics_"
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def _versions() -> dict[str, str]:
     return {
-        "ResponsePredictor": _version("responsepredictor"),
+        "ResponsePredictor": __version__,
         "Numpy": np.__version__,
         "SimpleITK": sitk.Version().VersionString(),
-        "PyWavelet": _version("PyWavelets"),
-        "Torch": _version("torch"),
+        **installed_versions({"PyWavelet": "PyWavelets", "Torch": "torch"}),
         "Python": platform.python_version(),
     }
 
@@ -96,4 +89,4 @@ def case_diagnostics(image: sitk.Image, case: PreparedCase, settings: Extraction
             sections.append((f"Mask-{stage}", _mask(case.mask_stages[stage], label, case.image, stage)))
     for section, values in sections:
         entries |= {f"{section}_{name}": value for name, value in values.items()}
-    return {f"{PREFIX}{name}": value for name, value in entries.items()}
+    return {f"{DIAGNOSTICS_PREFIX}{name}": value for name, value in entries.items()}

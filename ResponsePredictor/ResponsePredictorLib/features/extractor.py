@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ..devices import resolve_device
-from ..errors import SettingsError
 from ..volume import Volume
 from .checks import checked_region, mask_labels, on_image_grid
-from .settings import load_settings, parse_settings
+from .preprocessing import check_image_types
+from .settings import check_backend, load_settings, parse_settings
 from .whole_tumor import whole_tumor_features
-
-BACKENDS = ("fast", "pyradiomics")
-DIAGNOSTICS_PREFIX = "diagnostics_"
 
 
 @dataclass(frozen=True)
@@ -36,8 +33,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, settings: Mapping[str, Any], *, backend: str = "fast", device: str = "auto") -> None:
-        if backend not in BACKENDS:
-            raise SettingsError(f"Unknown feature backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        check_backend(backend)
         self.settings = dict(settings)
         self.backend = backend
         self.parsed = parse_settings(self.settings)
@@ -46,12 +42,7 @@ class FeatureExtractor:
 
             self._pyradiomics = PyradiomicsWholeTumor(self.settings)
         else:
-            lbp = [name for name in self.parsed.image_types if name.startswith("LBP")]
-            if lbp:
-                raise SettingsError(
-                    f"The image type(s) {', '.join(lbp)} (local binary patterns) are computed by pyradiomics only: "
-                    "remove them from imageType or use the pyradiomics backend (--backend pyradiomics)."
-                )
+            check_image_types(self.parsed.image_types)
             self.device = resolve_device(device)
 
     @classmethod
@@ -64,7 +55,7 @@ class FeatureExtractor:
 
     def extract(self, image: Volume, mask: Volume, label: int | None = None) -> FeatureResult:
         """Features of ``label`` (the mask's only label when ``None``)."""
-        mask, label = checked_region(image, mask, self.settings, label)
+        mask, label = checked_region(image, mask, self.parsed, label)
         if self.backend == "pyradiomics":
             features, diagnostics = self._pyradiomics.extract(image, mask, label)
         else:
@@ -73,8 +64,8 @@ class FeatureExtractor:
 
     def extract_labels(self, image: Volume, mask: Volume, labels: list[int] | None = None) -> list[FeatureResult]:
         """Features of several labels of one mask (all present labels when ``labels`` is None)."""
-        mask = on_image_grid(image, mask, self.settings)
-        return [self.extract(image, mask, label) for label in (labels or mask_labels(mask))]
+        mask = on_image_grid(image, mask, self.parsed)
+        return [self.extract(image, mask, label) for label in (mask_labels(mask) if labels is None else labels)]
 
 
 def extract_features(

@@ -92,8 +92,11 @@ MAPPABLE_CLASSES = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 IMAGE_TYPES = (
     "Exponential", "Gradient", "LBP2D", "LBP3D", "LoG", "Logarithm", "Original", "Square", "SquareRoot", "Wavelet",
 )
-# Voxel-wise maps exist for every image type but the local binary patterns.
-MAPPABLE_IMAGE_TYPES = tuple(t for t in IMAGE_TYPES if not t.startswith("LBP"))
+# The local binary patterns, which only pyradiomics computes (its backend); every other type has maps.
+PYRADIOMICS_ONLY_IMAGE_TYPES = ("LBP2D", "LBP3D")
+MAPPABLE_IMAGE_TYPES = tuple(t for t in IMAGE_TYPES if t not in PYRADIOMICS_ONLY_IMAGE_TYPES)
+# How pyradiomics (additionalInfo) and we name an extraction's diagnostic entries, apart from the features.
+DIAGNOSTICS_PREFIX = "diagnostics_"
 
 
 def feature_names(feature_class: str) -> dict[str, bool]:

@@ -8,8 +8,11 @@ A mapping passes here exactly when pyradiomics' validator (pykwalify) passes it,
   pyradiomics would keep the text and fail on it while extracting;
 - ``interpolator: true`` is refused (pyradiomics' check takes it for the integer 1, nearest neighbour).
 
-Like pykwalify, a null passes every scalar setting (pyradiomics' defaults are nulls too), except
-``wavelet``.
+- a null is refused where pyradiomics' code does not read it as "not set" (pykwalify passes it and the
+  extraction then fails on it, e.g. ``binWidth: null``): only the settings whose pyradiomics default
+  is null (``NULLABLE``) take it; elsewhere the message says to leave the key out for the default;
+- ``wavelet`` takes the discrete wavelets only (PyWavelets' continuous ones, which pyradiomics'
+  schema lists too, fail in its wavelet filter).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def _list_of(item: _Rule) -> _Rule:
         checked = []
         for index, entry in enumerate(value):
             try:
+                if entry is None:
+                    raise _Refused()
                 checked.append(item.check(entry))
             except _Refused:
                 raise _Refused(f" (item {index} is {_show(entry)})") from None
@@ -108,13 +113,20 @@ def _flag_check(value: Any) -> Any:
 def _wavelet_check(value: Any) -> Any:
     import pywt  # here: listing presets must not need it
 
-    if not isinstance(value, str) or value not in pywt.wavelist():
+    if not isinstance(value, str) or value not in pywt.wavelist(kind="discrete"):
         raise _Refused()
     return value
 
 
 _FLAG = _Rule("true or false", _flag_check)
-_WAVELET = _Rule("a wavelet name of PyWavelets (pywt.wavelist()), such as coif1, haar or db2", _wavelet_check)
+_WAVELET = _Rule("a discrete wavelet of PyWavelets (pywt.wavelist(kind='discrete')), such as coif1, haar or db2",
+                 _wavelet_check)
+RESEGMENT_MODES = ("absolute", "relative", "sigma")
+WEIGHTING_NORMS = ("euclidean", "manhattan", "infinity", "no_weighting")
+# The settings whose pyradiomics default is null, which its code reads as "not set" (no resampling,
+# no outlier removal, no weighting, ...). A null elsewhere fails pyradiomics' extraction.
+NULLABLE = frozenset({"minimumROISize", "geometryTolerance", "binCount", "removeOutliers", "resampledPixelSpacing",
+                      "interpolator", "resegmentRange", "weightingNorm"})
 INTERPOLATOR_NAMES = (  # pyradiomics' checkInterpolator: the SimpleITK interpolators by name
     "sitkNearestNeighbor", "sitkLinear", "sitkBSpline", "sitkGaussian", "sitkLabelGaussian",
     "sitkHammingWindowedSinc", "sitkCosineWindowedSinc", "sitkWelchWindowedSinc", "sitkLanczosWindowedSinc",
@@ -143,7 +155,7 @@ SETTING_RULES: dict[str, _Rule] = {
     "force2D": _FLAG,
     "force2Ddimension": _number(int, least=0, most=2),
     "resegmentRange": _list_of(_number(float)),
-    "resegmentMode": _one_of("absolute", "relative", "sigma"),
+    "resegmentMode": _one_of(*RESEGMENT_MODES),
     "resegmentShape": _FLAG,
     "preCrop": _FLAG,
     "sigma": _list_of(_number(float, above=0)),
@@ -159,7 +171,7 @@ SETTING_RULES: dict[str, _Rule] = {
     "lbp3DIcosphereSubdivision": _number(int, least=0),
     "voxelArrayShift": _number(int),
     "symmetricalGLCM": _FLAG,
-    "weightingNorm": _one_of("euclidean", "manhattan", "infinity", "no_weighting"),
+    "weightingNorm": _one_of(*WEIGHTING_NORMS),
     "gldm_a": _number(int, least=0),
 }
 
@@ -169,6 +181,7 @@ VOXEL_SETTING_RULES: dict[str, _Rule] = {
     "initValue": _number(float),
     "voxelBatch": _number(int, above=0),
 }
+
 
 SECTIONS = ("setting", "voxelSetting", "featureClass", "imageType")
 
@@ -198,6 +211,9 @@ def _settings(values: Mapping[Any, Any], where: str, rules: dict[str, _Rule], pr
         rule = rules.get(key)
         if rule is None:
             problems.append(_unknown(where, "key", key, list(rules)))
+            continue
+        if value is None and key not in NULLABLE:
+            problems.append(f"{where}.{key} = null: leave the key out for pyradiomics' default, or set {rule.allowed}")
             continue
         try:
             checked[key] = rule.check(value)

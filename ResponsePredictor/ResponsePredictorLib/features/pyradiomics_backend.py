@@ -14,10 +14,9 @@ import numpy as np
 
 from ..errors import MaskError, SettingsError
 from ..volume import Volume
-from .names import FeatureName
+from .names import DIAGNOSTICS_PREFIX, FeatureName
 from .voxel_settings import voxel_settings
 
-DIAGNOSTICS_PREFIX = "diagnostics_"
 INSTALL_HINT = (
     "pyradiomics is not installed in this Python; the default backend needs no pyradiomics (backend 'fast'), "
     "or install pyradiomics 3.0.1 (it has no wheel for Python 3.11 or 3.12: it is built from source)."

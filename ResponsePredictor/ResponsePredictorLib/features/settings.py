@@ -16,6 +16,15 @@ from .names import FEATURE_CLASSES, SHAPE_CLASSES, computed_features, image_type
 from .param_schema import validated
 
 
+# Who computes the features: our engine ("fast") or pyradiomics itself, where installed.
+BACKENDS = ("fast", "pyradiomics")
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise SettingsError(f"Unknown feature backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+
+
 def presets_dir() -> Path:
     return resource_path("Presets")
 

@@ -22,16 +22,14 @@ from .checks import checked_region
 from ..devices import resolve_device
 from .names import FeatureName, parse_feature_names
 from .preprocessing import prepare_case
-from .settings import parse_settings
+from .settings import check_backend, parse_settings
 from .texture import CLASSES
 from .texture.kernels import KernelVolume
 from .voxel_settings import voxel_settings
 from .whole_tumor import discretised
 
-BACKENDS = ("fast", "pyradiomics")
-
-# Kernel elements (kernels x columns x 16) per batch: small enough for the CPU's caches (measured:
-# larger batches are slower there), large enough to keep a GPU busy; memory stays in the 100 MB range.
+# Kernel elements (kernels x columns x 16) per batch: small enough to stay in the CPU's caches, large
+# enough to keep a GPU busy; memory stays in the 100 MB range.
 ELEMENTS_PER_BATCH = {"cpu": 2**20, "cuda": 2**24}
 
 
@@ -53,12 +51,11 @@ def compute_feature_maps(
     to the mask's bounding box plus ``radius``), NaN outside the mask. ``device`` ("auto", "cpu",
     "cuda") is used by the fast backend; "auto" takes CUDA when present.
     """
-    if backend not in BACKENDS:
-        raise SettingsError(f"Unknown feature-map backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    check_backend(backend)
     if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
         raise SettingsError(f"The kernel radius must be a whole number of voxels, 1 or more; got {radius!r}.")
     parsed = parse_feature_names(list(names))
-    mask, label = checked_region(image, mask, settings, label)
+    mask, label = checked_region(image, mask, parse_settings(settings), label)  # the settings are checked first
     if backend == "pyradiomics":
         from .pyradiomics_backend import pyradiomics_feature_maps
 

@@ -53,8 +53,9 @@ def discretised(filtered: FilteredImage) -> DiscretisedImage:
         filtered.image,
         filtered.values.astype(np.float64),
         filtered.roi,
-        filtered.gray_levels(),
-        filtered.gray_levels(first_order=True),
+        filtered.kernel_region,
+        filtered.gray,
+        filtered.first_order_gray,
         filtered.settings,
     )
 
@@ -64,7 +65,7 @@ def _shape(case: PreparedCase, settings: ExtractionSettings) -> dict[str, float]
     wanted = {cls: settings.feature_classes[cls] for cls in SHAPE_CLASSES if cls in settings.feature_classes}
     if not wanted:
         return {}
-    _, cropped = case.shape_input()
+    cropped = case.shape_region()
     region = sitk.GetArrayViewFromImage(cropped) == case.settings["label"]
     spacing = cropped.GetSpacing()
     features = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,13 @@ from ..dicom import visible_files
 from ..errors import ImageReadError
 from ..files import sha256_file
 from ..predict.persistence import library_versions
+from ..versions import installed_versions
 from ..volume import Volume
 
 # Besides the modelling libraries ``library_versions`` lists: those that read images, segment and
-# extract features (import name -> distribution name).
-IMAGING_LIBRARIES = {"SimpleITK": "SimpleITK", "pydicom": "pydicom", "radiomics": "pyradiomics", "torch": "torch",
+# extract features (import name -> distribution name). pyradiomics is not one: a case's features are
+# computed by our own engine, whether pyradiomics is installed or not.
+IMAGING_LIBRARIES = {"SimpleITK": "SimpleITK", "pydicom": "pydicom", "pywt": "PyWavelets", "torch": "torch",
                      "monai": "monai"}
 
 
@@ -63,13 +64,7 @@ def _plain(value: Any) -> Any:
 
 def software_versions() -> dict[str, str]:
     """This package's, Python's and every library's version that can change a case's numbers."""
-    versions = library_versions()
-    for module, distribution in IMAGING_LIBRARIES.items():
-        try:
-            versions[module] = version(distribution)
-        except PackageNotFoundError:
-            versions[module] = "not installed"
-    return versions
+    return {**library_versions(), **installed_versions(IMAGING_LIBRARIES)}
 
 
 def covariate_values(values: Mapping[str, Any]) -> dict[str, Any]:

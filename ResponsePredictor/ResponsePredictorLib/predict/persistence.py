@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ModelFileError
+from ..versions import installed_versions
 from .models import OutcomeModel, model_from_state
 from .table import Outcome, outcome_from_dict
 
@@ -239,12 +240,4 @@ def _plain(value: Any) -> Any:
 
 
 def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"responsepredictor": __version__, "python": platform.python_version()}
-    for module, distribution in LIBRARIES.items():
-        try:
-            versions[module] = version(distribution)
-        except PackageNotFoundError:
-            versions[module] = "not installed"
-    return versions
+    return {"responsepredictor": __version__, "python": platform.python_version(), **installed_versions(LIBRARIES)}

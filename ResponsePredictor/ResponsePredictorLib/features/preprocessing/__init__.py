@@ -6,7 +6,7 @@ the steps are available one by one under pyradiomics' names in snake case.
 """
 
 from .boxes import BoundingBox
-from .discretisation import bin_edges, bin_image, binning_values
+from .discretisation import bin_edges, bin_image, first_order_values
 from .filters import IMAGE_FILTERS, check_image_types, filtered_images
 from .intensity import normalize_image
 from .masks import check_mask, check_roi, crop_to_tumor_mask, get_mask, resegment_mask
@@ -21,7 +21,7 @@ __all__ = [
     "PreparedCase",
     "bin_edges",
     "bin_image",
-    "binning_values",
+    "first_order_values",
     "check_image_types",
     "check_mask",
     "check_roi",

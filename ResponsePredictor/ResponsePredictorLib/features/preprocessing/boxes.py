@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from ...volume import nonzero_box
+
 
 @dataclass(frozen=True)
 class BoundingBox:
@@ -23,14 +25,10 @@ class BoundingBox:
     @classmethod
     def of(cls, region: np.ndarray) -> BoundingBox | None:
         """The box of the true voxels of a boolean array in numpy order (z, y, x), or None when there are none."""
-        lower, upper = [], []
-        for axis in range(region.ndim):
-            present = np.flatnonzero(region.any(axis=tuple(a for a in range(region.ndim) if a != axis)))
-            if present.size == 0:
-                return None
-            lower.append(int(present[0]))
-            upper.append(int(present[-1]))
-        return cls(tuple(lower[::-1]), tuple(upper[::-1]))
+        box = nonzero_box(region)
+        if box is None:
+            return None
+        return cls(tuple(axis.start for axis in reversed(box)), tuple(axis.stop - 1 for axis in reversed(box)))
 
     @classmethod
     def whole(cls, image: sitk.Image) -> BoundingBox:

@@ -3,7 +3,7 @@
 The arithmetic runs in the numpy types of the values given, as in pyradiomics: a float32 image gets
 float32 bin edges by bin count and a float32 lower bound by bin width, which can put a voxel at a
 bin edge into another bin than float64 arithmetic would. Which type pyradiomics bins in depends on
-the feature class: see ``binning_values``.
+the feature class: see ``first_order_values``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def bin_image(values: np.ndarray, region: np.ndarray, settings: Mapping[str, Any
     return gray, edges
 
 
-def binning_values(values: np.ndarray, first_order: bool, voxel_based: bool) -> np.ndarray:
-    """The array a pyradiomics feature class discretises: the image's values in their own numpy type,
-    except for the first-order class in voxel-based extraction, whose set-up casts them to float64 first."""
-    return values.astype(np.float64) if first_order and voxel_based else values
+def first_order_values(values: np.ndarray, voxel_based: bool) -> np.ndarray:
+    """The array pyradiomics' first-order class discretises: in voxel-based extraction its set-up casts the
+    image's values to float64 first; otherwise, as for every texture class, they keep their own type."""
+    return values.astype(np.float64, copy=False) if voxel_based else values

@@ -9,6 +9,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from ...errors import SettingsError
+from ..names import PYRADIOMICS_ONLY_IMAGE_TYPES
 from .boxes import BoundingBox
 from .local_filters import (
     exponential_images,
@@ -35,14 +36,12 @@ IMAGE_FILTERS: Mapping[str, ImageFilter] = MappingProxyType(
         "Gradient": gradient_images,
     }
 )
-# pyradiomics' other image types, which only its own backend computes.
-_PYRADIOMICS_ONLY = ("LBP2D", "LBP3D")
 
 
 def check_image_types(image_types: Iterable[str]) -> None:
     """Raise SettingsError for an image type this engine does not compute."""
     for image_type in image_types:
-        if image_type in _PYRADIOMICS_ONLY:
+        if image_type in PYRADIOMICS_ONLY_IMAGE_TYPES:
             raise SettingsError(
                 f"The image type {image_type} (local binary patterns) is not computed by this radiomics engine; run "
                 "with the pyradiomics backend (--backend pyradiomics) or remove it from 'imageType'."

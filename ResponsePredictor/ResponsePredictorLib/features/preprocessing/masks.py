@@ -16,6 +16,7 @@ import SimpleITK as sitk
 
 from ...errors import MaskError, SettingsError
 from .boxes import BoundingBox, crop
+from ..param_schema import RESEGMENT_MODES
 from .settings import label_of
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 _DEFAULT_GEOMETRY_TOLERANCE = 1e-6
 # pyradiomics' slack (in voxels) for a region that reaches just past the image's edge.
 _ROI_BOUNDS_TOLERANCE = 1e-3
-_RESEGMENT_MODES = ("absolute", "relative", "sigma")
 
 
 def get_mask(mask: sitk.Image, settings: Mapping[str, Any]) -> sitk.Image:
@@ -92,6 +92,19 @@ def check_mask(image: sitk.Image, mask: sitk.Image, settings: Mapping[str, Any])
             + (" after resampling it onto the image grid (the region is smaller than the image's voxels)." if corrected else ".")
             + " Check the 'label' setting and that the mask belongs to this image."
         )
+    check_region_extent(box, label, min_dimensions)
+    if min_size is not None:
+        count = int(np.count_nonzero(region))
+        if count <= min_size:  # pyradiomics rejects a region of exactly minimumROISize voxels too
+            raise MaskError(
+                f"The region with label {label} has {count} voxels; 'minimumROISize' requires more than {min_size}. "
+                "Use a larger region or lower 'minimumROISize'."
+            )
+    return box, corrected
+
+
+def check_region_extent(box: BoundingBox, label: int, min_dimensions: int) -> None:
+    """pyradiomics' checks of a region's box: more than one voxel, along at least ``min_dimensions`` axes."""
     dimensions = int(np.sum(box.size > 1))
     if dimensions == 0:
         raise MaskError(
@@ -104,14 +117,6 @@ def check_mask(image: sitk.Image, mask: sitk.Image, settings: Mapping[str, Any])
             f"voxels), but 'minimumROIDimensions' requires {min_dimensions}. Use a region that spans more slices, or "
             "lower 'minimumROIDimensions' (2 allows single-slice regions)."
         )
-    if min_size is not None:
-        count = int(np.count_nonzero(region))
-        if count <= min_size:  # pyradiomics rejects a region of exactly minimumROISize voxels too
-            raise MaskError(
-                f"The region with label {label} has {count} voxels; 'minimumROISize' requires more than {min_size}. "
-                "Use a larger region or lower 'minimumROISize'."
-            )
-    return box, corrected
 
 
 def check_roi(image: sitk.Image, mask: sitk.Image, label: int) -> BoundingBox:
@@ -155,8 +160,8 @@ def resegment_mask(image: sitk.Image, mask: sitk.Image, settings: Mapping[str, A
         raise SettingsError(
             f"'resegmentRange' must hold one threshold (a lower bound) or two (a closed range), not {bounds!r}."
         )
-    if mode not in _RESEGMENT_MODES:
-        raise SettingsError(f"Unknown 'resegmentMode' {mode!r}; use one of {', '.join(_RESEGMENT_MODES)}.")
+    if mode not in RESEGMENT_MODES:
+        raise SettingsError(f"Unknown 'resegmentMode' {mode!r}; use one of {', '.join(RESEGMENT_MODES)}.")
     values = sitk.GetArrayViewFromImage(image)
     region = sitk.GetArrayFromImage(mask) == label
     inside = values[region]

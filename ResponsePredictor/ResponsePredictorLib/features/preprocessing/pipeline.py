@@ -17,7 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .boxes import BoundingBox, crop
-from .discretisation import bin_image, binning_values
+from .discretisation import bin_image, first_order_values
 from .filters import check_image_types, filtered_images
 from .intensity import normalize_image
 from .masks import check_mask, crop_to_tumor_mask, get_mask, resegment_mask
@@ -46,16 +46,25 @@ class FilteredImage:
         """The label's voxels (bool, numpy order)."""
         return sitk.GetArrayViewFromImage(self.mask) == label_of(self.settings)
 
-    def gray_levels(self, first_order: bool = False) -> np.ndarray:
-        """The int64 gray levels (1..Ng in the binned region, 0 elsewhere) a pyradiomics feature class works on.
+    @cached_property
+    def kernel_region(self) -> np.ndarray:
+        """The voxels the feature classes bin and count: the label's, or in voxel mode with ``maskedKernel:
+        false`` the whole cropped image (a kernel then holds every voxel around its centre)."""
+        unmasked = self.settings.get("voxelBased", False) and not self.settings.get("maskedKernel", True)
+        return np.ones_like(self.roi) if unmasked else self.roi
 
-        The texture classes bin the values in the image's pixel type, the first-order class in voxel mode
-        as float64 (the two can differ at a bin edge for float32 images); in voxel mode with
-        ``maskedKernel: false`` the whole cropped image is binned, otherwise the label's voxels.
-        """
-        voxel_based = self.settings.get("voxelBased", False)
-        region = self.roi if self.settings.get("maskedKernel", True) or not voxel_based else np.ones_like(self.roi)
-        return bin_image(binning_values(self.values, first_order, voxel_based), region, self.settings)[0]
+    @cached_property
+    def gray(self) -> np.ndarray:
+        """The int64 gray levels of the texture classes: 1..Ng in the kernel region, 0 elsewhere, binned in
+        the image's pixel type."""
+        return bin_image(self.values, self.kernel_region, self.settings)[0]
+
+    @cached_property
+    def first_order_gray(self) -> np.ndarray:
+        """The gray levels of the first-order class: in voxel mode binned from float64 values (they can
+        differ from ``gray`` at a bin edge for a float32 image), otherwise ``gray`` itself."""
+        values = first_order_values(self.values, voxel_based=self.settings.get("voxelBased", False))
+        return self.gray if values is self.values else bin_image(values, self.kernel_region, self.settings)[0]
 
 
 @dataclass(frozen=True)
@@ -82,13 +91,14 @@ class PreparedCase:
         """Voxels kept around the box for the feature classes: the kernel radius in voxel mode, else 0."""
         return self.settings.get("kernelRadius", VOXEL_DEFAULTS["kernelRadius"]) if self.voxel_based else 0
 
-    def shape_input(self) -> tuple[sitk.Image, sitk.Image]:
-        """Image and shape mask cropped to the box (no padding), as pyradiomics' computeShape gets them.
+    def shape_region(self) -> sitk.Image:
+        """The shape mask cut to the box (no padding), as pyradiomics' computeShape gets it (the image it
+        also gets plays no part in the shape features).
 
         With resegmentation and no resegmentShape, this is the unresegmented mask cut to the
         *resegmented* region's box, as in pyradiomics.
         """
-        return crop_to_tumor_mask(self.image, self.shape_mask, self.bounding_box)
+        return crop(self.shape_mask, self.bounding_box)
 
     def filtered_images(self) -> Iterator[FilteredImage]:
         """Every enabled image type's images, in pyradiomics' order, cropped as the feature classes get them."""
@@ -126,7 +136,7 @@ def prepare_case(
     elif settings.get("preCrop", False):
         box, corrected = check_mask(image, mask, settings)
         mask = corrected if corrected is not None else mask
-        image, mask = crop_to_tumor_mask(image, mask, box, settings.get("padDistance", 0))
+        image, mask = crop_to_tumor_mask(image, mask, box, settings["padDistance"])
     box, corrected = check_mask(image, mask, settings)
     if corrected is not None:
         mask = stages["corrected"] = corrected

@@ -2,7 +2,7 @@
 
 pyradiomics resamples onto a grid aligned to the mask's origin that covers the region's bounding box
 plus ``padDistance`` voxels. With a B-spline interpolator ITK first turns the *whole* input into
-B-spline coefficients (about 0.8 s for a 512x512x61 CT), although the output needs a few hundred
+B-spline coefficients, although the output needs a few hundred
 coefficients around the region. Here the coefficients are computed by ITK's own decomposition filter
 on the needed part plus a margin and handed to ITK's coefficient resampler (the same evaluation code),
 on an image that keeps the scan's origin so that every continuous index is computed exactly as in

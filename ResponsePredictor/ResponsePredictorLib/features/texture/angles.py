@@ -34,3 +34,10 @@ def angles(
     table = np.array(offsets, dtype=np.int64).reshape(-1, len(size))
     # Opposite offsets sit symmetrically in the enumeration, so the first half holds one of each pair.
     return table if bidirectional else table[: len(table) // 2]
+
+
+def shifted(shape: tuple[int, ...], offset: np.ndarray) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Slices of the voxels p and of their neighbours p + offset, both inside an array of ``shape``."""
+    first = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, shape))
+    second = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, shape))
+    return first, second

@@ -40,6 +40,11 @@ class Elements:
         total = self.weight.sum(-1, dtype=torch.float64)
         return torch.where(total > 0, total, torch.nan)
 
+    @cached_property
+    def percentage(self) -> torch.Tensor:
+        """Elements per voxel: Nr / Np, Nz / Np (the voxels of runs or zones are the region's voxels)."""
+        return self.count / (self.s * self.weight).sum(-1)
+
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         return weighted_mean(values, self.weight)
 

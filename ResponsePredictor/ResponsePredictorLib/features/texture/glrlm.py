@@ -14,7 +14,7 @@ from .weighting import angle_weights
 
 FEATURES = {
     **common_features(size="Run", non_uniformity="RunLength", gray_emphasis="Run", large="LongRun", small="ShortRun"),
-    "RunPercentage": lambda e: e.count / (e.s * e.weight).sum(-1),
+    "RunPercentage": lambda e: e.percentage,
 }
 
 

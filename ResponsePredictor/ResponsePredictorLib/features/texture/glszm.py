@@ -9,8 +9,7 @@ from .rows import TextureRows
 
 FEATURES = {
     **common_features(size="Zone", non_uniformity="SizeZone", gray_emphasis="Zone", large="LargeArea", small="SmallArea"),
-    # pyradiomics' Np: the voxels in zones, i.e. the row's region voxels.
-    "ZonePercentage": lambda e: e.count / (e.s * e.weight).sum(-1),
+    "ZonePercentage": lambda e: e.percentage,
 }
 
 

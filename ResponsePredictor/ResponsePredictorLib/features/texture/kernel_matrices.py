@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .elements import Elements
-from .levels import LevelTable
+from .ngtdm_table import LevelTable
 from .pairs import Pairs
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def pairs(kernels: Kernels, symmetric: bool) -> Pairs:
             first[a, : len(keep)], second[a, : len(keep)] = keep, row[keep]
         return np.stack([first, second])
 
-    partner = kernels.columns(angles).cpu().numpy()  # (angles, K): partner column or K (outside)
-    first, second = kernels.volume.table(("pairs", angles.tobytes()), lambda: layout(partner))
+    # partner: (angles, K) the partner column or K (outside); read back from the device once, on first use
+    first, second = kernels.volume.table(("pairs", angles.tobytes()), lambda: layout(kernels.columns(angles).cpu().numpy()))
     x, y = take(kernels.gray, first), take(kernels.gray, second)
     weight = ((x > 0) & (y > 0)).to(torch.int32)
     return Pairs(x, y, weight, kernels.rank_table, angles, symmetric)
@@ -85,7 +85,7 @@ def zones(kernels: Kernels) -> Elements:
     gray = kernels.gray[:, :-1]
     inside = gray > 0
     width = gray.shape[1]
-    link = kernels.volume.table(("zone links", kernels.force2d_dimension), lambda: _links(kernels))
+    link = kernels.volume.table(("zone links", kernels.image.force2d_dimension), lambda: _links(kernels))
     reach = ((gray[:, :, None] == gray[:, None, :]) & inside[:, :, None] & inside[:, None, :] & link).to(torch.float32)
     for _ in range(math.ceil(math.log2(max(width - 1, 1)))):
         wider = (reach @ reach).clamp_(max=1)  # counts of paths, at most K: exact in float32

@@ -20,7 +20,7 @@ import torch
 
 from . import kernel_matrices
 from .elements import Elements
-from .levels import LevelTable
+from .ngtdm_table import LevelTable
 from .pairs import Pairs
 from .rows import DiscretisedImage, TextureRows
 
@@ -62,8 +62,7 @@ class KernelVolume:
 
     @classmethod
     def build(cls, image: DiscretisedImage, radius: int, device: torch.device) -> KernelVolume:
-        force2d = image.settings.get("force2D", False)
-        table = kernel_offsets(radius, int(image.settings.get("force2Ddimension", 0)) if force2d else None)
+        table = kernel_offsets(radius, image.force2d_dimension)
         pad = [(radius, radius)] * 3
         member = image.kernel_region
         values = np.pad(np.where(member, image.values, np.nan), pad, constant_values=np.nan)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from .levels import LevelTable
+from .ngtdm_table import LevelTable
 from .rows import TextureRows
 
 

@@ -16,7 +16,7 @@ import torch
 
 from . import region_matrices
 from .elements import Elements
-from .levels import LevelTable
+from .ngtdm_table import LevelTable
 from .pairs import Pairs
 from .rows import DiscretisedImage, TextureRows
 
@@ -83,11 +83,8 @@ class WholeRegion(TextureRows):
     def dependences(self) -> Elements:
         _, _, dependent = self._neighbour_sums
         roi = self.image.roi
-        levels = self._gray[roi].astype(np.int64)
-        sizes = dependent[roi] + 1
-        width = int(sizes.max()) + 1
-        present, counts = region_matrices.cells(levels * width + sizes, (int(levels.max()) + 1) * width)
-        return Elements(self._tensor((present // width)[None]), self._tensor((present % width)[None]), self._tensor(counts[None]))
+        levels, sizes, counts = region_matrices.cells(self._gray[roi], dependent[roi] + 1)
+        return Elements(self._tensor(levels[None]), self._tensor(sizes[None]), self._tensor(counts[None]))
 
     def neighbourhood(self) -> LevelTable:
         neighbours, total, _ = self._neighbour_sums

@@ -14,36 +14,36 @@ from numpy.lib.stride_tricks import as_strided
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .angles import shifted
+
 # Counting cells with a dense histogram up to this many keys, else by sorting the keys.
 DENSE_HISTOGRAM_KEYS = 2**22
 
 
-def shifted(shape: tuple[int, ...], offset: np.ndarray) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
-    """Slices of the voxels p and of their neighbours p + offset, both inside an array of ``shape``."""
-    first = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, shape))
-    second = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, shape))
-    return first, second
-
-
-def cells(keys: np.ndarray, key_range: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys and how often each occurs."""
+def cells(rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A matrix's non-zero cells, given one (row, column) pair of non-negative integers per element:
+    each distinct pair's row, column and how many elements have it."""
+    if rows.size == 0:
+        return rows.astype(np.int64), columns.astype(np.int64), np.zeros(0)
+    width = int(columns.max()) + 1
+    keys = rows.astype(np.int64) * width + columns
+    key_range = (int(rows.max()) + 1) * width
     if key_range <= DENSE_HISTOGRAM_KEYS:
         counts = np.bincount(keys, minlength=key_range)
         present = np.flatnonzero(counts)
-        return present, counts[present].astype(np.float64)
-    present, counts = np.unique(keys, return_counts=True)
-    return present, counts.astype(np.float64)
+        counts = counts[present]
+    else:
+        present, counts = np.unique(keys, return_counts=True)
+    return present // width, present % width, counts.astype(np.float64)
 
 
 def pair_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per angle: the GLCM's non-zero cells (level of p, level of p + angle) and their counts."""
-    base = int(gray.max()) + 1
     for offset in angles:
         first, second = shifted(gray.shape, offset)
         x, y = gray[first], gray[second]
         both = (x > 0) & (y > 0)  # gray is 0 outside the region
-        present, counts = cells(x[both].astype(np.int64) * base + y[both], base * base)
-        yield present // base, present % base, counts
+        yield cells(x[both], y[both])
 
 
 def run_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -62,11 +62,7 @@ def run_cells(gray: np.ndarray, angles: np.ndarray) -> Iterator[tuple[np.ndarray
         ends = inside.copy()
         ends[:, :-1] &= lines[:, :-1] != lines[:, 1:]
         first, last = np.flatnonzero(starts), np.flatnonzero(ends)  # a run's start and end pair up in order
-        levels = lines.ravel()[first].astype(np.int64)
-        lengths = last - first + 1
-        width = int(lengths.max()) + 1
-        present, counts = cells(levels * width + lengths, (int(levels.max()) + 1) * width)
-        yield present // width, present % width, counts
+        yield cells(lines.ravel()[first], last - first + 1)
 
 
 def _lines(gray: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -110,9 +106,7 @@ def zone_cells(gray: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nda
     size = np.bincount(label, minlength=zones)
     level = np.zeros(zones, dtype=np.int64)
     level[label] = gray[inside]  # every voxel of a zone has the zone's level
-    width = int(size.max()) + 1
-    present, counts = cells(level * width + size, (int(level.max()) + 1) * width)
-    return present // width, present % width, counts
+    return cells(level, size)
 
 
 def neighbour_sums(gray: np.ndarray, angles: np.ndarray, alpha: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

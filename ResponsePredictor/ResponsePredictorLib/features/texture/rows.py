@@ -18,9 +18,9 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from .angles import angles
+from .angles import angles, shifted
 from .elements import Elements
-from .levels import LevelTable
+from .ngtdm_table import LevelTable
 from .pairs import Pairs
 
 
@@ -32,16 +32,12 @@ class DiscretisedImage:
     grid: sitk.Image  # the cropped image (its geometry is the voxel maps' grid)
     values: np.ndarray  # float64 [k, j, i] voxel values (the first-order features' input)
     roi: np.ndarray  # bool [k, j, i]: the region's voxels
+    # bool [k, j, i]: the voxels a voxel-mode kernel may hold: the region, or with ``maskedKernel: false``
+    # the whole cropped image (pyradiomics then also bins and counts gray levels over all of it)
+    kernel_region: np.ndarray
     gray: np.ndarray  # int64 [k, j, i] gray levels of the texture classes (1...Ng inside the region, 0 outside)
     first_order_gray: np.ndarray  # the same, discretised as the first-order class does it (from float64 values)
     settings: Mapping[str, Any]  # the settings the feature classes get for this image type
-
-    @cached_property
-    def kernel_region(self) -> np.ndarray:
-        """The voxels a voxel-mode kernel may hold: the region, or with ``maskedKernel: false`` the whole
-        cropped image (pyradiomics then also bins and counts gray levels over all of it)."""
-        unmasked = self.settings.get("voxelBased", False) and not self.settings.get("maskedKernel", True)
-        return np.ones_like(self.roi) if unmasked else self.roi
 
     @cached_property
     def levels_present(self) -> np.ndarray:
@@ -56,6 +52,11 @@ class DiscretisedImage:
     @property
     def spacing(self) -> tuple[float, float, float]:
         return self.grid.GetSpacing()
+
+    @property
+    def force2d_dimension(self) -> int | None:
+        """The axis that neither angles nor kernels move along (force2D), or None."""
+        return int(self.settings.get("force2Ddimension", 0)) if self.settings.get("force2D", False) else None
 
 
 class TextureRows(ABC):
@@ -79,10 +80,6 @@ class TextureRows(ABC):
     def gray_levels_in_region(self) -> int:
         return len(self.image.levels_present)
 
-    @property
-    def force2d_dimension(self) -> int | None:
-        return int(self.settings.get("force2Ddimension", 0)) if self.settings.get("force2D", False) else None
-
     def angles(self, bidirectional: bool, distances: list[int] | None = None) -> np.ndarray:
         """pyradiomics' neighbour offsets (dk, dj, di) for this image's cropped size.
 
@@ -90,7 +87,7 @@ class TextureRows(ABC):
         GLRLM and GLSZM always use distance 1).
         """
         distances = distances if distances is not None else list(self.settings.get("distances", [1]))
-        return angles(self.image.roi.shape, distances, bidirectional=bidirectional, force2d_dimension=self.force2d_dimension)
+        return angles(self.image.roi.shape, distances, bidirectional=bidirectional, force2d_dimension=self.image.force2d_dimension)
 
     def angles_with_pairs(self, offsets: np.ndarray) -> list[int]:
         """The indices of the offsets along which two region voxels lie anywhere in the region."""
@@ -128,9 +125,7 @@ class TextureRows(ABC):
 
 
 def _region_has_pairs(roi: np.ndarray, step: np.ndarray) -> bool:
-    shape = np.array(roi.shape)
-    if np.any(np.abs(step) >= shape):
+    if np.any(np.abs(step) >= np.array(roi.shape)):
         return False
-    first = tuple(slice(max(0, -s), n - max(0, s)) for s, n in zip(step, shape))
-    second = tuple(slice(max(0, s), n - max(0, -s)) for s, n in zip(step, shape))
+    first, second = shifted(roi.shape, step)
     return bool(np.any(roi[first] & roi[second]))

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-NORMS = ("infinity", "euclidean", "manhattan", "no_weighting")
-
 
 def angle_weights(
     angles: np.ndarray, spacing: Sequence[float], norm: str, matrix: str, device: torch.device
