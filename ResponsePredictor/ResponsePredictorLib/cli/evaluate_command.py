@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure a saved model on a held-out table with known outcomes",
         description="Score a saved model on cases it was not trained on (the table holds the model's features and "
         "its outcome column(s)): AUC, sensitivity and specificity at the model's threshold and Brier score, or "
-        "C-index, AUC and Brier score at the horizon; each with a 95% bootstrap interval, plus calibration.",
+        "C-index, AUC and Brier score at the horizon; each with a 95% bootstrap interval, plus calibration; beside "
+        "the references saved with the model (tumor volume alone, clinical covariates alone, a plain learner, "
+        "fitted on its training table), with the paired difference of the model against each.",
     )
     add_model_arguments(parser)
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> None:
 
     saved = load_model(args.model_dir, args.fingerprint)
     table = read_table(args.table)
-    result = evaluate(saved.model, table, saved.outcome.values(table), n_resamples=args.resamples)
+    result = evaluate(saved.model, table, saved.outcome.values(table), n_resamples=args.resamples,
+                      references=saved.references)
     print(f"{args.model_dir} on {len(table)} held-out case(s):")
     print(result.summary())
     for row in result.calibration:

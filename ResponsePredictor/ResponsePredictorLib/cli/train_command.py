@@ -12,8 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a prediction model on a feature table and validate it by nested cross-validation",
         description="Train a model on a CSV table (one row per case, a 'case' column, feature columns and the "
-        "outcome), print its nested cross-validated performance with 95% intervals, and save it with its model "
-        "card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median. A run's "
+        "outcome), print its nested cross-validated performance with 95% intervals beside its references on the same "
+        "folds (tumor volume alone, clinical covariates alone, a plain L2 logistic or ridge-like Cox learner) with the "
+        "paired difference against each, and save it with its model card. Text columns (e.g. histology) are one-hot encoded; empty cells take the training median. A run's "
         "results.csv (with the outcomes carried from its manifest) is used as it is: its cases done, without its "
         "status, error, warnings and prediction columns.",
     )
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="NAME", help="binary: lightgbm (default), logistic; survival: coxnet (default), rsf")
     parser.add_argument("--horizon", type=float, help="survival: time for survival probability and AUC (default: median follow-up)")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="COL", help="columns that are not features")
+    parser.add_argument("--clinical", nargs="+", metavar="COL",
+                        help="the clinical covariates among the features, for the 'clinical alone' reference (default: "
+                        "every column not named as a radiomic feature, <image type>_<class>_<feature>)")
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default 5)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of the outer folds (default 2)")
     parser.add_argument("--inner-folds", type=int, default=5, help="inner folds for tuning (default 5)")
@@ -63,8 +67,9 @@ def run(args: argparse.Namespace) -> None:
         table, note = training_rows(table)
         print(note)
     result = train_model(table, outcome, model=model, exclude=args.exclude, folds=args.folds, repeats=args.repeats,
-                         permutations=args.permutations, n_jobs=args.jobs, info=info)
-    fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown, feature_settings)
+                         permutations=args.permutations, n_jobs=args.jobs, info=info, clinical=args.clinical)
+    fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown, feature_settings,
+                             result.references)
     settings = result.validation.settings
     print(f"{model.learner} on {settings['cases']} cases, nested cross-validation ({settings['repeats']} x "
           f"{settings['outer_folds']}-fold, inner {settings['inner_folds']}-fold):")

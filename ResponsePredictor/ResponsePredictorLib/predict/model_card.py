@@ -17,7 +17,7 @@ import pandas as pd
 from .models import BinaryModel, OutcomeModel
 from .pipeline import BASELINE
 from .table import Outcome
-from .validation import LABELS, Validation
+from .validation import LABELS, PRIMARY_METRIC, Comparison, Validation
 
 RESEARCH_ONLY = "Research use only: not a medical device and not for clinical decisions."
 LIMITATIONS = (
@@ -100,6 +100,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Validation", "", _describe(settings), "", "| metric | estimate | 95% CI |", "|---|---|---|"]
     for name, estimate in validation["metrics"].items():
         lines.append(f"| {LABELS[name]} | {estimate['value']:.3f} | {estimate['lower']:.3f}-{estimate['upper']:.3f} |")
+    lines += _references(validation)
     if validation.get("permutation"):
         permutation = validation["permutation"]
         lines += ["", f"Permutation test: p = {permutation['p_value']:.3g} over {permutation['permutations']} shuffles of the "
@@ -110,6 +111,32 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += [f"| {row['predicted']:.3f} | {row['observed']:.3f} | {row['cases']} |" for row in validation["calibration"]]
     lines += ["", "## Limitations", ""] + [f"- {item}" for item in card["limitations"]]
     return "\n".join(lines) + "\n"
+
+
+def _references(validation: dict[str, Any]) -> list[str]:
+    """The references' figures and the model's paired difference against each, then one verdict line each."""
+    comparisons = validation.get("references") or []
+    if not comparisons:
+        return []
+    compared = list(comparisons[0]["differences"])
+    lines = ["", "The same folds and patients for the references (fitted in each training fold as the model was); "
+             "the difference is the model's minus the reference's, its interval from the same resamplings of the patients.",
+             "", "| reference | columns | " + " | ".join(f"{LABELS[name]} | difference" for name in compared) + " |",
+             "|---|---|" + "---|---|" * len(compared)]
+    for comparison in comparisons:
+        cells = []
+        for name in compared:
+            own, difference = comparison["metrics"][name], comparison["differences"][name]
+            cells += [f"{own['value']:.3f} ({own['lower']:.3f}-{own['upper']:.3f})",
+                      f"{difference['value']:+.3f} ({difference['lower']:+.3f} to {difference['upper']:+.3f})"]
+        columns = comparison["columns"]
+        shown = f"`{columns[0]}`" if len(columns) == 1 else f"{len(columns)} columns"
+        lines.append(f"| {comparison['label']} | {shown} | " + " | ".join(cells) + " |")
+    metric = PRIMARY_METRIC[validation["kind"]]
+    value = validation["metrics"][metric]["value"]
+    lines.append("")
+    lines += [Comparison.from_dict(comparison).sentence(metric, value) for comparison in comparisons]
+    return lines
 
 
 def _describe(settings: dict[str, Any]) -> str:

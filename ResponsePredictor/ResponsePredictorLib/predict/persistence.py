@@ -25,7 +25,8 @@ import json
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from .. import __version__
 from ..errors import ModelFileError
 from ..versions import installed_versions
 from .models import OutcomeModel, model_from_state
+from .references import FittedReference
 from .table import Outcome, outcome_from_dict
 
 FORMAT = "responsepredictor-model"
@@ -58,6 +60,9 @@ class SavedModel:
     fingerprint: str
     directory: Path
     feature_settings: dict[str, Any] | None = None  # None: the table's features came from elsewhere
+    # Tumor volume alone, clinical alone, the plain learner, fitted on the model's training table (none in
+    # a model saved before references existed).
+    references: list[FittedReference] = field(default_factory=list)
 
 
 def save_model(
@@ -67,11 +72,13 @@ def save_model(
     card: dict[str, Any],
     card_markdown: str,
     feature_settings: dict[str, Any] | None = None,
+    references: Sequence[FittedReference] = (),
 ) -> str:
     """Write the model folder (replacing an earlier model there) and return its fingerprint.
 
     ``feature_settings``: the pyradiomics settings (as ``features.load_settings`` returns them) that
-    produced the model's radiomic features, when known.
+    produced the model's radiomic features, when known. ``references``: the fitted references
+    (``TrainingResult.references``) that ``evaluate`` scores beside the model.
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not (directory / MANIFEST).is_file():
@@ -79,7 +86,7 @@ def save_model(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
     try:
-        files = _write_files(staging, model, outcome, card, card_markdown, feature_settings)
+        files = _write_files(staging, model, outcome, card, card_markdown, feature_settings, references)
         manifest = json.dumps({"format": FORMAT, "files": files}, indent=2, sort_keys=True).encode()
         (staging / MANIFEST).write_bytes(manifest)
         staging.chmod(0o755)
@@ -129,6 +136,7 @@ def load_model(directory: str | Path, fingerprint: str | None = None) -> SavedMo
         state = _decode(document["model"], arrays, contents)
         model = model_from_state(state)
         outcome = outcome_from_dict(document["outcome"])
+        references = [FittedReference.from_state(_decode(item, arrays, contents)) for item in document.get("references", [])]
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
@@ -136,7 +144,7 @@ def load_model(directory: str | Path, fingerprint: str | None = None) -> SavedMo
     settings = document.get("feature_settings")
     if settings is not None and not isinstance(settings, dict):
         raise ModelFileError(f"{directory} matches its manifest but its feature settings are not a mapping.")
-    return SavedModel(model, outcome, document.get("card", {}), actual, directory, settings)
+    return SavedModel(model, outcome, document.get("card", {}), actual, directory, settings, references)
 
 
 def _write_files(
@@ -146,6 +154,7 @@ def _write_files(
     card: dict[str, Any],
     card_markdown: str,
     feature_settings: dict[str, Any] | None,
+    references: Sequence[FittedReference],
 ) -> dict[str, str]:
     arrays: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
@@ -153,6 +162,7 @@ def _write_files(
         "format": FORMAT, "format_version": FORMAT_VERSION, "outcome": outcome.to_dict(),
         "model": _encode(model.to_state(), arrays, texts), "versions": library_versions(), "card": card,
         "feature_settings": feature_settings,
+        "references": [_encode(reference.to_state(), arrays, texts) for reference in references],
     }
     payload = {MODEL_JSON: json.dumps(document, indent=1, default=_plain).encode(), CARD_MD: card_markdown.encode()}
     if arrays:

@@ -14,10 +14,16 @@ again, not new ones, and resampling each fold on its own would narrow the interv
 sqrt(repeats)-fold. The interval reflects the uncertainty from the limited number of patients, not
 the variation between models fitted to other training sets, so it is a lower bound on the
 uncertainty of a new model fitted to a new cohort.
+
+Beside the model, its references (``references``: tumor volume alone, clinical covariates alone, a
+plain learner) are fitted on the same training folds and scored on the same test folds; the paired
+difference of the model against each is resampled with the same draws of patients, so its interval
+reflects the two being measured on the same patients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +34,11 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 from . import metrics
 from .models import BinaryModel, OutcomeModel, SurvivalModel, outcome_strata, stratified_bootstrap
+from .references import FittedReference, Reference
 
 PRIMARY_METRIC = {"binary": "auc", "survival": "c_index"}
+# The discrimination measures a model is compared with its references on.
+COMPARED_METRICS = {"binary": ("auc",), "survival": ("c_index", "auc_at_horizon")}
 LABELS = {
     "auc": "AUC", "sensitivity": "sensitivity", "specificity": "specificity", "brier": "Brier score",
     "c_index": "C-index", "auc_at_horizon": "AUC at horizon", "brier_at_horizon": "Brier score at horizon",
@@ -49,6 +58,47 @@ class Estimate:
 
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "lower": self.lower, "upper": self.upper}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float]) -> Estimate:
+        return cls(values["value"], values["lower"], values["upper"])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The model against one reference on the same test folds and patients."""
+
+    reference: Reference
+    metrics: dict[str, Estimate]  # the reference's own figures
+    differences: dict[str, Estimate]  # model minus reference, per compared metric, resampled in pairs
+
+    def verdict(self, metric: str) -> str:
+        """'better' (the difference's interval lies above 0), 'worse' (below 0) or 'not shown better'."""
+        difference = self.differences[metric]
+        if difference.lower > 0:
+            return "better"
+        if difference.upper < 0:
+            return "worse"
+        return "not shown better"
+
+    def sentence(self, metric: str, model_value: float) -> str:
+        """One line: how the model compares with this reference on ``metric``."""
+        words = {"better": "better than", "worse": "worse than", "not shown better": "not shown to be better than"}
+        difference = self.differences[metric]
+        return (f"The model is {words[self.verdict(metric)]} {self.reference.label}: {LABELS[metric]} {model_value:.3f} "
+                f"vs {self.metrics[metric].value:.3f}, difference {difference.value:+.3f} (95% CI {difference.lower:+.3f} "
+                f"to {difference.upper:+.3f}).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.reference.to_dict(), "metrics": {name: e.to_dict() for name, e in self.metrics.items()},
+                "differences": {name: e.to_dict() for name, e in self.differences.items()}}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Comparison:
+        def estimates(section: str) -> dict[str, Estimate]:
+            return {name: Estimate.from_dict(estimate) for name, estimate in values[section].items()}
+
+        return cls(Reference(values["name"], tuple(values["columns"])), estimates("metrics"), estimates("differences"))
 
 
 @dataclass(frozen=True)
@@ -82,19 +132,29 @@ class Validation:
     predictions: pd.DataFrame
     fold_metrics: list[dict[str, float]] = field(default_factory=list)
     permutation: dict[str, Any] | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"{LABELS[name]:>24}: {estimate}" for name, estimate in self.metrics.items()]
         if self.permutation:
             lines.append(f"{'permutation test':>24}: p = {self.permutation['p_value']:.3g} "
                          f"({self.permutation['permutations']} shuffles of the outcome)")
-        return "\n".join(lines)
+        for comparison in self.comparisons:
+            figures = ", ".join(f"{LABELS[name]} {comparison.metrics[name]}" for name in comparison.differences)
+            lines.append(f"{'reference':>24}: {comparison.reference.label}: {figures}")
+        return "\n".join(lines + self.verdicts())
+
+    def verdicts(self) -> list[str]:
+        """One line per reference on the primary metric: better, worse, or not shown to be better."""
+        metric = PRIMARY_METRIC[self.kind]
+        return [comparison.sentence(metric, self.metrics[metric].value) for comparison in self.comparisons]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "settings": self.settings,
             "metrics": {name: estimate.to_dict() for name, estimate in self.metrics.items()},
             "calibration": self.calibration, "permutation": self.permutation,
+            "references": [comparison.to_dict() for comparison in self.comparisons],
         }
 
 
@@ -108,30 +168,43 @@ def cross_validate(
     random_state: int = 0,
     n_resamples: int = 1000,
     n_jobs: int = 1,
+    references: Sequence[Reference] = (),
 ) -> Validation:
-    """Nested cross-validation of ``model`` (which is cloned; bootstrap refits are skipped)."""
+    """Nested cross-validation of ``model`` (which is cloned; bootstrap refits are skipped), and of each
+    of ``references`` on the same folds."""
     from joblib import Parallel, delayed
 
     model = _for_validation(model, y)
+    predictors = [(model, list(X.columns))] + [(ref.model_for(model), list(ref.columns)) for ref in references]
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state)
     splits = list(splitter.split(X, outcome_strata(y)))
     # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
-    fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(delayed(_fit_fold)(model, X, y, train, test) for train, test in splits)
-    test_folds = [_test_fold(fold_model, y[test], outputs, test, y[train]) for (train, test), (fold_model, outputs) in zip(splits, fitted)]
-    predictions = pd.concat([fold.outputs for fold in test_folds]).groupby(level=0, sort=False).mean().reindex(X.index)
+    fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(
+        delayed(_fit_fold)(predictor, X[columns], y, train, test) for predictor, columns in predictors for train, test in splits
+    )
+    fold_sets = [
+        [_test_fold(fold_model, y[test], outputs, test, y[train])
+         for (train, test), (fold_model, outputs) in zip(splits, fitted[index * len(splits):(index + 1) * len(splits)])]
+        for index in range(len(predictors))
+    ]
+    predictions = pd.concat([fold.outputs for fold in fold_sets[0]]).groupby(level=0, sort=False).mean().reindex(X.index)
     settings = {"method": "nested cross-validation", "outer_folds": folds, "repeats": repeats,
                 "inner_folds": model.inner_folds, "random_state": random_state, "resamples": n_resamples,
                 "cases": len(X)}
-    return _validation(model, y, test_folds, predictions, settings, n_resamples, random_state)
+    return _validation(model, y, fold_sets, list(references), predictions, settings, n_resamples, random_state)
 
 
 def evaluate(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_resamples: int = 1000,
-             random_state: int = 0, level: float = 0.95) -> Validation:
-    """A fitted model on held-out cases with known outcomes (censoring weights from these cases)."""
+             random_state: int = 0, level: float = 0.95, references: Sequence[FittedReference] = ()) -> Validation:
+    """A fitted model on held-out cases with known outcomes (censoring weights from these cases), beside
+    ``references`` fitted on the model's training table."""
+    cases = np.arange(len(y))
     outputs = model.outputs(X, level)
-    fold = _test_fold(model, y, outputs, np.arange(len(y)), y)
+    fold_sets = [[_test_fold(model, y, outputs, cases, y)]]
+    fold_sets += [[_test_fold(fitted.model, y, fitted.outputs(X), cases, y)] for fitted in references]
     settings = {"method": "held-out evaluation", "cases": len(X), "resamples": n_resamples}
-    return _validation(model, y, [fold], outputs, settings, n_resamples, random_state)
+    return _validation(model, y, fold_sets, [fitted.reference for fitted in references], outputs, settings,
+                       n_resamples, random_state)
 
 
 def permutation_test(model: OutcomeModel, X: pd.DataFrame, y: np.ndarray, *, n_permutations: int = 100,
@@ -181,33 +254,45 @@ def _fold_metrics(kind: str, fold: TestFold, rows: np.ndarray | None = None) -> 
     return metrics.survival_metrics(fold.y[rows], column("score"), column("risk"), fold.horizon, fold.censoring[rows])
 
 
-def _validation(model: OutcomeModel, y: np.ndarray, test_folds: list[TestFold], predictions: pd.DataFrame,
-                settings: dict[str, Any], n_resamples: int, random_state: int) -> Validation:
-    """``y``: the outcomes of the whole validated table, whose rows the folds' ``cases`` name."""
+def _validation(model: OutcomeModel, y: np.ndarray, fold_sets: list[list[TestFold]], references: list[Reference],
+                predictions: pd.DataFrame, settings: dict[str, Any], n_resamples: int, random_state: int) -> Validation:
+    """``fold_sets``: the model's test folds, then each reference's on the same cases; ``y``: the outcomes
+    of the whole validated table, whose rows the folds' ``cases`` name."""
     kind = model.kind
     names = metrics.BINARY_METRICS if kind == BinaryModel.kind else metrics.SURVIVAL_METRICS
-    per_fold = [_fold_metrics(kind, fold) for fold in test_folds]
-    point = {name: float(np.nanmean([fold[name] for fold in per_fold])) for name in names}
-    lower = upper = {name: float("nan") for name in names}
+    per_fold = [[_fold_metrics(kind, fold) for fold in folds] for folds in fold_sets]
+    point = np.array([[np.nanmean([fold[name] for fold in folds]) for name in names] for folds in per_fold])
+    resampled = np.full((1, *point.shape), np.nan)
     if n_resamples:
-        resampled = _resample(kind, test_folds, outcome_strata(y), names, n_resamples, np.random.default_rng(random_state))
-        lower = dict(zip(names, np.nanpercentile(resampled, 2.5, axis=0)))
-        upper = dict(zip(names, np.nanpercentile(resampled, 97.5, axis=0)))
-    estimates = {name: Estimate(point[name], float(lower[name]), float(upper[name])) for name in names}
+        resampled = _resample(kind, fold_sets, outcome_strata(y), names, n_resamples, np.random.default_rng(random_state))
+
+    def estimates(values: np.ndarray, draws: np.ndarray, wanted: tuple[str, ...] = names) -> dict[str, Estimate]:
+        lower, upper = np.nanpercentile(draws, [2.5, 97.5], axis=0) if n_resamples else (draws[0], draws[0])
+        return {name: Estimate(float(values[i]), float(lower[i]), float(upper[i])) for i, name in enumerate(names) if name in wanted}
+
+    compared = COMPARED_METRICS[kind]
+    comparisons = [
+        Comparison(reference, estimates(point[index], resampled[:, index]),
+                   estimates(point[0] - point[index], resampled[:, 0] - resampled[:, index], compared))
+        for index, reference in enumerate(references, start=1)
+    ]
     if kind == SurvivalModel.kind:
-        settings = {**settings, "horizon": test_folds[0].horizon}
-    return Validation(kind, estimates, _calibration(kind, test_folds), settings, predictions, per_fold)
+        settings = {**settings, "horizon": fold_sets[0][0].horizon}
+    return Validation(kind, estimates(point[0], resampled[:, 0]), _calibration(kind, fold_sets[0]), settings, predictions,
+                      per_fold[0], comparisons=comparisons)
 
 
-def _resample(kind: str, test_folds: list[TestFold], strata: np.ndarray, names: tuple[str, ...], n_resamples: int,
+def _resample(kind: str, fold_sets: list[list[TestFold]], strata: np.ndarray, names: tuple[str, ...], n_resamples: int,
               rng: np.random.Generator) -> np.ndarray:
-    """The fold-averaged metrics over ``n_resamples`` resamplings of the patients (``strata``: each row's
-    stratum), every fold scored on its own patients as often as they were drawn; shape (resamples, metrics)."""
-    resampled = np.empty((n_resamples, len(names)))
+    """The fold-averaged metrics of each set of folds over ``n_resamples`` resamplings of the patients
+    (``strata``: each row's stratum), every fold scored on its own patients as often as they were drawn,
+    the same draws for every set; shape (resamples, sets, metrics)."""
+    resampled = np.empty((n_resamples, len(fold_sets), len(names)))
     for draw in range(n_resamples):
         drawn = np.bincount(stratified_bootstrap(strata, rng), minlength=len(strata))
-        per_fold = [_fold_metrics(kind, fold, np.repeat(np.arange(len(fold.y)), drawn[fold.cases])) for fold in test_folds]
-        resampled[draw] = [np.nanmean([fold[name] for fold in per_fold]) for name in names]
+        for index, folds in enumerate(fold_sets):
+            per_fold = [_fold_metrics(kind, fold, np.repeat(np.arange(len(fold.y)), drawn[fold.cases])) for fold in folds]
+            resampled[draw, index] = [np.nanmean([fold[name] for fold in per_fold]) for name in names]
     return resampled
 
 
