@@ -44,3 +44,28 @@ def with_outcomes(table: pd.DataFrame) -> pd.DataFrame:
     """The table as a user's CSV would hold it: a case column, the features and both kinds of outcome."""
     survival = survival_outcome(table)
     return table.assign(responder=binary_outcome(table), time=survival["time"], event=survival["event"].astype(int)).reset_index()
+
+
+VOLUME = "original_shape_MeshVolume"
+
+
+def radiomics_table(n: int, seed: int) -> pd.DataFrame:
+    """A radiomics table as the engine writes it, with clinical columns: volume, features that partly
+    follow volume (as many do), independent texture features, age and stage."""
+    rng = np.random.default_rng(seed)
+    log_volume = rng.normal(10, 1, n)
+    table = pd.DataFrame({VOLUME: np.exp(log_volume), "original_shape_VoxelVolume": np.exp(log_volume) * 1.01})
+    for i in range(6):  # follow volume, plus noise
+        table[f"original_glszm_Feature{i}"] = log_volume + rng.normal(0, 1.5, n)
+    for i in range(8):  # independent of volume
+        table[f"wavelet-LLH_glcm_Feature{i}"] = rng.normal(0, 1, n)
+    table["age"] = rng.normal(65, 8, n)
+    table["stage"] = rng.choice(["I", "II", "III"], n)
+    table.index = pd.Index([f"case{i:03d}" for i in range(n)], name="case")
+    return table
+
+
+def with_binary_outcome(table: pd.DataFrame, linear: np.ndarray, seed: int) -> pd.DataFrame:
+    """The table with a 0/1 'responder' column drawn with log-odds ``linear``."""
+    rng = np.random.default_rng(seed)
+    return table.assign(responder=(rng.random(len(table)) < 1 / (1 + np.exp(-linear))).astype(int))

@@ -13,28 +13,7 @@ from ResponsePredictorLib.predict import (
 from ResponsePredictorLib.predict.models import SurvivalModel
 from ResponsePredictorLib.predict.references import choose_references, is_radiomic
 
-VOLUME = "original_shape_MeshVolume"
-
-
-def radiomics_table(n: int, seed: int) -> pd.DataFrame:
-    """A radiomics table as the engine writes it, with clinical columns: volume, features that partly
-    follow volume (as many do), independent texture features, age and stage."""
-    rng = np.random.default_rng(seed)
-    log_volume = rng.normal(10, 1, n)
-    table = pd.DataFrame({VOLUME: np.exp(log_volume), "original_shape_VoxelVolume": np.exp(log_volume) * 1.01})
-    for i in range(6):  # follow volume, plus noise
-        table[f"original_glszm_Feature{i}"] = log_volume + rng.normal(0, 1.5, n)
-    for i in range(8):  # independent of volume
-        table[f"wavelet-LLH_glcm_Feature{i}"] = rng.normal(0, 1, n)
-    table["age"] = rng.normal(65, 8, n)
-    table["stage"] = rng.choice(["I", "II", "III"], n)
-    table.index = pd.Index([f"case{i:03d}" for i in range(n)], name="case")
-    return table
-
-
-def binary(table: pd.DataFrame, linear: np.ndarray, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return table.assign(responder=(rng.random(len(table)) < 1 / (1 + np.exp(-linear))).astype(int))
+from predict_synthetic import VOLUME, radiomics_table, with_binary_outcome
 
 
 def train(table: pd.DataFrame, **options):
@@ -70,7 +49,7 @@ def test_references_follow_the_table():
 def test_a_model_that_only_relearns_volume_is_said_not_to_beat_it():
     table = radiomics_table(240, seed=1)
     log_volume = np.log(table[VOLUME].to_numpy())
-    table = binary(table, 1.6 * (log_volume - 10), seed=2)
+    table = with_binary_outcome(table, 1.6 * (log_volume - 10), seed=2)
     result = train(table, model=BinaryModel(n_bootstrap=0))
     volume = next(c for c in result.validation.comparisons if c.reference.name == "volume")
     assert volume.verdict("auc") != "better"
@@ -83,7 +62,7 @@ def test_texture_beyond_volume_shows_a_positive_difference_whose_interval_exclud
     table = radiomics_table(240, seed=3)
     log_volume = np.log(table[VOLUME].to_numpy())
     signal = table["wavelet-LLH_glcm_Feature0"] - table["wavelet-LLH_glcm_Feature1"]
-    table = binary(table, 0.3 * (log_volume - 10) + 2.0 * signal.to_numpy(), seed=4)
+    table = with_binary_outcome(table, 0.3 * (log_volume - 10) + 2.0 * signal.to_numpy(), seed=4)
     result = train(table, model=BinaryModel(learner="logistic", n_bootstrap=0))
     volume = next(c for c in result.validation.comparisons if c.reference.name == "volume")
     assert volume.verdict("auc") == "better"
@@ -94,7 +73,7 @@ def test_texture_beyond_volume_shows_a_positive_difference_whose_interval_exclud
 def test_the_references_are_saved_and_scored_beside_the_model_on_new_cases(tmp_path):
     table = radiomics_table(200, seed=5)
     log_volume = np.log(table[VOLUME].to_numpy())
-    table = binary(table, 1.5 * (log_volume - 10), seed=6)
+    table = with_binary_outcome(table, 1.5 * (log_volume - 10), seed=6)
     training, held_out = table.iloc[:140], table.iloc[140:]
     result = train(training, model=BinaryModel(learner="logistic", n_bootstrap=0))
     save_model(result.model, BinaryOutcome("responder"), tmp_path / "model", result.card, result.card_markdown,

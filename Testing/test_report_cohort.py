@@ -261,3 +261,44 @@ def test_too_few_cases_give_a_note_not_a_curve(run_dir):
     text = " ".join(parse(cohort_report(run_dir)).texts)
     assert "At least 10 are needed" in text
     assert not (run_dir / "report" / "roc.png").exists()
+
+
+def write_model_run(out_dir: Path, table: pd.DataFrame, saved) -> None:
+    """A run folder whose done cases hold ``table``'s features, outcome and the saved model's predictions."""
+    predictions = saved.model.outputs(table.drop(columns="responder"))
+    record_model = {"name": "m", "kind": "binary", "folder": "m", "fingerprint": saved.fingerprint,
+                    "outcome": {"kind": "binary", "column": "responder"}}
+    for case in table.index:
+        folder = out_dir / "cases" / case
+        folder.mkdir(parents=True)
+        record = {"format": "responsepredictor-case", "case": case, "status": "done", "provenance": {"outcome_model": record_model}}
+        (folder / "result.json").write_text(json.dumps(record))
+    results = table.assign(status="done", error="", **{f"prediction_{c}": predictions[c] for c in predictions.columns})
+    results.reset_index().to_csv(out_dir / "results.csv", index=False)
+
+
+def test_the_model_beside_its_references_on_the_run_s_patients(tmp_path):
+    from predict_synthetic import VOLUME, radiomics_table, with_binary_outcome
+
+    from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, load_model, save_model, train_model
+
+    table = radiomics_table(160, seed=11)
+    table = with_binary_outcome(table, 1.5 * (np.log(table[VOLUME].to_numpy()) - 10), seed=12)
+    result = train_model(table.iloc[:100], BinaryOutcome("responder"), model=BinaryModel(learner="logistic", n_bootstrap=0),
+                         folds=4, repeats=1, n_resamples=100)
+    save_model(result.model, BinaryOutcome("responder"), tmp_path / "model", result.card, result.card_markdown,
+               references=result.references)
+    saved = load_model(tmp_path / "model")
+    run_dir = tmp_path / "out"
+    write_model_run(run_dir, table.iloc[100:], saved)
+    text = " ".join(parse(cohort_report(run_dir, model=tmp_path / "model")).texts)
+    assert "The model beside its references on these patients" in text
+    assert "60 done case(s) with an outcome" in text
+    for label in ("tumor volume alone", "clinical covariates alone", "plain learner, every feature"):
+        assert label in text
+    assert "difference in AUC" in text
+    # Without the model folder the page has no comparison; another model is refused.
+    assert "references" not in " ".join(parse(cohort_report(run_dir)).texts)
+    save_model(result.model, BinaryOutcome("responder"), tmp_path / "bare", result.card, result.card_markdown)
+    with pytest.raises(InputError, match="another outcome model"):
+        cohort_report(run_dir, model=tmp_path / "bare")

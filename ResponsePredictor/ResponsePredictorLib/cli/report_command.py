@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--event", metavar="COL", help="event column, 1 = event, 0 = censored (with --time)")
     parser.add_argument("--groups", type=int, choices=(2, 3), default=2,
                         help="Kaplan-Meier risk groups: 2 = median split (default), 3 = tertiles")
+    parser.add_argument("--model", type=Path, metavar="DIR",
+                        help="the run's model folder: score it beside its references (tumor volume alone, clinical "
+                        "covariates alone, a plain learner) on these patients, with the paired differences")
     parser.add_argument("--manifest", type=Path,
                         help="the run's manifest: redraw every done case's report.png (case folders do not keep the scans)")
     parser.set_defaults(run=run)
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
         redrawn = redraw_cases(args.out_dir, args.manifest)
         print(f"{redrawn} case picture(s) redrawn")
     index = cohort_report(args.out_dir, outcomes=args.outcomes, outcome=args.outcome, time=args.time, event=args.event,
-                          groups=args.groups)
+                          groups=args.groups, model=args.model)
     print(f"Cohort report: {index}")
 
 

@@ -26,6 +26,8 @@ from ..tables import CASE_COLUMN as CASE
 from . import curves
 from . import html as page
 from .case_report import REPORT_PNG, model_line
+from .model_comparison import TITLE as COMPARISON_TITLE
+from .model_comparison import comparison_section
 
 REPORT_DIR, INDEX = "report", "index.html"
 STATUS, ERROR, WARNINGS = "status", "error", "warnings"
@@ -49,29 +51,33 @@ def cohort_report(
     time: str | None = None,
     event: str | None = None,
     groups: int = 2,
+    model: str | Path | None = None,
 ) -> Path:
     """Write ``OUT_DIR/index.html`` (and its curves) for the run in ``out_dir``; returns its path.
 
     ``outcomes``: a CSV with a ``case`` column holding the outcome columns, when results.csv lacks
     them. ``outcome`` (a 0/1 column) or ``time`` + ``event``: the columns to judge the predictions
     by, when they differ from the outcome the model was trained on. ``groups``: Kaplan-Meier risk
-    groups, 2 (median split) or 3 (tertiles).
+    groups, 2 (median split) or 3 (tertiles). ``model``: the run's model folder, to score it beside its
+    references (tumor volume alone, clinical alone, a plain learner) on these patients.
     """
     out_dir = Path(out_dir)
     results = _read_results(out_dir)
     if outcomes is not None:
         results = _join_outcomes(results, Path(outcomes))
-    model = _model_record(out_dir, results)
-    target = _choose_outcome(results, model, outcome, time, event, explicit=outcome is not None or time is not None)
+    record = _model_record(out_dir, results)
+    target = _choose_outcome(results, record, outcome, time, event, explicit=outcome is not None or time is not None)
     counts = results[STATUS].value_counts()
     summary = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in (DONE, FAILED)) + f" of {len(results)} cases"
     others = int(len(results) - counts.get(DONE, 0) - counts.get(FAILED, 0))
     if others:
         summary += f" ({others} not run)"
     content = [page.paragraph(page.text(summary))]
-    if model:
-        content.append(page.paragraph(page.text(model_line(model, brief=False)), "note"))
+    if record:
+        content.append(page.paragraph(page.text(model_line(record, brief=False)), "note"))
     content.append(_curves_section(out_dir, results, target, groups))
+    if model is not None:
+        content.append(_comparison(Path(model), results, target, record))
     content.append(page.section("Cases", _cases_table(out_dir, results)))
     return page.write_page(out_dir / INDEX, f"ResponsePredictor cohort report: {out_dir.name}", *content)
 
@@ -148,6 +154,15 @@ def _curves_section(out_dir: Path, results: pd.DataFrame, target: _Outcome | Non
         return _survival_curves(folder, done, target.columns["time"], target.columns["event"], groups)
     except InputError as error:  # too few cases, a missing column, or scikit-survival not installed
         return page.section("Curves", page.paragraph(page.text(f"No curves: {error}"), "note"))
+
+
+def _comparison(model_dir: Path, results: pd.DataFrame, target: _Outcome | None, record: dict[str, Any] | None) -> str:
+    if target is None or target.notes:
+        return page.section(COMPARISON_TITLE, page.paragraph(page.text("No comparison: the outcomes are not known."), "note"))
+    try:
+        return comparison_section(model_dir, results[results[STATUS] == DONE], target.kind, target.columns, record)
+    except TableError as error:  # missing columns, too few cases of a class
+        return page.section(COMPARISON_TITLE, page.paragraph(page.text(f"No comparison: {error}"), "note"))
 
 
 def _usable(done: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, str]:
