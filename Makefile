@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml Makefile
 reference: $(REFERENCE_STAMP)
 
 # pyradiomics 3.x has no wheel for Python 3.11 and builds against the numpy already in the
-# environment (--no-build-isolation), so its build tools come first. (pyradiomics 3.1.0's sdist
+# environment (--no-build-isolation), so its build tools come first. neuroCombat (the reference for
+# ComBat harmonisation) is a source distribution too. (pyradiomics 3.1.0's sdist
 # lacks its C headers and reports the wrong version, so 3.0.1 is used.)
 $(REFERENCE_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(REFERENCE)
@@ -38,6 +39,7 @@ $(REFERENCE_STAMP): pyproject.toml Makefile
 	$(REFERENCE_PY) -m pip install --quiet torch==2.13.0
 	$(REFERENCE_PY) -m pip install --quiet slicer-core==5.12.4.0
 	$(REFERENCE_PY) -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
+	$(REFERENCE_PY) -m pip install --quiet --no-build-isolation neuroCombat==0.2.12
 	$(REFERENCE_PY) -m pip install --quiet --no-build-isolation -e '.[test,bench]'
 	touch $(REFERENCE_STAMP)
 

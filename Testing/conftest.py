@@ -4,8 +4,8 @@ Tests that need the public data set (IBSI phantoms, pyradiomics cases, NSCLC cro
 one setting, the environment variable RP_DATA_DIR (default: ../shared/data beside the repository),
 and skip with the reason when it is absent. Unit tests never need it.
 
-Tests that compare the engine with pyradiomics (the reference, not a dependency) skip where it is
-not installed. With RP_REFERENCE_TESTS=FILE the run writes those tests' ids to FILE, one per line,
+Tests that compare the engine with pyradiomics or ComBat with neuroCombat (references, not
+dependencies) skip where they are not installed. With RP_REFERENCE_TESTS=FILE the run writes those tests' ids to FILE, one per line,
 so that ``make test`` runs exactly them again in the reference environment (``pytest @FILE``).
 """
 
@@ -64,21 +64,26 @@ def pyradiomics():
     return pytest.importorskip("radiomics")
 
 
-def _skipped_for_pyradiomics(report: pytest.TestReport | pytest.CollectReport) -> bool:
+# The libraries the product is compared with (pyradiomics, neuroCombat), installed in the reference
+# environment only.
+REFERENCE_MODULES = ("radiomics", "neuroCombat")
+
+
+def _skipped_for_reference(report: pytest.TestReport | pytest.CollectReport) -> bool:
     # importorskip's reason: "could not import 'radiomics': No module named 'radiomics'"
-    return report.skipped and "'radiomics'" in str(report.longrepr)
+    return report.skipped and any(f"'{module}'" in str(report.longrepr) for module in REFERENCE_MODULES)
 
 
 _reference_ids: list[str] = []
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if _skipped_for_pyradiomics(report):
+    if _skipped_for_reference(report):
         _reference_ids.append(report.nodeid)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if _skipped_for_pyradiomics(report):
+    if _skipped_for_reference(report):
         _reference_ids.append(report.nodeid)
 
 

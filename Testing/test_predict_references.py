@@ -11,7 +11,8 @@ from ResponsePredictorLib.predict import (
     BinaryModel, BinaryOutcome, SurvivalOutcome, evaluate, load_model, save_model, train_model,
 )
 from ResponsePredictorLib.predict.models import SurvivalModel
-from ResponsePredictorLib.predict.references import choose_references, is_radiomic
+from ResponsePredictorLib.predict.references import choose_references
+from ResponsePredictorLib.predict.table import is_radiomic
 
 from predict_synthetic import VOLUME, radiomics_table, with_binary_outcome
 

@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clinical", nargs="+", metavar="COL",
                         help="the clinical covariates among the features, for the 'clinical alone' reference (default: "
                         "every column not named as a radiomic feature, <image type>_<class>_<feature>)")
+    parser.add_argument("--batch", metavar="COL",
+                        help="column naming each case's centre or scanner: harmonise the radiomic features across them "
+                        "(ComBat, fitted inside every training fold and stored with the model; a new case then needs "
+                        "its centre, one seen in training)")
     parser.add_argument("--folds", type=int, default=5, help="outer cross-validation folds (default 5)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of the outer folds (default 2)")
     parser.add_argument("--inner-folds", type=int, default=5, help="inner folds for tuning (default 5)")
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
     outcome = BinaryOutcome(args.outcome) if args.outcome else SurvivalOutcome(args.time, args.event)
     feature_settings = load_settings(args.preset, args.params) if args.preset or args.params else None
     model = make_model(outcome.kind, args.model, args.horizon, inner_folds=args.inner_folds,
-                       n_bootstrap=args.bootstrap, random_state=args.seed)
+                       n_bootstrap=args.bootstrap, random_state=args.seed, batch=args.batch)
     info = CardInfo(name=args.name, data=args.data_description, outcome_definition=args.outcome_definition)
     started = time.perf_counter()
     table = read_table(args.table)

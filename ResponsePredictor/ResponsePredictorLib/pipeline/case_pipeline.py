@@ -263,13 +263,20 @@ class Pipeline:
     def _covariates(self, case: CaseInput, features: Mapping[str, float], warnings: list[str]) -> dict[str, Any]:
         """The clinical values the model takes besides the features: numbers as floats, categories as
         text, unknown as NaN (the model then uses its training median, or no category)."""
-        encoder = self.outcome.model.pipeline_.encoder
+        model = self.outcome.model
+        encoder = model.pipeline_.encoder
         values: dict[str, Any] = {}
-        for name in encoder.columns_:
+        for name in model.feature_names_in_:
             if name in features:
                 continue
             raw = case.extra.get(name)
-            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
+            missing = raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
+            if name == model.batch:  # the centre ComBat harmonises by: needed, and checked by the model
+                if missing:
+                    raise InputError(f"Case {case.case}: the model harmonises the features across centres; give the "
+                                     f"case's centre in the column '{name}'.")
+                values[name] = str(raw).strip()
+            elif missing:
                 warnings.append(f"No value for '{name}': the model takes it as unknown.")
                 values[name] = math.nan
             elif name in encoder.medians_:

@@ -63,6 +63,9 @@ def build_card(info: CardInfo, model: OutcomeModel, outcome: Outcome, X: pd.Data
             "inner_cv_scores": model.tuning_.scores, "correlation_threshold": model.correlation_threshold,
             "columns_after_filtering": len(model.pipeline_.head.filter.kept_), "bootstrap_refits": len(model.replicates_),
             "random_state": model.random_state, **settings,
+            "harmonisation": None if model.batch is None else {
+                "method": "ComBat (parametric empirical Bayes), fitted in every training fold", "column": model.batch,
+                "centres": {str(name): int(count) for name, count in X[model.batch].astype(str).value_counts().sort_index().items()}},
             "mean_absolute_contribution": {name: float(value) for name, value in shares.head(top).items() if value > 0},
         },
         "validation": validation.to_dict(),
@@ -92,7 +95,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"{model['columns_after_filtering']} columns left; {model['bootstrap_refits']} bootstrap refits for the per-patient "
         f"intervals; random seed {model['random_state']}."
         + (f" Decision threshold {model['threshold']:.3f} (Youden, inner cross-validation)." if "threshold" in model else "")
-        + (f" Horizon {model['horizon']:g} (time unit of the training table)." if "horizon" in model else ""),
+        + (f" Horizon {model['horizon']:g} (time unit of the training table)." if "horizon" in model else "")
+        + _harmonisation(model.get("harmonisation")),
         "", "Largest mean absolute contributions in the training cohort:", "",
     ]
     lines += [f"- `{name}`: {value:.3g}" for name, value in model["mean_absolute_contribution"].items()]
@@ -111,6 +115,14 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += [f"| {row['predicted']:.3f} | {row['observed']:.3f} | {row['cases']} |" for row in validation["calibration"]]
     lines += ["", "## Limitations", ""] + [f"- {item}" for item in card["limitations"]]
     return "\n".join(lines) + "\n"
+
+
+def _harmonisation(harmonisation: dict[str, Any] | None) -> str:
+    if not harmonisation:
+        return ""
+    centres = ", ".join(f"{name} ({count} cases)" for name, count in harmonisation["centres"].items())
+    return (f" Radiomic features harmonised across the centres of column `{harmonisation['column']}` by "
+            f"{harmonisation['method']}: {centres}; a new case needs one of these centres.")
 
 
 def _references(validation: dict[str, Any]) -> list[str]:

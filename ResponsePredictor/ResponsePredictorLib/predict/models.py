@@ -4,7 +4,8 @@ Both are scikit-learn estimators over a feature table (a DataFrame indexed by ca
 on the rows it is given and nothing else:
 
 1. inner cross-validation over the learner's hyper-parameter grid, each inner training fold fitting
-   its own preprocessing (``pipeline.fit_pipeline``), scored by AUC or Harrell's C-index;
+   its own preprocessing (``pipeline.fit_pipeline``: ComBat harmonisation across centres when
+   ``batch`` names the centre column, encoding, filtering), scored by AUC or Harrell's C-index;
 2. the chosen settings refitted on all rows: the model that predicts;
 3. ``n_bootstrap`` refits on stratified bootstrap resamples of the rows, with the chosen settings:
    the spread of their predictions for a case is that case's uncertainty interval (how much the
@@ -53,6 +54,7 @@ class OutcomeModel(BaseEstimator):
         inner_folds: int = 5,
         n_bootstrap: int = 100,
         random_state: int = 0,
+        batch: str | None = None,
     ) -> None:
         self.learner = learner
         self.param_grid = param_grid
@@ -60,6 +62,7 @@ class OutcomeModel(BaseEstimator):
         self.inner_folds = inner_folds
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
+        self.batch = batch  # the column naming each case's centre: ComBat harmonisation by it (harmonisation.py)
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -78,8 +81,8 @@ class OutcomeModel(BaseEstimator):
         base = self._base_learner()
         self.tuning_, inner_decision = self._tune(X, y, base, strata)
         chosen = clone(base).set_params(**self.tuning_.best_params)
-        self.pipeline_ = fit_pipeline(X, y, chosen, self.correlation_threshold)
-        encoded = self.pipeline_.encoder.transform(X)
+        self.pipeline_ = fit_pipeline(X, y, chosen, self.correlation_threshold, self.batch)
+        encoded = self.pipeline_.encoded(X)
         rng = np.random.default_rng(self.random_state)
         self.replicates_ = [
             fit_head(encoded[rows], y[rows], chosen, self.correlation_threshold)
@@ -102,7 +105,8 @@ class OutcomeModel(BaseEstimator):
         oof = np.zeros((len(grid), len(X)))
         for fold, (train, test) in enumerate(folds):
             # Preprocessing depends on the rows only, not on the hyper-parameters: fit it once per fold.
-            first = fit_pipeline(X.iloc[train], y[train], clone(base).set_params(**grid[0]), self.correlation_threshold)
+            first = fit_pipeline(X.iloc[train], y[train], clone(base).set_params(**grid[0]), self.correlation_threshold,
+                                 self.batch)
             train_matrix, test_matrix = first.matrix(X.iloc[train]), first.matrix(X.iloc[test])
             for setting, params in enumerate(grid):
                 learner = first.head.learner if setting == 0 else clone(base).set_params(**params).fit(train_matrix, y[train])
@@ -117,7 +121,8 @@ class OutcomeModel(BaseEstimator):
 
     @property
     def feature_names_in_(self) -> list[str]:
-        return list(self.pipeline_.encoder.columns_)
+        """The columns a table must hold for this model: its features and covariates, and its centre column."""
+        return list(self.pipeline_.encoder.columns_) + ([self.batch] if self.batch else [])
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         return self.pipeline_.decision_function(X)
@@ -165,8 +170,8 @@ class BinaryModel(OutcomeModel):
 
     def __init__(self, learner: str = "lightgbm", param_grid: dict[str, list[Any]] | None = None,
                  correlation_threshold: float = 0.9, inner_folds: int = 5, n_bootstrap: int = 100,
-                 random_state: int = 0) -> None:
-        super().__init__(learner, param_grid, correlation_threshold, inner_folds, n_bootstrap, random_state)
+                 random_state: int = 0, batch: str | None = None) -> None:
+        super().__init__(learner, param_grid, correlation_threshold, inner_folds, n_bootstrap, random_state, batch)
 
     def _score(self, y: np.ndarray, decision: np.ndarray) -> float:
         return metrics.auc(y, decision)
@@ -183,7 +188,7 @@ class BinaryModel(OutcomeModel):
 
     def outputs(self, X: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         """``probability`` with its ``lower`` and ``upper`` bounds, and ``predicted`` (0/1 at the threshold)."""
-        encoded = self.pipeline_.encoder.transform(X)
+        encoded = self.pipeline_.encoded(X)
         probability = _sigmoid(self.pipeline_.head.decision_function(encoded))
         lower, upper = self._interval(np.array([_sigmoid(r.decision_function(encoded)) for r in self.replicates_]), level)
         return pd.DataFrame(
@@ -204,8 +209,8 @@ class SurvivalModel(OutcomeModel):
 
     def __init__(self, learner: str = "coxnet", param_grid: dict[str, list[Any]] | None = None,
                  correlation_threshold: float = 0.9, inner_folds: int = 5, n_bootstrap: int = 100,
-                 random_state: int = 0, horizon: float | None = None) -> None:
-        super().__init__(learner, param_grid, correlation_threshold, inner_folds, n_bootstrap, random_state)
+                 random_state: int = 0, horizon: float | None = None, batch: str | None = None) -> None:
+        super().__init__(learner, param_grid, correlation_threshold, inner_folds, n_bootstrap, random_state, batch)
         self.horizon = horizon
 
     def _score(self, y: np.ndarray, decision: np.ndarray) -> float:
@@ -227,7 +232,7 @@ class SurvivalModel(OutcomeModel):
         ``survival`` (1 - risk) with its bounds, and ``score`` (the learner's risk score, which the
         contributions add up to and the C-index ranks)."""
         horizon = np.array([self.horizon_])
-        encoded = self.pipeline_.encoder.transform(X)
+        encoded = self.pipeline_.encoded(X)
         survival = self.pipeline_.head.survival_function(encoded, horizon)[:, 0]
         replicates = np.array([r.survival_function(encoded, horizon)[:, 0] for r in self.replicates_])
         survival_lower, survival_upper = self._interval(replicates, level)

@@ -1,9 +1,10 @@
-"""One fitted chain from table to prediction: ``TableEncoder`` -> ``FeatureFilter`` -> a learner.
+"""One fitted chain from table to prediction: [``ComBat``] -> ``TableEncoder`` -> ``FeatureFilter`` -> a learner.
 
 A ``Head`` is the filter and the learner, working on the encoder's matrix; a ``FittedPipeline`` is an
-encoder with its head. ``fit_pipeline`` fits the whole chain and sees only the rows it is given:
-cross-validation hands it a training fold, never the whole table. A model's bootstrap refits are
-heads that share the model's encoder (only its medians for empty cells would differ).
+encoder with its head, after ComBat harmonisation across centres when the model asks for it.
+``fit_pipeline`` fits the whole chain and sees only the rows it is given: cross-validation hands it
+a training fold, never the whole table (inner folds included). A model's bootstrap refits are heads
+that share the model's harmonisation and encoder (only their fitted numbers would differ).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..prediction_text import BASELINE
+from .harmonisation import ComBat
 from .learners import LEARNERS, Learner
 from .preprocessing import FeatureFilter, TableEncoder
-
 
 
 @dataclass
@@ -54,16 +55,21 @@ def fit_head(encoded: np.ndarray, y: np.ndarray, learner: Learner, correlation_t
 class FittedPipeline:
     encoder: TableEncoder
     head: Head
+    harmoniser: ComBat | None = None
+
+    def encoded(self, X: pd.DataFrame) -> np.ndarray:
+        """The table harmonised (when the model harmonises) and encoded: what every head reads."""
+        return self.encoder.transform(X if self.harmoniser is None else self.harmoniser.transform(X))
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """What the learner sees: the table encoded, filtered and standardised."""
-        return self.head.filter.transform(self.encoder.transform(X))
+        return self.head.filter.transform(self.encoded(X))
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self.head.decision_function(self.encoder.transform(X))
+        return self.head.decision_function(self.encoded(X))
 
     def survival_function(self, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-        return self.head.survival_function(self.encoder.transform(X), times)
+        return self.head.survival_function(self.encoded(X), times)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each input column's share of the decision value per case, plus the baseline column.
@@ -85,16 +91,22 @@ class FittedPipeline:
             raise ValueError("a filter keeps columns the encoder does not produce")
 
     def to_state(self) -> dict[str, Any]:
-        return {"encoder": self.encoder.to_state(), "head": self.head.to_state()}
+        state = {"encoder": self.encoder.to_state(), "head": self.head.to_state()}
+        return state if self.harmoniser is None else {**state, "harmoniser": self.harmoniser.to_state()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> FittedPipeline:
-        pipeline = cls(TableEncoder.from_state(state["encoder"]), Head.from_state(state["head"]))
+        harmoniser = ComBat.from_state(state["harmoniser"]) if "harmoniser" in state else None
+        pipeline = cls(TableEncoder.from_state(state["encoder"]), Head.from_state(state["head"]), harmoniser)
         pipeline.check_head(pipeline.head)
         return pipeline
 
 
-def fit_pipeline(X: pd.DataFrame, y: np.ndarray, learner: Learner, correlation_threshold: float) -> FittedPipeline:
-    """Fit the whole chain on these rows only; ``learner`` is cloned, never modified."""
-    encoder = TableEncoder().fit(X)
-    return FittedPipeline(encoder, fit_head(encoder.transform(X), y, learner, correlation_threshold))
+def fit_pipeline(X: pd.DataFrame, y: np.ndarray, learner: Learner, correlation_threshold: float,
+                 batch: str | None = None) -> FittedPipeline:
+    """Fit the whole chain on these rows only; ``learner`` is cloned, never modified. ``batch``: the column
+    naming each case's centre, to harmonise the radiomic features across centres (ComBat) first."""
+    harmoniser = None if batch is None else ComBat(batch).fit(X)
+    table = X if harmoniser is None else harmoniser.transform(X)
+    encoder = TableEncoder().fit(table)
+    return FittedPipeline(encoder, fit_head(encoder.transform(table), y, learner, correlation_threshold), harmoniser)

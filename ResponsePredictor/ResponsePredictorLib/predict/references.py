@@ -18,7 +18,6 @@ would be the model itself (the same columns and learner) is left out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,16 +27,13 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import TableError
-from ..features.names import DIAGNOSTICS_PREFIX, FEATURE_CLASSES
 from .learners import CoxnetLearner, LogisticLearner
 from .models import BinaryModel, OutcomeModel, SurvivalModel, model_from_state
+from .table import is_radiomic
 
 # pyradiomics' volume features, the first one present is used (the mesh volume is the one its docs
 # recommend; the voxel count times the voxel volume is nearly the same number).
 VOLUME_COLUMNS = ("original_shape_MeshVolume", "original_shape_VoxelVolume")
-# A radiomic feature's name holds its class between underscores: <image type>_<class>_<feature>, with
-# an optional prefix (a scan's name, a region's) before the image type.
-_RADIOMIC = re.compile(r".+_(" + "|".join(map(re.escape, FEATURE_CLASSES)) + r")_[A-Z][A-Za-z0-9]*$")
 # The plain learners: ridge only for the logistic, the least lasso scikit-survival's coxnet allows for Cox.
 PLAIN_LEARNERS = {
     BinaryModel.kind: (LogisticLearner.name, {"C": LogisticLearner.param_grid["C"], "l1_ratio": [0.0]}),
@@ -68,11 +64,6 @@ class Reference:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "columns": list(self.columns)}
-
-
-def is_radiomic(column: str) -> bool:
-    """Whether a column is a radiomic feature (or an extraction's diagnostic entry) by its name."""
-    return column.startswith(DIAGNOSTICS_PREFIX) or _RADIOMIC.search(column) is not None
 
 
 def choose_references(columns: Sequence[str], model: OutcomeModel, clinical: Iterable[str] | None = None) -> list[Reference]:

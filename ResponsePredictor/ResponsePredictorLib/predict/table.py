@@ -8,6 +8,7 @@ Every other column that is not excluded is a candidate feature.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TableError
+from ..features.names import DIAGNOSTICS_PREFIX, FEATURE_CLASSES
 from ..tables import CASE_COLUMN
 
 # The layout scikit-survival expects: a structured array (event indicator, time).
@@ -148,3 +150,13 @@ def _examples(values: Sequence | np.ndarray | pd.Index, limit: int = 3) -> str:
     values = list(values)
     shown = ", ".join(repr(str(value)) for value in values[:limit])
     return shown + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
+
+
+# A radiomic feature's name holds its class between underscores: <image type>_<class>_<Feature>, with an
+# optional prefix (a scan's name, a region's) before the image type.
+_RADIOMIC = re.compile(r".+_(" + "|".join(map(re.escape, FEATURE_CLASSES)) + r")_[A-Z][A-Za-z0-9]*$")
+
+
+def is_radiomic(column: str) -> bool:
+    """Whether a column is a radiomic feature (or an extraction's diagnostic entry) by its name."""
+    return column.startswith(DIAGNOSTICS_PREFIX) or _RADIOMIC.search(column) is not None

@@ -65,7 +65,8 @@ def train_model(
     X = table[feature_columns(table, outcome, exclude)]
     y = outcome.values(table)
     model = model or make_model(outcome.kind)
-    references = choose_references(X.columns, model, clinical)
+    # The centre column only harmonises the model's features: it is no reference's input.
+    references = choose_references([column for column in X.columns if column != model.batch], model, clinical)
     validation = cross_validate(model, X, y, folds=folds, repeats=repeats, random_state=model.random_state,
                                 n_resamples=n_resamples, n_jobs=n_jobs, references=references)
     if permutations:
