@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from ResponsePredictorLib.predict.table import SURVIVAL_DTYPE
+
+# One setting per learner: tests that fit many models stay fast.
+SMALL_GRIDS = {
+    "logistic": {"C": [0.3], "l1_ratio": [1.0]}, "lightgbm": {"min_child_samples": [10], "feature_fraction": [0.5]},
+    "ensemble": {"C": [0.3], "min_child_samples": [10]}, "coxnet": {"l1_ratio": [0.5], "alpha_ratio": [0.1]},
+    "rsf": {"min_samples_leaf": [10]},
+}
 
 
 def feature_table(n: int = 80, noise: int = 8, seed: int = 0) -> pd.DataFrame:

@@ -5,26 +5,40 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from predict_synthetic import (
+    SMALL_GRIDS,
+    binary_outcome,
+    feature_table,
+    survival_outcome,
+    with_outcomes,
+)
+from ResponsePredictorLib.errors import MissingFeatureError, TableError
+from ResponsePredictorLib.predict import (
+    BinaryModel,
+    BinaryOutcome,
+    SurvivalModel,
+    SurvivalOutcome,
+    read_table,
+    top_contributions,
+)
+from ResponsePredictorLib.predict.learners import LEARNERS, CoxnetLearner
+from ResponsePredictorLib.predict.pipeline import BASELINE
+from ResponsePredictorLib.predict.preprocessing import (
+    FeatureFilter,
+    TableEncoder,
+    normal_scores,
+)
+from ResponsePredictorLib.predict.table import feature_columns
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 
-from predict_synthetic import binary_outcome, feature_table, survival_outcome, with_outcomes
-from ResponsePredictorLib.errors import MissingFeatureError, TableError
-from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, SurvivalModel, SurvivalOutcome, read_table, top_contributions
-from ResponsePredictorLib.predict.learners import CoxnetLearner
-from ResponsePredictorLib.predict.pipeline import BASELINE
-from ResponsePredictorLib.predict.preprocessing import FeatureFilter, TableEncoder, normal_scores
-from ResponsePredictorLib.predict.table import feature_columns
-
 SMALL = dict(inner_folds=3, n_bootstrap=8)
-GRIDS = {"logistic": {"C": [0.3], "l1_ratio": [1.0]}, "lightgbm": {"min_child_samples": [10], "feature_fraction": [0.5]},
-         "coxnet": {"l1_ratio": [0.5], "alpha_ratio": [0.1]}, "rsf": {"min_samples_leaf": [10]}}
 
 
 def fitted(learner: str, n: int = 70):
     X = feature_table(n=n)
-    if learner in ("logistic", "lightgbm"):
-        return BinaryModel(learner=learner, param_grid=GRIDS[learner], **SMALL).fit(X, binary_outcome(X)), X
-    return SurvivalModel(learner=learner, param_grid=GRIDS[learner], horizon=400.0, **SMALL).fit(X, survival_outcome(X)), X
+    if LEARNERS[learner].kind == "binary":
+        return BinaryModel(learner=learner, param_grid=SMALL_GRIDS[learner], **SMALL).fit(X, binary_outcome(X)), X
+    return SurvivalModel(learner=learner, param_grid=SMALL_GRIDS[learner], horizon=400.0, **SMALL).fit(X, survival_outcome(X)), X
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -124,7 +138,7 @@ def test_normal_scores_equal_scikit_learns_quantile_transformer():
 # -- learners and models ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("learner", ["logistic", "lightgbm", "coxnet", "rsf"])
+@pytest.mark.parametrize("learner", ["logistic", "lightgbm", "ensemble", "coxnet", "rsf"])
 def test_contributions_add_up_to_the_prediction(learner):
     model, X = fitted(learner)
     contributions = model.contributions(X)

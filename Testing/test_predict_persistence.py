@@ -9,24 +9,34 @@ import shutil
 
 import numpy as np
 import pytest
-
-from predict_synthetic import binary_outcome, feature_table, survival_outcome
+from predict_synthetic import (
+    SMALL_GRIDS,
+    binary_outcome,
+    feature_table,
+    survival_outcome,
+)
 from ResponsePredictorLib.errors import MissingFeatureError, ModelFileError
-from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, SurvivalModel, SurvivalOutcome, load_model, save_model
+from ResponsePredictorLib.predict import (
+    BinaryModel,
+    BinaryOutcome,
+    SurvivalModel,
+    SurvivalOutcome,
+    load_model,
+    save_model,
+)
+from ResponsePredictorLib.predict.learners import LEARNERS
 from ResponsePredictorLib.predict.persistence import _sha256
 
-GRIDS = {"logistic": {"C": [0.3], "l1_ratio": [1.0]}, "lightgbm": {"min_child_samples": [10], "feature_fraction": [0.5]},
-         "coxnet": {"l1_ratio": [0.5], "alpha_ratio": [0.1]}, "rsf": {"min_samples_leaf": [10]}}
 CARD = {"name": "test"}
 
 
 def save(learner: str, folder):
     X = feature_table(n=60)
-    if learner in ("logistic", "lightgbm"):
-        model, outcome = BinaryModel(learner=learner, param_grid=GRIDS[learner], inner_folds=3, n_bootstrap=4), BinaryOutcome("responder")
+    if LEARNERS[learner].kind == "binary":
+        model, outcome = BinaryModel(learner=learner, param_grid=SMALL_GRIDS[learner], inner_folds=3, n_bootstrap=4), BinaryOutcome("responder")
         model.fit(X, binary_outcome(X))
     else:
-        model, outcome = SurvivalModel(learner=learner, param_grid=GRIDS[learner], inner_folds=3, n_bootstrap=4), SurvivalOutcome("time", "event")
+        model, outcome = SurvivalModel(learner=learner, param_grid=SMALL_GRIDS[learner], inner_folds=3, n_bootstrap=4), SurvivalOutcome("time", "event")
         model.fit(X, survival_outcome(X))
     fingerprint = save_model(model, outcome, folder, CARD, "# test\n")
     return model, X, fingerprint
@@ -50,7 +60,7 @@ def rewrite_manifest(folder):
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("learner", ["logistic", "lightgbm", "coxnet", "rsf"])
+@pytest.mark.parametrize("learner", ["logistic", "lightgbm", "ensemble", "coxnet", "rsf"])
 def test_round_trip_gives_identical_predictions(tmp_path, learner):
     model, X, fingerprint = save(learner, tmp_path / "model")
     saved = load_model(tmp_path / "model", fingerprint)
