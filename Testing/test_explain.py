@@ -22,6 +22,7 @@ from ResponsePredictorLib.explain import (
 from ResponsePredictorLib.explain.model_inputs import restricted_settings
 from ResponsePredictorLib.features import FeatureExtractor, load_settings
 from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, SavedModel, save_model
+from ResponsePredictorLib.prediction_text import BASELINE
 from ResponsePredictorLib.volume import Volume, write_volume
 
 MEAN = "original_firstorder_Mean"
@@ -201,3 +202,17 @@ def test_explain_command_writes_heatmap_and_picture(mean_model: SavedModel, tmp_
     (tmp_path / "clinical.json").write_text("[1, 2]")
     assert main(["explain", *args]) == 3
     assert "one JSON object" in capsys.readouterr().err
+
+
+def test_the_inputs_of_an_ensemble_are_what_either_member_reads():
+    from predict_synthetic import SMALL_GRIDS, binary_outcome, feature_table
+
+    from ResponsePredictorLib.explain.model_inputs import model_inputs
+
+    X = feature_table(n=80)
+    model = BinaryModel(learner="ensemble", param_grid=SMALL_GRIDS["ensemble"], inner_folds=3, n_bootstrap=0)
+    model.fit(X, binary_outcome(X))
+    saved = SavedModel(model, BinaryOutcome("responder"), {}, "0" * 64, Path("."))
+    used = set(model_inputs(saved).used)
+    contributing = model.contributions(X).drop(columns=BASELINE).abs().sum()
+    assert set(contributing.index[contributing > 0]) == used  # every column that moves a prediction, and no other

@@ -1,20 +1,27 @@
 """Train the default survival model shipped in ResponsePredictor/Resources/Models/nsclc_os_ct/.
 
-Overall survival of non-small-cell lung cancer patients from the radiomic features of the primary
-tumor on a pre-treatment CT (our ``FeatureExtractor``, preset ``ct``) and clinical covariates (age,
-T, N and M stage, histology), with a penalised Cox model (``coxnet``): a risk score, and the
-probability of surviving 2 years (730.5 days) with a bootstrap interval.
+Overall survival of non-small-cell lung cancer patients from a pre-treatment CT of the primary tumor
+(our ``FeatureExtractor``, preset ``ct``) and clinical covariates (age, T, N and M stage, histology),
+with a penalised Cox model (``coxnet``): a risk score, and the probability of surviving 2 years
+(730.5 days) with a bootstrap interval.
+
+Which inputs the model uses is decided by a rule fixed before the run and written in its card: of
+the candidates, from the simplest, tumor volume alone, clinical covariates alone, volume + clinical,
+radiomics + clinical, the model is the simplest one that is not clearly worse than the best by nested
+cross-validation, "clearly worse" meaning that the paired difference of the best candidate's C-index
+against it (the same folds, the same resamplings of the patients) has a 95% interval above 0.
 
 Data: the 150 public NSCLC crops in ``$RP_DATA_DIR/nsclc_crops`` (see shared/data/README.md). The
 feature table is cached in benchmarks/data/ (``scripts/nsclc_features.py`` writes it; this script
 calls it when the cache is missing or ``--recompute-features`` is given). Crops without features
 (empty masks) are listed in the model card with the reason, never dropped silently.
 
-Also measures, by the same nested cross-validation, the comparators that put the default model's
-figures in context (clinical covariates alone, radiomics alone, a random survival forest) and
-writes them with figures to benchmarks/results/nsclc_survival.{md,json} and nsclc_survival_*.png.
+Also measures, by the same nested cross-validation, the radiomics + clinical model with its features
+harmonised across the two source cohorts (ComBat by ``SourceDataset``, fitted in the training folds)
+against the same model without, and writes every figure to benchmarks/results/nsclc_survival.{md,json}
+and nsclc_survival_*.png.
 
-    nice .venv/bin/python scripts/train_default_model.py [--data-dir DIR] [--recompute-features] [--no-comparison]
+    nice .venv/bin/python scripts/train_default_model.py [--data-dir DIR] [--recompute-features]
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ import nsclc_features  # noqa: E402  (the sibling script that computes the cache
 from ResponsePredictorLib.features import load_settings  # noqa: E402
 from ResponsePredictorLib.predict import CardInfo, SurvivalModel, SurvivalOutcome, cross_validate, read_table, save_model, train_model  # noqa: E402
 from ResponsePredictorLib.predict.persistence import library_versions  # noqa: E402
-from ResponsePredictorLib.predict.validation import Validation  # noqa: E402
+from ResponsePredictorLib.predict.references import Reference  # noqa: E402
+from ResponsePredictorLib.predict.validation import LABELS, Validation  # noqa: E402
 from ResponsePredictorLib.report import curves  # noqa: E402
 from ResponsePredictorLib.resources import resource_path  # noqa: E402
 from ResponsePredictorLib.tables import CASE_COLUMN  # noqa: E402
@@ -46,6 +54,8 @@ RESULTS = REPO_ROOT / "benchmarks" / "results"
 OUTCOME = SurvivalOutcome("SurvivalTime", "Event")
 HORIZON = 730.5  # 2 years, in days (the unit of survival.csv)
 CLINICAL = ["age", "Tstage", "Nstage", "Mstage", "Histology"]
+VOLUME = "original_shape_MeshVolume"
+SOURCE = "SourceDataset"  # the source cohort (l1, l2): what ComBat harmonises by, never a feature
 SEED, FOLDS, REPEATS, BOOTSTRAP = 0, 5, 5, 100
 # Histology as the provider spelt it, folded into one name per type.
 HISTOLOGY = {"adenocarcinoma": "adenocarcinoma", "squamous cell carcinoma": "squamous cell carcinoma",
@@ -87,83 +97,128 @@ def build_table(data_dir: Path, recompute: bool) -> tuple[pd.DataFrame, list[dic
     clinical = pd.read_csv(folder / "clinical.csv", dtype={"PatientID": str}).set_index("PatientID")
     clinical["Histology"] = clinical["Histology"].str.strip().str.lower().map(HISTOLOGY)
     survival = pd.read_csv(folder / "survival.csv", dtype={"PatientID": str}).set_index("PatientID")
-    table = features.join(clinical[CLINICAL], how="left").join(survival[list(OUTCOME.columns)], how="left")
+    table = features.join(clinical[CLINICAL + [SOURCE]], how="left").join(survival[list(OUTCOME.columns)], how="left")
     without_outcome = table[list(OUTCOME.columns)].isna().any(axis=1)
     excluded += [{"case": case, "reason": "no survival data in survival.csv"} for case in table.index[without_outcome]]
     return table[~without_outcome], excluded
+
+
+def candidates(table: pd.DataFrame) -> dict[str, list[str]]:
+    """The inputs the default model may use, simplest first."""
+    radiomics = [c for c in table.columns if c not in (*CLINICAL, SOURCE, *OUTCOME.columns)]
+    return {"tumor volume alone": [VOLUME], "clinical alone": CLINICAL, "volume + clinical": [VOLUME, *CLINICAL],
+            "radiomics + clinical": radiomics + CLINICAL}
+
+
+def coxnet(**options) -> SurvivalModel:
+    return SurvivalModel(learner="coxnet", horizon=HORIZON, random_state=SEED, **options)
+
+
+def validate(table: pd.DataFrame, columns: list[str], jobs: int, references: list[Reference] = (), **options) -> Validation:
+    used = list(dict.fromkeys([*columns, *(c for ref in references for c in ref.columns)]))
+    return cross_validate(coxnet(n_bootstrap=0, **options), table[used], OUTCOME.values(table), folds=FOLDS,
+                          repeats=REPEATS, random_state=SEED, n_jobs=jobs, references=references, columns=columns)
+
+
+def best_of(results: dict[str, Validation]) -> str:
+    return max(results, key=lambda name: results[name].metrics["c_index"].value)
+
+
+def choose(table: pd.DataFrame, jobs: int) -> tuple[str, dict[str, Validation], Validation, Validation]:
+    """The rule: (the chosen candidate, each candidate alone, the best against the others, ComBat against none)."""
+    options = candidates(table)
+    alone = {}
+    for name, columns in options.items():
+        started = time.perf_counter()
+        alone[name] = validate(table, columns, jobs)
+        print(f"{name}: C-index {alone[name].metrics['c_index']} in {time.perf_counter() - started:.0f} s", flush=True)
+    best = best_of(alone)
+    others = [Reference(name, tuple(columns), ("coxnet", None)) for name, columns in options.items() if name != best]
+    against = validate(table, options[best], jobs, others)
+    worse = {c.reference.name for c in against.comparisons if c.differences["c_index"].lower > 0}
+    chosen = next(name for name in options if name == best or name not in worse)
+    plain = Reference("radiomics + clinical, not harmonised", tuple(options["radiomics + clinical"]), ("coxnet", None))
+    harmonised = validate(table, [*options["radiomics + clinical"], SOURCE], jobs, [plain], batch=SOURCE)
+    return chosen, alone, against, harmonised
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=nsclc_features.DEFAULT_DATA_DIR)
     parser.add_argument("--recompute-features", action="store_true", help="extract the features from the crops again")
-    parser.add_argument("--no-comparison", action="store_true", help="train the default model only")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
 
     table, excluded = build_table(args.data_dir, args.recompute_features)
     started = time.perf_counter()
-    model = SurvivalModel(learner="coxnet", horizon=HORIZON, n_bootstrap=BOOTSTRAP, random_state=SEED)
+    chosen, alone, against, harmonised = choose(table, args.jobs)
+    best = best_of(alone)
+    columns = candidates(table)[chosen]
     notes = [
         f"{len(excluded)} crop(s) excluded (listed above); {int(pd.read_csv(nsclc_features.CASES_CSV)['touches_border'].sum())} "
         "crops whose tumor touches the crop border were kept: their shape features describe the cropped tumor, as a "
         "user's cropped scan would.",
         "The two source cohorts differ in follow-up and event rate (l1: mostly deceased, l2: mostly censored); the model "
         "has not been validated on a third cohort.",
+        "Inputs chosen by a rule fixed before training: of tumor volume alone, clinical alone, volume + clinical and "
+        "radiomics + clinical (each a coxnet model, the same nested cross-validation), the simplest whose C-index is "
+        f"not clearly below the best one's (the paired difference's 95% interval above 0). Best: {best} "
+        f"({alone[best].metrics['c_index']}); chosen: {chosen}. Nested C-index of each: "
+        + "; ".join(f"{name} {result.metrics['c_index']}" for name, result in alone.items()) + ".",
     ]
     card = CardInfo(**{**CARD.__dict__, "notes": notes})
-    result = train_model(table, OUTCOME, model=model, folds=FOLDS, repeats=REPEATS, n_jobs=args.jobs, info=card,
-                         excluded_cases=excluded)
+    clinical = [column for column in columns if column in CLINICAL] or None
+    result = train_model(table[[*columns, *OUTCOME.columns]], OUTCOME, model=coxnet(n_bootstrap=BOOTSTRAP), folds=FOLDS,
+                         repeats=REPEATS, n_jobs=args.jobs, info=card, excluded_cases=excluded, clinical=clinical)
     fingerprint = save_model(result.model, OUTCOME, MODEL_DIR, result.card, result.card_markdown,
-                             load_settings(preset=nsclc_features.PRESET))
+                             load_settings(preset=nsclc_features.PRESET), result.references)
     print(result.validation.summary())
-    print(f"default model -> {MODEL_DIR} (fingerprint {fingerprint}) in {time.perf_counter() - started:.0f} s")
-    if not args.no_comparison:
-        compare(table, result.validation, args.jobs)
+    print(f"default model ({chosen}) -> {MODEL_DIR} (fingerprint {fingerprint}) in {time.perf_counter() - started:.0f} s")
+    write_results(table, chosen, alone, against, harmonised, result.validation)
 
 
-def compare(table: pd.DataFrame, default: Validation, jobs: int) -> None:
-    """The default model next to simpler and other models, by the same nested cross-validation."""
+def write_results(table: pd.DataFrame, chosen: str, alone: dict[str, Validation], against: Validation,
+                  harmonised: Validation, default: Validation) -> None:
     y = OUTCOME.values(table)
-    radiomics = [column for column in table.columns if column not in CLINICAL and column not in OUTCOME.columns]
-    variants = {
-        "coxnet, radiomics + clinical (default model)": default,
-        "coxnet, clinical only": ("coxnet", CLINICAL),
-        "coxnet, radiomics only": ("coxnet", radiomics),
-        "random survival forest, radiomics + clinical": ("rsf", radiomics + CLINICAL),
-    }
-    results: dict[str, Validation] = {}
-    for name, variant in variants.items():
-        started = time.perf_counter()
-        if isinstance(variant, Validation):
-            results[name] = variant
-            continue
-        learner, columns = variant
-        model = SurvivalModel(learner=learner, horizon=HORIZON, n_bootstrap=0, random_state=SEED)
-        results[name] = cross_validate(model, table[columns], y, folds=FOLDS, repeats=REPEATS, random_state=SEED, n_jobs=jobs)
-        print(f"{name}: C-index {results[name].metrics['c_index']} in {time.perf_counter() - started:.0f} s", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {"horizon_days": HORIZON, "folds": FOLDS, "repeats": REPEATS, "seed": SEED, "cases": len(table),
-               "events": int(y["event"].sum()), "versions": library_versions(),
-               "models": {name: result.to_dict() for name, result in results.items()}}
+               "events": int(y["event"].sum()), "versions": library_versions(), "chosen": chosen,
+               "candidates": {name: result.to_dict() for name, result in alone.items()},
+               "best_against_others": against.to_dict(), "harmonised": harmonised.to_dict(), "default": default.to_dict()}
     (RESULTS / "nsclc_survival.json").write_text(json.dumps(summary, indent=2))
-    log_rank = figures(table, y, results["coxnet, radiomics + clinical (default model)"])
+    log_rank = figures(table, y, default)
+    differences = {c.reference.name: c.differences["c_index"] for c in against.comparisons}
     lines = [
-        "# NSCLC overall survival: the default model and its comparators", "",
+        "# NSCLC overall survival: the default model, its candidates and references", "",
         "Generated by `scripts/train_default_model.py`; do not edit by hand. "
         f"{len(table)} patients ({int(y['event'].sum())} deaths) of the public NSCLC crops; nested cross-validation "
-        f"({REPEATS} x {FOLDS}-fold stratified by event, 5-fold inner folds, seed {SEED}); means over test folds with 95% "
-        "intervals from resampling the patients. AUC and Brier score at 2 years (730.5 days), weighted for censoring.",
-        "", "| model | C-index | 2-year AUC | 2-year Brier score |", "|---|---|---|---|",
+        f"({REPEATS} x {FOLDS}-fold stratified by event, 5-fold inner folds, seed {SEED}), coxnet for every candidate; "
+        "means over test folds with 95% intervals from resampling the patients. AUC and Brier score at 2 years (730.5 "
+        "days), weighted for censoring.", "",
+        "## The candidates and the rule", "",
+        "| candidate | columns | C-index | 2-year AUC | 2-year Brier score | best minus it, C-index |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, result in results.items():
-        m = result.metrics
-        lines.append(f"| {name} | {_cell(m['c_index'])} | {_cell(m['auc_at_horizon'])} | {_cell(m['brier_at_horizon'])} |")
-    lines += ["", "![Kaplan-Meier curves of the out-of-fold risk tertiles](nsclc_survival_km.png)", "",
-              "Kaplan-Meier curves of the patients split at the tertiles of their out-of-fold predicted risk (averaged over "
-              f"the repeats), with 95% bands and the number at risk; log-rank test between the tertiles: {log_rank}.", "",
-              "![2-year calibration](nsclc_survival_calibration.png)", "",
-              "2-year survival predicted (out of fold) against observed (Kaplan-Meier) in groups of patients."]
+    for name, result in alone.items():
+        m, d = result.metrics, differences.get(name)
+        gap = "(the best)" if d is None else f"{d.value:+.3f} ({d.lower:+.3f} to {d.upper:+.3f})"
+        lines.append(f"| {name} | {len(candidates(table)[name])} | {_cell(m['c_index'])} | {_cell(m['auc_at_horizon'])} | "
+                     f"{_cell(m['brier_at_horizon'])} | {gap} |")
+    lines += [
+        "", f"Rule (fixed before the run): the simplest candidate not clearly worse than the best ({best_of(alone)}), "
+        "clearly worse meaning that the best one's paired C-index difference against it has a 95% interval above 0. "
+        f"Chosen: **{chosen}**.", "",
+        "## The default model beside its references", "", "```", default.summary(), "```", "",
+        "## Harmonising the two source cohorts", "",
+        f"ComBat by `{SOURCE}` (l1, l2), fitted inside every training fold, on radiomics + clinical: "
+        + "; ".join(f"{LABELS[n]} {harmonised.metrics[n]}" for n in ("c_index", "auc_at_horizon")) + ". "
+        + harmonised.verdicts()[0] + " Harmonisation stays off by default unless it helps.", "",
+        "![Kaplan-Meier curves of the out-of-fold risk tertiles](nsclc_survival_km.png)", "",
+        "Kaplan-Meier curves of the patients split at the tertiles of the default model's out-of-fold predicted risk "
+        f"(averaged over the repeats), with 95% bands and the number at risk; log-rank test between the tertiles: {log_rank}.",
+        "", "![2-year calibration](nsclc_survival_calibration.png)", "",
+        "2-year survival predicted (out of fold) against observed (Kaplan-Meier) in groups of patients.",
+    ]
     (RESULTS / "nsclc_survival.md").write_text("\n".join(lines) + "\n")
 
 

@@ -36,7 +36,8 @@ from ..timing import StageClock
 from ..volume import Volume
 from .grid import to_input_grid, tumor_mask
 from .heatmap import Heatmap, display_range
-from .model_inputs import RADIOMIC_NAME, NotExplainableError, covariate_values, model_inputs, model_settings, restricted_settings
+from ..predict.table import RADIOMIC_NAME
+from .model_inputs import NotExplainableError, covariate_values, model_inputs, model_settings, restricted_settings
 from .scores import model_rows, score_units, towards
 
 # Voxel rows passed through the model at a time: bounds the memory of the model's table.

@@ -8,7 +8,6 @@ covariates are one number per case.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +16,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..predict import SavedModel
+from ..predict.table import RADIOMIC_NAME
 
-# pyradiomics names its features <image type>_<class>_<feature>, e.g. log-sigma-1-0-mm-3D_glcm_Imc1.
-RADIOMIC_NAME = re.compile(r"^(?P<image>[A-Za-z0-9-]+)_(?P<cls>firstorder|shape|shape2D|glcm|glrlm|glszm|gldm|ngtdm)_(?P<feature>\w+)$")
 
 
 class NotExplainableError(InputError):
@@ -57,6 +55,8 @@ def model_inputs(saved: SavedModel) -> ModelInputs:
 
 def used_kept_columns(learner: Any) -> np.ndarray:
     """Indices (into the filter's kept columns) that the fitted learner reads."""
+    if hasattr(learner, "linear_"):  # the ensemble: what either member reads
+        return np.union1d(used_kept_columns(learner.linear_), used_kept_columns(learner.trees_))
     if hasattr(learner, "coef_"):  # logistic, coxnet
         return np.flatnonzero(np.asarray(learner.coef_) != 0)
     if hasattr(learner, "booster_"):  # LightGBM

@@ -44,18 +44,20 @@ LABELS = {"volume": "tumor volume alone", "clinical": "clinical covariates alone
 
 @dataclass(frozen=True)
 class Reference:
-    """One reference: its name (``volume``, ``clinical``, ``plain``) and the columns it uses."""
+    """One reference: its name (``volume``, ``clinical``, ``plain``, or a label of the caller's) and the
+    columns it uses; ``learner``: (learner, grid) instead of the plain learner, to compare candidates."""
 
     name: str
     columns: tuple[str, ...]
+    learner: tuple[str, dict[str, list[Any]] | None] | None = None
 
     @property
     def label(self) -> str:
-        return LABELS[self.name]
+        return LABELS.get(self.name, self.name)
 
     def model_for(self, model: OutcomeModel) -> OutcomeModel:
-        """An unfitted plain model for this reference, with ``model``'s folds, seed and horizon and no bootstrap."""
-        learner, grid = PLAIN_LEARNERS[model.kind]
+        """An unfitted model for this reference, with ``model``'s folds, seed and horizon and no bootstrap."""
+        learner, grid = self.learner or PLAIN_LEARNERS[model.kind]
         params = {"learner": learner, "param_grid": grid, "inner_folds": model.inner_folds, "n_bootstrap": 0,
                   "random_state": model.random_state, "correlation_threshold": model.correlation_threshold}
         if isinstance(model, SurvivalModel):

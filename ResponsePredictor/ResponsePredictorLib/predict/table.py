@@ -152,11 +152,14 @@ def _examples(values: Sequence | np.ndarray | pd.Index, limit: int = 3) -> str:
     return shown + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
 
 
-# A radiomic feature's name holds its class between underscores: <image type>_<class>_<Feature>, with an
+# pyradiomics names a feature <image type>_<class>_<Feature> (log-sigma-1-0-mm-3D_glcm_Imc1), here with an
 # optional prefix (a scan's name, a region's) before the image type.
-_RADIOMIC = re.compile(r".+_(" + "|".join(map(re.escape, FEATURE_CLASSES)) + r")_[A-Z][A-Za-z0-9]*$")
+RADIOMIC_NAME = re.compile(
+    r"^(?:(?P<prefix>.+)_)?(?P<image>[A-Za-z0-9-]+)_(?P<cls>" + "|".join(map(re.escape, FEATURE_CLASSES))
+    + r")_(?P<feature>[A-Z]\w*)$"
+)
 
 
 def is_radiomic(column: str) -> bool:
     """Whether a column is a radiomic feature (or an extraction's diagnostic entry) by its name."""
-    return column.startswith(DIAGNOSTICS_PREFIX) or _RADIOMIC.search(column) is not None
+    return column.startswith(DIAGNOSTICS_PREFIX) or RADIOMIC_NAME.match(column) is not None

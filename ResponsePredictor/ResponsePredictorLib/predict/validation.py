@@ -169,13 +169,15 @@ def cross_validate(
     n_resamples: int = 1000,
     n_jobs: int = 1,
     references: Sequence[Reference] = (),
+    columns: Sequence[str] | None = None,
 ) -> Validation:
-    """Nested cross-validation of ``model`` (which is cloned; bootstrap refits are skipped), and of each
-    of ``references`` on the same folds."""
+    """Nested cross-validation of ``model`` (which is cloned; bootstrap refits are skipped) on ``columns`` of
+    ``X`` (default: all), and of each of ``references`` on its own columns of ``X``, on the same folds."""
     from joblib import Parallel, delayed
 
     model = _for_validation(model, y)
-    predictors = [(model, list(X.columns))] + [(ref.model_for(model), list(ref.columns)) for ref in references]
+    own = list(X.columns) if columns is None else list(columns)
+    predictors = [(model, own)] + [(ref.model_for(model), list(ref.columns)) for ref in references]
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state)
     splits = list(splitter.split(X, outcome_strata(y)))
     # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
