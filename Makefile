@@ -65,8 +65,9 @@ bench-cohort: $(REFERENCE_STAMP)
 	$(REFERENCE_PY) benchmarks/bench_cohort.py
 	$(REFERENCE_PY) benchmarks/bench_cohort_resume.py
 
-# The engine under Python 3.12 as Slicer 5.12.3 has it, in a fresh venv (not in CI: it downloads
-# torch for CUDA, about 3 GB, since PyPI has no CPU-only torch for Python 3.12 on Linux x86_64):
+# The engine under Python 3.12 (this machine's 3.12.1; Slicer 5.12.3 ships 3.12.10) with Slicer 5.12.3's
+# packages, in a fresh venv (not in CI: it downloads torch for CUDA, about 3 GB, since PyPI has no
+# CPU-only torch for Python 3.12 on Linux x86_64):
 # 1. every package Slicer 5.12.3 bundles, at its version (its constraints file, SimpleITK included);
 # 2. torch and torchvision, as the PyTorch extension installs them;
 # 3. Resources/requirements.txt from wheels only, the bundled packages and torch held, as first use does;
@@ -74,12 +75,15 @@ bench-cohort: $(REFERENCE_STAMP)
 # 5. a check that no bundled package changed version.
 SLICER_CONSTRAINTS ?= ../shared/slicer/slicer-5.12.3-python-constraints.txt
 SLICER_TORCH ?= torch==2.13.0
-SLICER_VENV := out/slicer-py312/venv
+# Everything the target makes, deleted first: a fixed folder under out/, which not even the command
+# line can change (make's "override"), so that no user folder is ever deleted.
+override SLICER_OUT := out/slicer-py312
+SLICER_VENV := $(SLICER_OUT)/venv
 SLICER_PY := $(SLICER_VENV)/bin/python
-SLICER_DEMO_OUT ?= out/slicer-py312-demo
+SLICER_DEMO_OUT := $(SLICER_OUT)/demo
 
 slicer-py312:
-	rm -rf $(SLICER_VENV) $(SLICER_DEMO_OUT)
+	rm -rf $(SLICER_OUT)
 	PYENV_VERSION=3.12.1 python3.12 -m venv $(SLICER_VENV)
 	$(SLICER_PY) -m pip install --quiet --upgrade pip
 	$(SLICER_PY) -m pip install --quiet --only-binary=:all: -r $(SLICER_CONSTRAINTS)

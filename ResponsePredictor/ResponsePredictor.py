@@ -1,8 +1,11 @@
 """ResponsePredictor: the 3D Slicer module. It wires the panel to ResponsePredictorLib.slicer_module, which
 decides; ``ResponsePredictorLogic.process`` runs a case from the Python console."""
 
+from __future__ import annotations  # the annotations name the engine's types, not imported on an old Slicer
+
 import logging
 import sys
+from pathlib import Path
 
 import qt
 import slicer
@@ -16,10 +19,10 @@ from ResponsePredictorLib.slicer_module import compatibility
 UNSUPPORTED = compatibility.unsupported_reason(sys.version_info[:2],
                                                compatibility.slicer_version(getattr(slicer, "app", None)))
 if UNSUPPORTED is None:
-    from slicer.i18n import tr as _
-    from slicer.i18n import translate
+    from slicer.i18n import tr as _, translate
 
-    from ResponsePredictorLib.slicer_module import background, display, first_use, panel, results, seed, self_test
+    from ResponsePredictorLib.slicer_module import background, display, first_use, panel, results, self_test
+    from ResponsePredictorLib.slicer_module import seed as tumor_click  # process() takes a seed= argument
     from ResponsePredictorLib.slicer_module.parameters import ResponsePredictorParameterNode
 else:  # an older Slicer: the module loads and says why it cannot run, rather than failing on its Python
     logging.error(UNSUPPORTED)
@@ -72,7 +75,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = ResponsePredictorLogic()
-        self._seedWatcher = seed.SeedWatcher(lambda action: qt.QTimer.singleShot(0, action), self._updateButtons)
+        self._seedWatcher = tumor_click.SeedWatcher(lambda action: qt.QTimer.singleShot(0, action), self._updateButtons)
         self._runs = results.RunMonitor(self, self.logic.finishRun,
                                         lambda: self._parameterNode or self.logic.getParameterNode())
         # Only tables and heatmaps this module made can be chosen as outputs: they are refilled.
@@ -81,25 +84,25 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        slicer.app.connect("aboutToQuit()", self._discardRun)
+        slicer.app.connect("aboutToQuit()", self._endRun)
         for button, step in ((self.ui.applyButton, "all"), (self.ui.segmentButton, "segment"),
                              (self.ui.predictButton, "predict"), (self.ui.explainButton, "explain")):
             button.connect("clicked(bool)", lambda checked, step=step: self.onRun(step))
         self.ui.cancelButton.connect("clicked(bool)", lambda checked: self._runs.cancel())
         self.ui.clearTumorButton.connect("clicked(bool)", lambda checked: self._parameterNode
-                                         and seed.clear_tumor_location(self._parameterNode))
-        self.ui.seedSelector.connect("nodeAddedByUser(vtkMRMLNode*)", seed.make_single_point)
+                                         and tumor_click.clear_tumor_location(self._parameterNode))
+        self.ui.seedSelector.connect("nodeAddedByUser(vtkMRMLNode*)", tumor_click.make_single_point)
         self.ui.installButton.connect("clicked(bool)", self.onInstall)
         self.ui.showTableButton.connect("clicked(bool)", self.onShowTable)
         self.ui.heatmapOpacitySlider.connect("valueChanged(double)", self.onOpacityChanged)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
-        self._discardRun()
+        self._endRun()
         self.removeObservers()
-        if self._seedWatcher is not None:
+        if self.logic:
             self._seedWatcher.follow(None)
-            slicer.app.disconnect("aboutToQuit()", self._discardRun)
+            slicer.app.disconnect("aboutToQuit()", self._endRun)
 
     def enter(self) -> None:
         if self.logic:
@@ -110,7 +113,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.setParameterNode(None)  # a run goes on: its results are loaded into its nodes when it ends
 
     def onSceneStartClose(self, caller, event) -> None:
-        self._discardRun(_("Cancelled: the scene was closed."))
+        self._runs.discard(_("Cancelled: the scene was closed."))  # the timer's ticks see it end
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -157,11 +160,11 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.ui.progressBar.visible = False
             self._updateButtons()
 
-    def _discardRun(self, message=None) -> None:
-        """Cancel the run going on and drop it, loading nothing: the scene is closing, or Slicer is."""
+    def _endRun(self) -> None:
+        """Slicer quits or the module goes: end the run now, loading nothing (no tick comes after)."""
         self._timer.stop()
         if self._runs is not None:
-            self._runs.discard(message)
+            self._runs.discard(_("Cancelled: Slicer is closing."), wait=True)
             self.ui.progressBar.visible = False
 
     def showProgress(self, percent, text) -> None:
@@ -179,16 +182,15 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def showResults(self, outputs, settings) -> None:
         if not outputs.features:  # the segment step alone
             return
-        view = panel.results_view(outputs, background.model_card(background.model_folder(settings.predictionModel)))
+        view = panel.results_view(outputs, background.model_card(settings.predictionModel))
         self.ui.predictionLabel.text, self.ui.intervalLabel.text = view.headline, view.interval
         self.ui.intendedUseLabel.text, self.ui.contributionsLabel.text = view.intended_use, view.contributions
         self.ui.resultsCollapsibleButton.collapsed = False
 
     def onOpacityChanged(self, opacity: float) -> None:
         parameters = self._parameterNode
-        if parameters and parameters.outputHeatmap and parameters.inputVolume:
-            display.show_heatmap_in_slice_views(slicer.mrmlScene, parameters.inputVolume,
-                                                parameters.outputHeatmap, opacity)
+        if parameters and parameters.outputHeatmap:
+            display.set_heatmap_opacity(slicer.mrmlScene, parameters.outputHeatmap, opacity)
 
     def onShowTable(self) -> None:
         table = self._parameterNode.outputTable if self._parameterNode else None
@@ -204,9 +206,8 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.logic.installDependencies(confirm=True, wheelFolder=folder)
 
     def _ensureDependencies(self) -> bool:
-        if not self.logic.missingDependencies():
-            return True
-        self.onInstall()
+        if self.logic.missingDependencies():
+            self.onInstall()
         return not self.logic.missingDependencies()
 
 
@@ -231,16 +232,17 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
     def _idle():  # waiting from the Python console, Slicer goes on handling its events
         return getattr(getattr(slicer, "app", None), "processEvents", None)
 
-    def startRun(self, settings, step: str, covariates=None):
+    def startRun(self, settings, step: str, covariates=None) -> results.CaseJob:
         """Start ``step`` for ``settings`` (a panel.RunSettings) in a background process; returns its CaseJob."""
+        first_use.require_dependencies()
         return results.start_case(settings, step, covariates, **self._places())
 
-    def finishRun(self, job):
+    def finishRun(self, job) -> tuple[background.CaseOutputs, display.CaseNodes]:
         """Load a finished run into its nodes: returns (CaseOutputs, CaseNodes)."""
         return results.finish_case(job, slicer.modules.volumerendering.logic())
 
     def process(self, inputVolume, seed=None, roi=None, segmentation=None, step: str = "all", covariates=None,
-                timeout=None, **settings):
+                timeout=None, **settings) -> tuple[background.CaseOutputs, display.CaseNodes]:
         """Run ``step`` on a case and wait while Slicer stays responsive; returns (CaseOutputs, CaseNodes).
         Each call makes new output nodes unless given (outputSegmentation=, outputTable=, outputHeatmap=);
         ``settings``: the parameter node's fields (segmentId, predictionModel as str or Path, device...)."""
@@ -253,12 +255,13 @@ class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
         finally:
             job.run.cleanup()
 
-    def startCohort(self, manifest, outputFolder, **options):
+    def startCohort(self, manifest, outputFolder, **options) -> background.CohortRun:
         """Start a manifest of cases in the background, as ``responsepredictor run`` (resumable); returns
         the run at once: ``poll()``, ``progress()``, ``cancel()``, its log at ``log_path``."""
+        first_use.require_dependencies()
         return background.CohortRun.start(manifest, outputFolder, **options, **self._places())
 
-    def runCohort(self, manifest, outputFolder, wait: bool = True, timeout=None, **options):
+    def runCohort(self, manifest, outputFolder, wait: bool = True, timeout=None, **options) -> Path | background.CohortRun:
         """``startCohort``; with ``wait``, wait while Slicer stays responsive (progress in the log) and
         return the cohort page, else return the run at once. A failure says where the log is."""
         run = self.startCohort(manifest, outputFolder, **options)

@@ -4,7 +4,7 @@ Each behaves like the real thing where the module depends on it:
 
 - ``FakeRun`` has ``background.BackgroundRun``'s methods and ends as the test says; its results and
   failures are what ``BackgroundRun.result()`` gives (``CaseOutputs``, ``JobFailed`` with a kind),
-  and ``fake_start`` checks the settings with the real ``JobRequest``, as ``BackgroundRun.start`` does.
+  and ``fake_start`` checks the settings as ``BackgroundRun.start`` does (``check_settings``).
 - ``FakeUi`` / ``FakeWidget``: the .ui's widgets as the module file uses them (properties set,
   signals connected); test_ui.py checks that the names exist in the .ui.
 - ``FakeApp``: ``slicer.app`` as the module reads it (version, temporary folder, events, signals).
@@ -15,6 +15,7 @@ Each behaves like the real thing where the module depends on it:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import sys
 import types
@@ -55,15 +56,14 @@ class FakeRun:
         return self.code
 
     def cancel(self) -> None:
+        """As the real run: it returns at once and the run ends by the next ``poll``; a run that had
+        ended keeps its result."""
         if self.code is None:
             self.cancelled = True
             self.code = 1
 
     def progress(self):
         return self._progress
-
-    def last_line(self) -> str:
-        return self._progress.message
 
     def log(self) -> str:
         return "the run's log"
@@ -87,9 +87,11 @@ class FakeRun:
 def fake_start(runs: list, outputs_for):
     """A ``BackgroundRun.start`` that records its runs (``runs``) and gives each ``outputs_for(settings)``."""
     def start(image, mask=None, *, python=None, launch=None, work_root=None, **settings):
-        from ResponsePredictorLib.slicer_module.background import JobRequest
+        from ResponsePredictorLib.slicer_module.background import JobRequest, check_settings
 
-        JobRequest(image=Path("image.nrrd"), mask=None if mask is None else Path("mask.nrrd"), **settings)
+        check_settings(has_mask=mask is not None, **settings)
+        unknown = set(settings) - {field.name for field in dataclasses.fields(JobRequest)}
+        assert not unknown, f"not settings of a run: {unknown}"
         run = FakeRun(outputs_for(settings), settings={**settings, "mask": mask, "image": image, "launch": launch,
                                                         "work_root": work_root})
         runs.append(run)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ResponsePredictorLib import engine_status
-from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, main
 from ResponsePredictorLib.engine_status import Ending, Progress, parse_progress, progress_line, read_ending
 from ResponsePredictorLib.resources import sample_case
 
@@ -51,6 +51,21 @@ def test_the_marker_records_a_bad_command_line(status_file):
     with pytest.raises(SystemExit):
         main(["run"])
     assert read_ending(status_file) == Ending(EXIT_USAGE, "bad command line (see the log)")
+
+
+@pytest.mark.parametrize("code", [5, "a library gave up"])
+def test_another_exit_is_not_taken_for_a_bad_command_line(status_file, monkeypatch, code):
+    from ResponsePredictorLib.cli import report_command
+
+    def exits(args):
+        raise SystemExit(code)  # as a library calling sys.exit would
+
+    monkeypatch.setattr(report_command, "run", exits)
+    with pytest.raises(SystemExit):
+        main(["report", "anywhere"])
+    ending = read_ending(status_file)
+    assert ending.exit == (code if code == 5 else EXIT_INTERNAL)
+    assert ending.error.startswith("internal error") and "report it" in ending.error and "command line" not in ending.error
 
 
 def test_the_marker_records_an_internal_error_and_the_traceback_still_shows(status_file, monkeypatch):

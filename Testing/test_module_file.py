@@ -102,7 +102,7 @@ def test_engine_names_used_by_the_module_exist():
                     imported[alias.asname or alias.name] = (submodule, None)
                 else:
                     imported[alias.asname or alias.name] = (package_module, alias.name)
-    assert {"background", "panel", "results", "seed", "compatibility"} <= set(imported)
+    assert {"background", "panel", "results", "tumor_click", "compatibility"} <= set(imported)
     used = [(node.value.id, node.attr) for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported]
     for local, (module, name) in imported.items():
@@ -235,23 +235,44 @@ def test_closing_the_scene_during_a_run_cancels_it_and_loads_nothing(panel_widge
     widget = panel_widget
     widget.ui.applyButton.emit("clicked(bool)", False)
     widget.onSceneStartClose(scene, scene.StartCloseEvent)
-    assert runs[0].cancelled and runs[0].cleaned and not widget._timer.isActive()
+    # Told to stop, not waited for: the timer's next tick sees it end and cleans up.
+    assert runs[0].cancelled and not runs[0].cleaned and widget._timer.isActive()
     assert widget.ui.statusLabel.text == "Cancelled: the scene was closed."
     scene.Clear(0)
-    widget._pollRun()  # a tick already queued: nothing happens
     widget.onSceneEndClose(scene, scene.EndCloseEvent)
-    assert not errors
+    widget._pollRun()
+    assert runs[0].cleaned and not widget._timer.isActive() and not errors
+    assert widget.ui.statusLabel.text == "Cancelled: the scene was closed."
     assert not scene.GetNodesByClass("vtkMRMLSegmentationNode").GetNumberOfItems()
     assert widget._parameterNode.outputSegmentation is None
 
 
-def test_slicer_quitting_during_a_run_cancels_it(panel_widget, app, runs, errors):
+def test_slicer_quitting_during_a_run_ends_it_at_once(panel_widget, app, runs, errors):
     widget = panel_widget
     widget.ui.applyButton.emit("clicked(bool)", False)
-    app.emit("aboutToQuit()")
+    app.emit("aboutToQuit()")  # no tick comes after: the run is ended and cleaned up now
     assert runs[0].cancelled and runs[0].cleaned and not widget._timer.isActive() and not errors
     widget.cleanup()  # the module is unloaded next: nothing left to end, nothing raises
     assert "aboutToQuit()" not in app.connections or not app.connections["aboutToQuit()"]
+
+
+def test_the_opacity_slider_changes_the_heatmap_where_it_is_shown_and_nothing_else(panel_widget, scene, sample):
+    from ResponsePredictorLib.slicer_module import display, nodes
+
+    widget = panel_widget
+    scan = widget._parameterNode.inputVolume
+    heatmap = display.heatmap_to_volume(case_outputs(sample[1]).heatmap, scene)
+    other = nodes.volume_to_node(sample[0], scene, "another scan")
+    red, green = (scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode") for _ in range(2))
+    display.show_heatmap_in_slice_views(scene, scan, heatmap, 0.6)
+    green.SetBackgroundVolumeID(other.GetID())  # the user shows something else in one view
+    green.SetForegroundVolumeID(None)
+    green.SetForegroundOpacity(0.3)
+    widget._parameterNode.outputHeatmap = heatmap
+    widget.onOpacityChanged(0.25)
+    assert (red.GetForegroundVolumeID(), red.GetForegroundOpacity()) == (heatmap.GetID(), 0.25)
+    assert (green.GetBackgroundVolumeID(), green.GetForegroundVolumeID(), green.GetForegroundOpacity()) == (
+        other.GetID(), None, 0.3)
 
 
 def test_cancel_ends_the_run_without_an_error_dialog_and_a_crash_says_so(panel_widget, runs, errors, monkeypatch):
@@ -269,6 +290,18 @@ def test_cancel_ends_the_run_without_an_error_dialog_and_a_crash_says_so(panel_w
     widget._runs.job.run.finish(1)
     widget._pollRun()
     assert len(errors) == 1 and "ran out of memory" in errors[0][0]
+
+
+def test_runs_from_the_console_say_to_install_the_packages_first(module, scene, sample, runs, monkeypatch):
+    from ResponsePredictorLib.slicer_module import first_use, nodes
+
+    monkeypatch.setattr(first_use, "missing_dependencies", lambda: ["psutil>=5.9"])  # a fresh Slicer
+    logic = module.ResponsePredictorLogic()
+    scan = nodes.volume_to_node(sample[0], scene, "CT")
+    for start in (lambda: logic.process(scan, seed=(1.0, 2.0, 3.0)), lambda: logic.runCohort("cases.csv", "out")):
+        with pytest.raises(RuntimeError, match=r"psutil>=5.9.*installDependencies\(\) first"):
+            start()
+    assert runs == []
 
 
 def test_process_accepts_paths_as_str_or_path_and_makes_new_nodes_each_call(module, scene, sample, runs, rendering):
@@ -355,8 +388,8 @@ def test_install_asks_first_then_runs_the_plan(module, monkeypatch, has_packagin
     assert calls == []
 
     monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda *args, **kwargs: True)
-    with pytest.raises(RuntimeError, match="still missing"):  # the fake pip installed nothing
-        logic.installDependencies()
+    with pytest.raises(RuntimeError, match="still missing.*Python console.*press Install again"):  # the fake pip
+        logic.installDependencies()  # installed nothing: the user is told what to do
     if has_packaging:
         assert [call[:2] for call in calls] == [("pip_ensure", ["PyWavelets>=1.6", "monai>=1.4"])]
         assert "skip_in_testing" not in calls[0][2]  # Slicer's default: testing mode installs nothing
@@ -370,6 +403,11 @@ def test_install_asks_first_then_runs_the_plan(module, monkeypatch, has_packagin
         logic.installDependencies(wheelFolder=str(tmp_path))
     assert [call[0] for call in calls] == ["pip_install"]
     assert calls[0][1][:3] == ["--no-index", "--find-links", str(tmp_path)]
+
+    slicer.app.testing = True  # Slicer's testing mode: pip_ensure installs nothing, and says nothing
+    calls.clear()
+    with pytest.raises(RuntimeError, match="still missing" if not has_packaging else "testing mode"):
+        logic.installDependencies()
 
 
 def test_torch_comes_from_the_pytorch_extension_with_the_engines_floor(module, monkeypatch):

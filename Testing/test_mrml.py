@@ -15,8 +15,7 @@ if not hasattr(slicer, "vtkMRMLScene"):
 vtk = pytest.importorskip("vtk")
 
 from ResponsePredictorLib.slicer_module import nodes as mrml  # noqa: E402  (after the skip: it imports slicer)
-from ResponsePredictorLib.errors import GeometryMismatchError, ImageContentError, InputError, MaskError  # noqa: E402
-from ResponsePredictorLib.features import FeatureResult  # noqa: E402
+from ResponsePredictorLib.errors import ImageContentError, InputError, MaskError  # noqa: E402
 from ResponsePredictorLib.volume import Volume, read_volume, write_volume  # noqa: E402
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -222,81 +221,14 @@ def test_segmentation_errors(scene, sample):
         mrml.labelmap_from_segmentation(segmentation_node, reference)
 
 
-def test_mask_from_node_takes_segmentations_and_label_maps(scene, sample):
-    image, mask = sample
-    reference = mrml.volume_to_node(image, scene, "ct")
-    from_segmentation = mrml.mask_from_node(make_segmentation(scene, mask, ["Tumor"]), reference)
-    from_labelmap = mrml.mask_from_node(mrml.volume_to_node(mask, scene, "tumor", labelmap=True), reference)
-    np.testing.assert_array_equal(from_segmentation.volume.array, mask.array)
-    np.testing.assert_array_equal(from_labelmap.volume.array, mask.array)
-    assert from_segmentation.names == {1: "Tumor"} and from_labelmap.names == {1: "label 1"}
-
-    shifted = Volume(mask.array, mask.spacing, (mask.origin[0] + 5, *mask.origin[1:]), mask.direction)
-    with pytest.raises(GeometryMismatchError, match="'shifted' is not on the voxel grid of 'ct'.*origin"):
-        mrml.mask_from_node(mrml.volume_to_node(shifted, scene, "shifted", labelmap=True), reference)
-    blank = mrml.volume_to_node(mask.with_array(np.zeros_like(mask.array)), scene, "blank", labelmap=True)
-    with pytest.raises(MaskError, match="'blank' is empty"):
-        mrml.mask_from_node(blank, reference)
-    with pytest.raises(InputError, match="No mask"):
-        mrml.mask_from_node(None, reference)
-
-
-# --- tables ----------------------------------------------------------------------------------
-
-
-def synthetic_results() -> list[tuple[str, FeatureResult]]:
-    features_a = {"original_shape_MeshVolume": 1234.5, "original_firstorder_Mean": -12.25,
-                  "original_glcm_Contrast": 0.1}
-    features_b = {name: value * 3 + 1 for name, value in features_a.items()}
-    features_b["original_glcm_Contrast"] = float("nan")
-    return [("case_a", FeatureResult(1, features_a)), ("case_b", FeatureResult(2, features_b))]
-
-
-def table_as_rows(table_node) -> tuple[list[str], list[list]]:
-    table = table_node.GetTable()
-    columns = [table.GetColumnName(index) for index in range(table.GetNumberOfColumns())]
-    rows = [[table.GetValue(row, column).ToString() if column == 0 else table.GetValue(row, column).ToDouble()
-             for column in range(len(columns))] for row in range(table.GetNumberOfRows())]
-    return columns, rows
-
-
-def test_features_to_table(scene):
-    results = synthetic_results()
-    table_node = mrml.features_to_table(results, scene)
-    assert table_node.GetScene() is scene
-    columns, rows = table_as_rows(table_node)
-    names = list(results[0][1].features)
-    assert columns == ["case", *names]
-    assert all(table_node.GetColumnType(name) == vtk.VTK_DOUBLE for name in names)
-    assert table_node.GetColumnType("case") == vtk.VTK_STRING
-    assert len(rows) == len(results)
-    for row, (case, result) in zip(rows, results):
-        assert row[0] == case
-        np.testing.assert_array_equal(row[1:], [result.features[name] for name in names])  # NaN equals NaN here
-
-    # Refilling a given table replaces its content instead of appending to it.
-    again = mrml.features_to_table(results[:1], scene, table_node)
-    assert again is table_node and table_node.GetNumberOfRows() == 1 and table_node.GetNumberOfColumns() == 4
-
-
-def test_features_to_table_errors(scene):
-    results = synthetic_results()
-    with pytest.raises(InputError, match="No feature results"):
-        mrml.features_to_table([], scene)
-    odd = FeatureResult(1, {"original_firstorder_Mean": 1.0})
-    with pytest.raises(InputError, match="'odd' has other features"):
-        mrml.features_to_table([results[0], ("odd", odd)], scene)
-    with pytest.raises(InputError, match="must be a vtkMRMLTableNode"):
-        mrml.features_to_table(results, scene, scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode"))
-
-
 # --- end to end --------------------------------------------------------------------------------
 
 
 def test_features_through_slicer_nodes_equal_features_from_files(scene, sample):
-    """The Slicer path (nodes, segment export, table) gives pyradiomics' numbers for the files."""
+    """The Slicer path (nodes, segment export, the module's table) gives pyradiomics' numbers for the files."""
     pytest.importorskip("radiomics")
     from ResponsePredictorLib.features import FeatureExtractor
+    from ResponsePredictorLib.slicer_module import display
 
     image, mask = sample
     # Shape and first-order features only: enough to catch a wrong grid or mask, and fast.
@@ -306,8 +238,6 @@ def test_features_through_slicer_nodes_equal_features_from_files(scene, sample):
     reference = mrml.volume_to_node(image, scene, "ct")
     label_map = mrml.labelmap_from_segmentation(make_segmentation(scene, mask, ["Tumor"]), reference)
     result = extractor.extract(mrml.volume_from_node(reference), label_map.volume)
-    table_node = mrml.features_to_table([("nsclc070", result)], scene)
-
-    columns, rows = table_as_rows(table_node)
-    assert rows[0][0] == "nsclc070"
-    assert dict(zip(columns[1:], rows[0][1:])) == expected.features
+    table = display.case_to_table(result.features, {}, scene).GetTable()
+    shown = {table.GetValue(row, 1).ToString(): table.GetValue(row, 2).ToDouble() for row in range(table.GetNumberOfRows())}
+    assert shown == expected.features

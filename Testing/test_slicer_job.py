@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
-from slicer_run_helpers import THROUGH_LAUNCHER, assert_all_ended, job_processes, wait_for_engine
+from slicer_run_helpers import (THROUGH_LAUNCHER, RecordingLaunch, assert_all_ended, assert_cancel_ends_them,
+                                assert_failed)
 
 from ResponsePredictorLib.engine_status import Progress
 from ResponsePredictorLib.errors import InputError
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.slicer_module import background as slicer_job
+from ResponsePredictorLib.slicer_module import models
 from ResponsePredictorLib.slicer_module.background import BackgroundRun, JobFailed, JobRequest
 from ResponsePredictorLib.volume import write_volume
 
@@ -84,7 +88,18 @@ def test_command_lines_are_ones_the_engine_accepts(tmp_path, step):
     else:
         assert (args.heatmap or "none") == (request.heatmap_method or "none")
         assert args.quiet  # no progress bar in the log: the progress lines say it
-        assert Path(args.model) == resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
+        assert Path(args.model) == resource_path("Models", models.DEFAULT_OUTCOME_MODEL)
+
+
+@pytest.mark.parametrize("where", ["seed", "roi"])
+def test_negative_coordinates_reach_the_engine(tmp_path, where):
+    # A tumor on the patient's right has a negative x (LPS): argparse must not take it for an option.
+    from ResponsePredictorLib.cli import build_parser
+
+    value = (-12.5, 3.0, 4.0) if where == "seed" else (-30.0, -20.0, -1e-05, -10.0, 5.0, 6.0)
+    request = JobRequest(tmp_path / "ct.nrrd", step="segment", **{where: value})
+    args = build_parser().parse_args(slicer_job.engine_arguments(request, tmp_path))  # exits 2 when refused
+    assert tuple(getattr(args, where)) == value
 
 
 def test_contributions_as_text():
@@ -108,10 +123,16 @@ def test_case_folder_refuses_failed_and_incomplete_cases(tmp_path, sample):
     assert outputs.features == {} and outputs.heatmap is None and outputs.kind is None
 
 
+def segment_in_background(sample, tmp_path, launch=None) -> BackgroundRun:
+    """The segment step on the sample tumor's centre, through the launcher stand-in, on the CPU."""
+    image, mask = sample
+    return BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
+                               work_root=tmp_path, launch=launch)
+
+
 def test_segment_step_runs_through_the_launcher_and_reports_its_stages(sample, tmp_path):
     image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
-                              work_root=tmp_path)
+    run = segment_in_background(sample, tmp_path)
     fractions = []
     try:
         assert run.folder.parent == tmp_path and run.progress().fraction is None  # nothing reported yet
@@ -125,7 +146,7 @@ def test_segment_step_runs_through_the_launcher_and_reports_its_stages(sample, t
         reported = [fraction for fraction in fractions if fraction is not None]
         assert len(set(reported)) >= 2 and reported == sorted(reported)
         assert run.progress() == Progress("write", 0.95, "Writing the tumor mask")
-        assert run.last_line().startswith("tumor: ")
+        assert "\ntumor: " in run.log()
         assert "RP-PROGRESS segment 0.400 Segmenting the tumor" in run.log()
     finally:
         run.cleanup()
@@ -133,34 +154,25 @@ def test_segment_step_runs_through_the_launcher_and_reports_its_stages(sample, t
 
 
 def test_cancel_ends_the_launcher_and_the_engine_and_leaves_no_folder(sample, tmp_path):
-    image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
-                              work_root=tmp_path)
+    launch = RecordingLaunch()
+    run = segment_in_background(sample, tmp_path, launch)
     try:
-        wait_for_engine(run)
-        processes = job_processes(run)
-        run.cancel()  # the launcher ignores SIGTERM and forwards nothing: only ending the tree stops the work
-        assert run.poll() is not None
-        assert_all_ended(processes)
-        with pytest.raises(JobFailed, match="Cancelled") as failure:
-            run.result()
-        assert failure.value.kind == "cancelled"
+        launch.wait_for_engine(run)
+        # The launcher ignores SIGTERM and forwards nothing: only ending the tree stops the work.
+        assert_cancel_ends_them(run, launch.processes())
     finally:
         run.cleanup()
     assert not run.folder.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_an_engine_killed_mid_run_is_reported_as_a_crash_not_as_an_error(sample, tmp_path):
-    image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
-                              work_root=tmp_path)
+    launch = RecordingLaunch()
+    run = segment_in_background(sample, tmp_path, launch)
     try:
-        wait_for_engine(run, stage="load").send_signal(signal.SIGKILL)  # what the system does when memory runs out
+        launch.wait_for_engine(run, stage="load").send_signal(signal.SIGKILL)  # as when memory runs out
         assert run.wait(60) == 1  # the launcher's code for a crash: also that of an internal error
-        with pytest.raises(JobFailed, match="stopped without finishing .it may have run out of memory or crashed") as failure:
-            run.result()
-        assert failure.value.kind == "crashed"
-        assert "Loading the segmentation model" in failure.value.details  # the log so far
+        failure = assert_failed(run, "crashed", "stopped without finishing .it may have run out of memory or crashed")
+        assert "Loading the segmentation model" in failure.details  # the log so far
     finally:
         run.cleanup()
     assert not run.folder.exists()
@@ -174,43 +186,51 @@ def test_bad_input_is_reported_with_the_engines_explanation(sample, tmp_path):
                               work_root=tmp_path)
     try:
         assert run.wait(120) == 3
-        with pytest.raises(JobFailed) as failure:
-            run.result()
-        assert failure.value.kind == "bad input"
-        assert str(failure.value).startswith(f"{not_a_model} is not a model folder")
+        failure = assert_failed(run, "bad input")
+        assert str(failure).startswith(f"{not_a_model} is not a model folder")
     finally:
         run.cleanup()
 
 
 def test_a_timeout_ends_the_whole_run(sample, tmp_path):
-    image, mask = sample
-    run = BackgroundRun.start(image, step="segment", seed=tumor_centre(mask), device="cpu", python=THROUGH_LAUNCHER,
-                              work_root=tmp_path)
+    launch = RecordingLaunch()
+    run = segment_in_background(sample, tmp_path, launch)
     seen: set[psutil.Process] = set()
     try:
-        wait_for_engine(run)
-        run.wait(0.5, idle=lambda: seen.update(job_processes(run)))
+        launch.wait_for_engine(run)
+        run.wait(0.5, idle=lambda: seen.update(launch.processes()))
         assert len(seen) >= 2  # the launcher and the engine were there
         assert_all_ended(list(seen))
-        with pytest.raises(JobFailed, match="longer than the time allowed") as failure:
-            run.result()
-        assert failure.value.kind == "timed out"
+        assert_failed(run, "timed out", "longer than the time allowed")
     finally:
         run.cleanup()
     assert not run.folder.exists()
 
 
-def test_model_ids_and_folders_resolve_to_the_bundled_models(tmp_path):
-    bundled = resource_path("Models", slicer_job.DEFAULT_OUTCOME_MODEL)
+def test_model_ids_and_folders_resolve_to_the_bundled_models(tmp_path, monkeypatch):
+    bundled = resource_path("Models", models.DEFAULT_OUTCOME_MODEL)
     assert slicer_job.model_folder("default") == bundled
-    assert slicer_job.model_folder(slicer_job.DEFAULT_OUTCOME_MODEL) == bundled  # an id, as a saved scene keeps it
+    assert slicer_job.model_folder(models.DEFAULT_OUTCOME_MODEL) == bundled  # an id, as a saved scene keeps it
     assert slicer_job.model_folder(str(bundled)) == bundled
     assert slicer_job.model_folder(tmp_path) == tmp_path
-    assert slicer_job.model_folder("no_such_model") == Path("no_such_model")  # a relative folder, then
+    # A relative folder, then, made absolute here: the engine runs in another folder.
+    monkeypatch.chdir(tmp_path)
+    assert slicer_job.model_folder("my_model") == tmp_path / "my_model"
+
+
+def test_the_modules_model_names_are_the_engines():
+    # Copied, not imported: the engine's modules import torch, which the panel must not need.
+    import importlib
+
+    from ResponsePredictorLib.pipeline import settings
+    from ResponsePredictorLib.slicer_module import cohort_run
+
+    run_command = importlib.import_module("ResponsePredictorLib.cli.run_command")  # the cli names a function so
+    assert models.DEFAULT_MODEL == settings.DEFAULT_MODEL and cohort_run.NO_MODEL == run_command.NO_MODEL
 
 
 def test_model_card_is_read_without_loading_the_model(tmp_path):
-    assert slicer_job.model_card(slicer_job.DEFAULT_OUTCOME_MODEL) == slicer_job.model_card("default")
+    assert slicer_job.model_card(models.DEFAULT_OUTCOME_MODEL) == slicer_job.model_card("default")
     card = slicer_job.model_card("default")
     assert card["intended_use"].startswith("Research use only")
     assert "days" in card["outcome"]["definition"]
@@ -219,9 +239,22 @@ def test_model_card_is_read_without_loading_the_model(tmp_path):
 
 
 def test_nothing_is_written_for_a_request_that_cannot_run(sample, monkeypatch, tmp_path):
-    monkeypatch.setattr(slicer_job, "new_run_folder", lambda *args: pytest.fail("wrote a work folder"))
+    monkeypatch.setattr(slicer_job, "new_run", lambda *args: pytest.fail("wrote a work folder"))
     with pytest.raises(InputError, match="segment it first"):
         BackgroundRun.start(sample[0], step="predict")
+    with pytest.raises(InputError, match="Unknown device 'tpu'"):
+        BackgroundRun.start(sample[0], seed=(1.0, 2.0, 3.0), device="tpu")
+
+
+def test_inside_slicer_the_engine_runs_in_pythonslicer_never_in_the_application(monkeypatch):
+    from ResponsePredictorLib.slicer_module import engine_run
+
+    monkeypatch.setitem(sys.modules, "slicer", types.SimpleNamespace(app=object()))  # the application
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match="PythonSlicer executable not found"):
+        engine_run.python_executable()
+    monkeypatch.setitem(sys.modules, "slicer", types.SimpleNamespace())  # slicer-core: no application
+    assert engine_run.python_executable() == sys.executable
 
 
 def test_segmentation_models_come_from_the_catalog_default_first():

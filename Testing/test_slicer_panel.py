@@ -60,6 +60,10 @@ def test_steps_can_start_only_with_what_they_need_and_never_during_a_run(scene):
     assert states.apply and states.segment and not states.predict and not states.cancel
     parameters.outputSegmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
     assert panel.button_states(parameters, running=False).predict
+    seed.RemoveAllControlPoints()  # every step but segment can run on the segment this module made
+    states = panel.button_states(parameters, running=False)
+    assert states.apply and states.predict and states.explain and not states.segment
+    seed.AddControlPoint(1.0, 2.0, 3.0)
     running = panel.button_states(parameters, running=True)
     assert running.cancel and not (running.apply or running.segment or running.predict or running.explain)
 

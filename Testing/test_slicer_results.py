@@ -17,6 +17,8 @@ if not hasattr(slicer, "vtkMRMLScene"):
 
 from panel_stand_ins import FakeRun, case_outputs, fake_start  # noqa: E402
 
+import vtk  # noqa: E402
+
 from ResponsePredictorLib.errors import InputError  # noqa: E402
 from ResponsePredictorLib.slicer_module import background, display, nodes, panel, results, seed  # noqa: E402
 from ResponsePredictorLib.slicer_module.background import JobFailed  # noqa: E402
@@ -75,16 +77,21 @@ def test_the_tumor_is_the_chosen_segment_or_the_modules_own_never_any_other(case
         results.tumor_segment(panel.RunSettings(inputVolume=case.scan, outputSegmentation=empty), "predict")
 
 
-def test_results_into_the_input_segmentation_leave_its_other_segments(case):
+def users_segmentation(case) -> slicer.vtkMRMLSegmentationNode:
+    """A segmentation of the user's: a tumor segment of their own, and an empty one."""
     users = display.mask_to_segmentation(case.mask, case.scene, name="mine")  # some voxels of the user's
     users.GetSegmentation().GetNthSegment(0).RemoveTag(display.RESULT_TAG)
     users.GetSegmentation().GetNthSegment(0).SetName("my tumor")
     users.GetSegmentation().AddEmptySegment("notes", "notes")
+    return users
+
+
+def test_results_into_the_users_segmentation_leave_its_other_segments(case):
+    users = users_segmentation(case)
     click, _ = tumor_click(case.scene, case.mask, case.scan)
-    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, inputSegmentation=users,
-                                 outputSegmentation=users)
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, outputSegmentation=users)
     for _ in range(2):
-        job = results.start_case(settings, "all")  # the click wins: the run segments anew
+        job = results.start_case(settings, "all")
         job.run.finish()
         outputs, shown = results.finish_case(job)
     segmentation = users.GetSegmentation()
@@ -100,6 +107,56 @@ def test_results_into_the_input_segmentation_leave_its_other_segments(case):
     outputs, shown = results.finish_case(job)
     assert shown.segmentation is None and segmentation.GetNumberOfSegments() == before
     assert shown.table is not None and shown.heatmap is not None
+
+
+def test_a_chosen_input_segmentation_is_used_as_it_is_and_a_stale_click_is_ignored(case):
+    users = users_segmentation(case)
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, inputSegmentation=users,
+                                 segmentId=users.GetSegmentation().GetNthSegmentID(0))
+    assert panel.button_states(settings, running=False).apply
+    job = results.start_case(settings, "all")
+    sent = case.runs[-1].settings
+    assert sent["mask"] is not None and sent["seed"] is None and not job.segments  # nothing is segmented
+    job = results.start_case(settings, "segment")  # the segment step alone segments at the click
+    assert case.runs[-1].settings["seed"] is not None and job.segments
+
+
+def test_outputs_the_results_cannot_go_into_are_refused_before_the_run_starts(case):
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    users_table = case.scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
+    with pytest.raises(InputError, match="'my table' was not made by ResponsePredictor"):
+        results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=click, outputTable=users_table), "all")
+    surfaces = case.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "surfaces")
+    surfaces.GetSegmentation().SetSourceRepresentationName(
+        slicer.vtkSegmentationConverter.GetSegmentationClosedSurfaceRepresentationName())
+    surfaces.GetSegmentation().AddEmptySegment("organ")
+    with pytest.raises(InputError, match="'surfaces' is edited as Closed surface"):
+        results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=click, outputSegmentation=surfaces),
+                           "segment")
+    assert case.runs == []  # no run started, to fail only at its end
+
+
+@pytest.mark.parametrize("moved", ["scan", "input segmentation", "output segmentation"])
+def test_nodes_under_a_transform_are_refused_until_it_is_hardened(case, moved):
+    # Clicks and boxes are world positions; the module reads the nodes' own geometry.
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    segmentation = display.mask_to_segmentation(case.mask, case.scene, reference_volume_node=case.scan)
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click)
+    if moved == "input segmentation":
+        settings.inputSegmentation = segmentation
+    elif moved == "output segmentation":
+        settings.outputSegmentation = segmentation
+    node = {"scan": case.scan}.get(moved, segmentation)
+    transform = case.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "moved")
+    node.SetAndObserveTransformNodeID(transform.GetID())
+    results.start_case(settings, "all")  # the identity: nothing moves
+    matrix = vtk.vtkMatrix4x4()
+    matrix.SetElement(0, 3, 10.0)
+    transform.SetMatrixTransformToParent(matrix)
+    with pytest.raises(InputError, match="under the transform 'moved'. Harden the transform first"):
+        results.start_case(settings, "all")
+    assert len(case.runs) == 1
 
 
 def test_nothing_is_loaded_when_the_scan_went_away_and_deleted_outputs_are_made_anew(case):
@@ -179,7 +236,7 @@ def test_the_run_monitor_tells_failures_apart(case, kind):
         assert "ran out of memory" in view.errors[0][0]
 
 
-def test_the_run_monitor_never_raises_and_discarding_loads_nothing(case):
+def test_the_run_monitor_never_raises(case):
     view = View()
     monitor = results.RunMonitor(view, lambda job: 1 / 0, lambda: None)
     run = FakeRun(case_outputs(case.mask))
@@ -188,9 +245,31 @@ def test_the_run_monitor_never_raises_and_discarding_loads_nothing(case):
     assert not monitor.tick()  # the error goes to a dialog, not out of the timer
     assert "Could not show the results" in view.errors[0][0] and view.errors[0][1] == "the run's log"
 
+
+def monitoring_a_run(case) -> tuple[View, results.RunMonitor, FakeRun]:
+    """A run going, watched by a monitor that must record nothing."""
+    view = View()
+    monitor = results.RunMonitor(view, results.finish_case, lambda: pytest.fail("nothing to record"))
     run = FakeRun(case_outputs(case.mask))
     monitor.start(job_with(run, case.scan))
+    return view, monitor, run
+
+
+@pytest.mark.parametrize("ended", [False, True], ids=["running", "ended but not loaded yet"])
+def test_a_closing_scene_stops_the_run_without_waiting_and_loads_nothing(case, ended):
+    view, monitor, run = monitoring_a_run(case)
+    if ended:
+        run.finish()
     monitor.discard("Cancelled: the scene was closed.")
-    assert run.cancelled and run.cleaned and not monitor.running
+    assert run.cancelled != ended and not run.cleaned  # its processes end while Slicer goes on
+    assert monitor.running and view.status[-1] == "Cancelled: the scene was closed."
+    assert not monitor.tick()  # the tick after its end cleans up
+    assert run.cleaned and not view.results and not view.errors
     assert view.status[-1] == "Cancelled: the scene was closed."
-    assert not monitor.tick()
+
+
+def test_slicer_quitting_ends_the_run_at_once(case):
+    view, monitor, run = monitoring_a_run(case)
+    monitor.discard("Cancelled: Slicer is closing.", wait=True)  # no tick comes after
+    assert run.cancelled and run.cleaned and not monitor.running
+    assert not monitor.tick() and not view.results

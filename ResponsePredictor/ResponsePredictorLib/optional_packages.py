@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 from packaging.requirements import Requirement
 
@@ -44,17 +44,25 @@ HIGHDICOM = OptionalPackage(
     "by pip outside Slicer")
 
 
+def is_satisfied(requirement: Requirement) -> bool:
+    """Installed at a version the requirement accepts (pre-releases too; extras are the package's own business)."""
+    try:
+        return requirement.specifier.contains(version(requirement.name), prereleases=True)
+    except PackageNotFoundError:
+        return False
+
+
 @contextmanager
 def needs(package: OptionalPackage, purpose: str) -> Iterator[None]:
     """The imports inside the block, which ``purpose`` needs: an ``InputError`` when they fail or find an old version."""
     requirement = package.requirement
     try:
         yield
-        installed = version(requirement.name)
+        if not is_satisfied(requirement):
+            installed = version(requirement.name)
+            raise InputError(_message(package, purpose, f"this Python has {requirement.name} {installed}"))
     except ImportError as error:  # PackageNotFoundError too: a module without its package's metadata
         raise InputError(_message(package, purpose, f"it is not installed ({error})")) from error
-    if not requirement.specifier.contains(installed, prereleases=True):
-        raise InputError(_message(package, purpose, f"this Python has {requirement.name} {installed}"))
 
 
 def unusable(package: OptionalPackage, purpose: str) -> str | None:

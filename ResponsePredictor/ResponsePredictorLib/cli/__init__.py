@@ -70,9 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ending: Ending | None = None  # stays None only for what is neither an ending nor a bug (Ctrl+C while parsing)
     try:
         ending = run_command(argv)
-    except SystemExit as stop:  # argparse: --help or --version (0), or a bad command line (2, said on stderr)
-        code = stop.code if isinstance(stop.code, int) else (EXIT_OK if stop.code is None else EXIT_USAGE)
-        ending = Ending(code, None if code == EXIT_OK else "bad command line (see the log)")
+    except SystemExit as stop:
+        # argparse: --help or --version (0), or a bad command line (2, said on stderr). Any other code
+        # comes from somewhere else (a library calling sys.exit): not the user's command line.
+        code = stop.code if isinstance(stop.code, int) else (EXIT_OK if stop.code is None else EXIT_INTERNAL)
+        if code == EXIT_OK:
+            ending = Ending(code)
+        elif code == EXIT_USAGE:
+            ending = Ending(code, "bad command line (see the log)")
+        else:
+            ending = Ending(code, f"internal error (it exited with {stop.code!r}); please report it with the log")
         raise
     except Exception as error:  # a bug: Python prints the traceback and exits with 1, as without the file
         ending = Ending(EXIT_INTERNAL, f"internal error ({type(error).__name__}: {error}); the log has the traceback")

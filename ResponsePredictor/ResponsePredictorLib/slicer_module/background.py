@@ -5,7 +5,7 @@ process, as the MONAI extensions do, so that the GUI stays responsive and a cras
 take Slicer down. This file decides everything about that run that can be decided without MRML:
 the one-row manifest, the command line, the run (``engine_run``: started, polled, cancelled, its end
 told apart) in its temporary folder (``work_folders``), and reading the case folder back into plain
-Python objects. ``ResponsePredictor.py`` only wires it to the panel and ``display`` turns the
+Python objects. ``results`` starts runs from the panel's settings and has ``display`` turn the
 objects into nodes. Cohorts from the Python console: ``cohort_run``; the models offered: ``models``.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +23,11 @@ from ..files import atomic_file, read_json
 from .engine_run import EngineRun, JobFailed, PythonCommand, engine_command
 from .models import DEFAULT_MODEL, model_folder
 from .process import Launch
-from .work_folders import new_run_folder, remove_run_folder
+from .work_folders import new_run
 
 # The module file's one import point for its background work: also the cohorts and the models.
 from .cohort_run import CohortRun  # noqa: F401
-from .models import DEFAULT_OUTCOME_MODEL, model_card, segmentation_model_ids  # noqa: F401
+from .models import model_card, segmentation_model_ids  # noqa: F401
 
 if TYPE_CHECKING:
     from ..explain import Heatmap
@@ -37,10 +37,38 @@ Point = tuple[float, float, float]
 Box = tuple[float, float, float, float, float, float]
 
 CASE_NAME = "case"  # the one case of a run; no patient name or ID travels into the files
-STEPS = ("all", "segment", "predict", "explain")
-DEVICES = ("auto", "cpu", "cuda")
+STEPS = ("all", "segment", "predict", "explain")  # the first is the default
+DEVICES = ("auto", "cpu", "cuda")  # the first is the default
+DEFAULT_HEATMAP = "contribution"
 NO_HEATMAP = "none"
 LOG_FILE = "log.txt"
+
+
+def require_one_of(value: str, choices: Sequence[str], what: str) -> None:
+    """``InputError`` naming the choices when ``value`` is not one of them."""
+    if value not in choices:
+        raise InputError(f"Unknown {what} {value!r}; use one of {', '.join(choices)}.")
+
+
+def check_settings(*, has_mask: bool, step: str = STEPS[0], seed: Point | None = None, roi: Box | None = None,
+                   heatmap: str = DEFAULT_HEATMAP, device: str = DEVICES[0], **other: Any) -> None:
+    """Refuse settings no run can take, saying what to change (``InputError``): ``JobRequest``'s
+    fields, with only whether a mask is given; ``other`` fields need no check."""
+    require_one_of(step, STEPS, "step")
+    require_one_of(device, DEVICES, "device")
+    if step in ("predict", "explain") and not has_mask:
+        raise InputError(f"The {step} step needs the tumor: segment it first or choose a segmentation.")
+    if step in ("all", "segment") and not has_mask and seed is None and roi is None:
+        raise InputError("Show where the tumor is: click it (seed point), draw a box (ROI) or choose a segmentation.")
+    if step == "segment" and has_mask:
+        raise InputError("The tumor is already segmented; run the predict or explain step on it.")
+    if step == "explain" and heatmap == NO_HEATMAP:
+        raise InputError("Choose a heatmap method to explain the prediction.")
+
+
+def coordinates(values: Iterable[float]) -> str:
+    """A point or box as the command line and the manifest take it: "x,y,z" (exact, in full)."""
+    return ",".join(repr(float(value)) for value in values)
 
 
 @dataclass(frozen=True)
@@ -53,31 +81,20 @@ class JobRequest:
     """
 
     image: Path | None = None  # written by BackgroundRun.start
-    step: str = "all"
+    step: str = STEPS[0]
     mask: Path | None = None
     seed: Point | None = None
     roi: Box | None = None
     segmentation_model: str | None = None
     preset: str | None = None
     model: str = DEFAULT_MODEL
-    heatmap: str = "contribution"
-    device: str = "auto"
+    heatmap: str = DEFAULT_HEATMAP
+    device: str = DEVICES[0]
     covariates: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.step not in STEPS:
-            raise InputError(f"Unknown step {self.step!r}; use one of {', '.join(STEPS)}.")
-        if self.device not in DEVICES:
-            raise InputError(f"Unknown device {self.device!r}; use one of {', '.join(DEVICES)}.")
-        needs_tumor = self.step in ("all", "segment")
-        if self.step in ("predict", "explain") and self.mask is None:
-            raise InputError(f"The {self.step} step needs the tumor: segment it first or choose a segmentation.")
-        if needs_tumor and self.mask is None and self.seed is None and self.roi is None:
-            raise InputError("Show where the tumor is: click it (seed point), draw a box (ROI) or choose a segmentation.")
-        if self.step == "segment" and self.mask is not None:
-            raise InputError("The tumor is already segmented; run the predict or explain step on it.")
-        if self.step == "explain" and self.heatmap == NO_HEATMAP:
-            raise InputError("Choose a heatmap method to explain the prediction.")
+        check_settings(has_mask=self.mask is not None, step=self.step, seed=self.seed, roi=self.roi,
+                       heatmap=self.heatmap, device=self.device)
 
     @property
     def heatmap_method(self) -> str | None:
@@ -95,9 +112,9 @@ def write_manifest(request: JobRequest, folder: Path) -> Path:
     if request.mask is not None:
         row["mask"] = str(request.mask)
     elif request.roi is not None:
-        row["roi"] = ",".join(repr(float(value)) for value in request.roi)
+        row["roi"] = coordinates(request.roi)
     else:
-        row["seed"] = ",".join(repr(float(value)) for value in request.seed)
+        row["seed"] = coordinates(request.seed)
     row.update({str(name): value for name, value in request.covariates.items()})
     path = Path(folder) / "manifest.csv"
     with atomic_file(path) as temporary, open(temporary, "w", newline="") as stream:
@@ -112,10 +129,12 @@ def engine_arguments(request: JobRequest, folder: Path) -> list[str]:
     folder = Path(folder)
     if request.step == "segment":
         arguments = ["segment", str(request.image), "--device", request.device, "-o", str(folder / "mask.nrrd")]
+        # One argument with "=": argparse takes a separate value that starts with "-" (a negative
+        # coordinate, e.g. a tumor on the patient's right) for an option.
         if request.roi is not None:
-            arguments += ["--roi", ",".join(repr(float(value)) for value in request.roi)]
+            arguments.append(f"--roi={coordinates(request.roi)}")
         else:
-            arguments += ["--seed", ",".join(repr(float(value)) for value in request.seed)]
+            arguments.append(f"--seed={coordinates(request.seed)}")
         if request.segmentation_model:
             arguments += ["--model", request.segmentation_model]
         return arguments
@@ -164,18 +183,14 @@ class BackgroundRun(EngineRun):
         """
         from ..volume import write_volume  # SimpleITK: only once a run starts
 
-        JobRequest(image=Path("check"), mask=None if mask is None else Path("check"), **settings)  # fail before writing
-        folder = new_run_folder(work_root)
-        try:
+        check_settings(has_mask=mask is not None, **settings)  # before anything is written
+        with new_run(work_root) as folder:
             request = JobRequest(
                 image=write_volume(image, folder / "image.nrrd"),
                 mask=None if mask is None else write_volume(mask, folder / "mask_in.nrrd"),
                 **settings,
             )
             return cls(request, folder, python, launch)
-        except BaseException:
-            remove_run_folder(folder)
-            raise
 
     def result(self) -> CaseOutputs:
         """The finished run's outputs; ``JobFailed`` (with its ``kind`` and the log) when it did not complete."""

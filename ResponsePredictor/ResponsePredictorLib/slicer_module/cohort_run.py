@@ -16,11 +16,13 @@ from typing import Any
 from .engine_run import EngineRun, PythonCommand, engine_command
 from .models import DEFAULT_MODEL, model_folder
 from .process import Launch
-from .work_folders import new_run_folder, remove_run_folder
+from .work_folders import new_run
 
 LOGS_DIR = "logs"  # in the output folder: one log per run
 REPORT_PAGE = "index.html"
-NO_MODEL = "none"  # run_command.NO_MODEL: features only
+# run_command.NO_MODEL (features only); not imported, as the command line loads the engine's
+# libraries, which Slicer may not have yet. A test ties the two.
+NO_MODEL = "none"
 
 
 def cohort_arguments(manifest: str | Path, out_dir: str | Path, *, model: str = DEFAULT_MODEL,
@@ -62,14 +64,10 @@ class CohortRun(EngineRun):
         ``python``, ``launch``, ``work_root``: as ``BackgroundRun.start``; the work folder only holds
         the result marker.
         """
-        # Absolute: the engine runs in the work folder.
+        # Absolute: the engine runs in another folder (the model folder is made absolute by model_folder).
         manifest, out_dir = Path(manifest).resolve(), Path(out_dir).resolve()
-        folder = new_run_folder(work_root)
-        try:
+        with new_run(work_root) as folder:
             return cls(manifest, out_dir, folder, python=python, launch=launch, **options)
-        except BaseException:
-            remove_run_folder(folder)
-            raise
 
     def result(self) -> Path:
         """The cohort page (index.html) of a run that ended done; else ``JobFailed``."""

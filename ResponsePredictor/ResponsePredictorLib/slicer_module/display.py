@@ -1,7 +1,7 @@
 """A case's results as MRML nodes: the tumor as a segmentation, the numbers as a table, the heatmap
 as a coloured volume over the scan in the slice views and as volume rendering in 3D.
 
-Like ``mrml`` (which owns the LPS/RAS conversion used here), every function takes the scene or the
+Like ``nodes`` (which owns the LPS/RAS conversion used here), every function takes the scene or the
 nodes it works on, so the same code runs in Slicer and against ``slicer-core``. Output nodes can be
 passed back in to be refilled, so that running a case again updates what the views show.
 """
@@ -17,8 +17,8 @@ import slicer
 import vtk
 
 from ..errors import InputError, MaskError
-from .nodes import _remove_nodes_added_since, _node_ids, _require_node, volume_to_node
 from ..volume import Volume
+from .nodes import node_ids, remove_nodes_added_since, require_node, require_untransformed, volume_to_node
 
 if TYPE_CHECKING:
     from ..explain import Heatmap
@@ -36,6 +36,10 @@ TUMOR_TYPE = ("SCT", "108369006", "Neoplasm")
 RESULT_TAG = "ResponsePredictor.result"
 # Table and heatmap nodes this module made (node attribute): the only ones it refills.
 OUTPUT_ATTRIBUTE = "ResponsePredictor.output"
+# A heatmap's colour map ("signed" or "positive"), on its volume and on its colour table (node attribute).
+COLORMAP_ATTRIBUTE = "ResponsePredictor.colormap"
+DEFAULT_OPACITY = 0.6  # the heatmap over the scan in the slice views
+_LABELMAP = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
 
 COLOR_TABLE_SIZE = 256
 # Map values below this fraction of the colour range's half-width (signed) or width (positive)
@@ -92,7 +96,7 @@ def mask_to_segmentation(
     geometry, so that editing it in the Segment Editor stays on the scan's grid; a given node keeps
     its own.
     """
-    _require_node(scene, "vtkMRMLScene", "scene")
+    require_node(scene, "vtkMRMLScene", "scene")
     if not isinstance(mask, Volume):
         raise InputError(f"Expected the mask as a Volume; got {type(mask).__name__}.")
     binary = mask.array > 0
@@ -103,16 +107,12 @@ def mask_to_segmentation(
         if reference_volume_node is not None:
             node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
     else:
-        _require_node(node, "vtkMRMLSegmentationNode", "output segmentation")
+        _require_segmentation_output(node)
     segmentation = node.GetSegmentation()
-    labelmap_name = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
-    if not segmentation.GetNumberOfSegments():
-        segmentation.SetSourceRepresentationName(labelmap_name)  # nothing to convert in an empty one
-    elif segmentation.GetSourceRepresentationName() != labelmap_name:
-        raise InputError(f"Segmentation '{node.GetName()}' is edited as {segmentation.GetSourceRepresentationName()}, "
-                         "not as a labelmap, so the tumor cannot be added to it. Choose 'Create new segmentation'.")
+    if not segmentation.GetNumberOfSegments():  # nothing to convert in an empty one
+        segmentation.SetSourceRepresentationName(_LABELMAP)
     segment_id = result_segment_id(node) or segmentation.GenerateUniqueSegmentID(segment_name)
-    existing = _node_ids(scene)
+    existing = node_ids(scene)
     labelmap = volume_to_node(mask.with_array(binary.astype(np.uint8)), scene, f"{name} import", labelmap=True)
     try:
         # Slicer's update-by-ID import: the segment with this ID is cleared and refilled (or added).
@@ -121,7 +121,7 @@ def mask_to_segmentation(
         if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, node, ids):
             raise MaskError(f"Slicer could not import the tumor mask into segmentation '{node.GetName()}'.")
     finally:
-        _remove_nodes_added_since(scene, existing)  # the temporary label map and its display nodes
+        remove_nodes_added_since(scene, existing)  # the temporary label map and its display nodes
     segment = segmentation.GetSegment(segment_id)
     segment.SetName(segment_name)
     segment.SetColor(*TUMOR_COLOR)
@@ -131,10 +131,21 @@ def mask_to_segmentation(
     return node
 
 
-def _require_own_output(node: slicer.vtkMRMLNode, kind: str, what: str) -> None:
+def _require_segmentation_output(node: slicer.vtkMRMLSegmentationNode) -> None:
+    """Refuse a segmentation the tumor cannot be added to as it is (never converted behind the user's back)."""
+    require_node(node, "vtkMRMLSegmentationNode", "output segmentation")
+    require_untransformed(node, "Segmentation")
+    segmentation = node.GetSegmentation()
+    if segmentation.GetNumberOfSegments() and segmentation.GetSourceRepresentationName() != _LABELMAP:
+        raise InputError(f"Segmentation '{node.GetName()}' is edited as {segmentation.GetSourceRepresentationName()}, "
+                         "not as a labelmap, so the tumor cannot be added to it. Choose 'Create new segmentation'.")
+
+
+def _require_own_output(node: slicer.vtkMRMLNode, kind: str, node_class: str, what: str) -> None:
     """Refuse to refill a node this module did not make: it may hold the user's data (or be the scan)."""
+    require_node(node, node_class, f"output {kind}")
     own = node.GetAttribute(OUTPUT_ATTRIBUTE) == kind or (
-        kind == "heatmap" and node.GetAttribute("ResponsePredictor.colormap") is not None)  # earlier versions
+        kind == "heatmap" and node.GetAttribute(COLORMAP_ATTRIBUTE) is not None)  # earlier versions
     if not own:
         raise InputError(f"{what} '{node.GetName()}' was not made by ResponsePredictor, and its contents would be "
                          "replaced. Leave the output empty so that a new one is made.")
@@ -155,10 +166,9 @@ def case_to_table(
     row per case: a single case with a hundred features reads down a column, not across a screen.
     Non-numeric prediction entries (labels, units) are kept as text in ``name`` with no value.
     """
-    _require_node(scene, "vtkMRMLScene", "scene")
+    require_node(scene, "vtkMRMLScene", "scene")
     if node is not None:
-        _require_node(node, "vtkMRMLTableNode", "output table")
-        _require_own_output(node, "table", "Table")
+        _require_own_output(node, "table", "vtkMRMLTableNode", "Table")
     if not features:
         raise InputError("The case has no features to show.")
     rows: list[tuple[str, str, float]] = []
@@ -230,7 +240,7 @@ def heatmap_color_node(
     node.SetNumberOfColors(len(colors))
     for index, (red, green, blue, alpha) in enumerate(colors):
         node.SetColor(index, f"{index}", red, green, blue, alpha)
-    node.SetAttribute("ResponsePredictor.colormap", colormap)
+    node.SetAttribute(COLORMAP_ATTRIBUTE, colormap)
     return node
 
 
@@ -247,8 +257,7 @@ def heatmap_to_volume(
     when given, must be a heatmap this module made (never the scan or another volume).
     """
     if node is not None:
-        _require_node(node, "vtkMRMLScalarVolumeNode", "output heatmap")
-        _require_own_output(node, "heatmap", "Volume")
+        _require_own_output(node, "heatmap", "vtkMRMLScalarVolumeNode", "Volume")
     node = volume_to_node(heatmap.volume, scene, name, node=node)
     node.SetAttribute(OUTPUT_ATTRIBUTE, "heatmap")
     low, high = heatmap_window(heatmap.colormap, heatmap.value_range)
@@ -259,7 +268,7 @@ def heatmap_to_volume(
     display.AutoWindowLevelOff()
     display.SetWindowLevelMinMax(low, high)
     display.SetInterpolate(True)
-    node.SetAttribute("ResponsePredictor.colormap", heatmap.colormap)
+    node.SetAttribute(COLORMAP_ATTRIBUTE, heatmap.colormap)
     node.SetAttribute("ResponsePredictor.method", heatmap.method)
     node.SetAttribute("ResponsePredictor.units", heatmap.units)  # free text, not a UCUM code Slicer could show
     return node
@@ -280,23 +289,44 @@ def show_heatmap_in_slice_views(
     scene: slicer.vtkMRMLScene,
     background_node: slicer.vtkMRMLScalarVolumeNode,
     heatmap_node: slicer.vtkMRMLScalarVolumeNode,
-    opacity: float = 0.6,
+    opacity: float = DEFAULT_OPACITY,
 ) -> int:
     """The scan as background and the heatmap as foreground, at ``opacity``, in every slice view.
 
     Returns how many slice views were set (each view has one slice composite node in the scene).
     """
-    if not 0.0 <= opacity <= 1.0:
-        raise InputError(f"Heatmap opacity must be between 0 and 1; got {opacity}.")
-    _require_node(background_node, "vtkMRMLScalarVolumeNode", "scan")
-    _require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
-    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-    for index in range(composites.GetNumberOfItems()):
-        composite = composites.GetItemAsObject(index)
+    _require_opacity(opacity)
+    require_node(background_node, "vtkMRMLScalarVolumeNode", "scan")
+    require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
+    composites = _slice_composites(scene)
+    for composite in composites:
         composite.SetBackgroundVolumeID(background_node.GetID())
         composite.SetForegroundVolumeID(heatmap_node.GetID())
         composite.SetForegroundOpacity(opacity)
-    return composites.GetNumberOfItems()
+    return len(composites)
+
+
+def set_heatmap_opacity(scene: slicer.vtkMRMLScene, heatmap_node: slicer.vtkMRMLScalarVolumeNode,
+                        opacity: float) -> int:
+    """The heatmap's opacity in the slice views that show it as their foreground; every other view
+    stays as the user set it. Returns how many views changed."""
+    _require_opacity(opacity)
+    showing = [composite for composite in _slice_composites(scene)
+               if composite.GetForegroundVolumeID() == heatmap_node.GetID()]
+    for composite in showing:
+        composite.SetForegroundOpacity(opacity)
+    return len(showing)
+
+
+def _require_opacity(opacity: float) -> None:
+    if not 0.0 <= opacity <= 1.0:
+        raise InputError(f"Heatmap opacity must be between 0 and 1; got {opacity}.")
+
+
+def _slice_composites(scene: slicer.vtkMRMLScene) -> list[slicer.vtkMRMLSliceCompositeNode]:
+    """Each slice view's composite node (one per view in the scene)."""
+    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    return [composites.GetItemAsObject(index) for index in range(composites.GetNumberOfItems())]
 
 
 def show_heatmap_volume_rendering(
@@ -309,7 +339,7 @@ def show_heatmap_volume_rendering(
     application). The transfer functions are sampled from the heatmap's colour table over its
     window, so 3D and 2D agree; opacity is 0 where the map is near zero.
     """
-    _require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
+    require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
     display = heatmap_node.GetDisplayNode()
     color_node = display.GetColorNode() if display is not None else None
     if color_node is None:
@@ -341,10 +371,9 @@ def _referenced_color_node(node: slicer.vtkMRMLScalarVolumeNode) -> slicer.vtkMR
     """The node's own heatmap colour table from an earlier run, to refill rather than add another."""
     display = node.GetDisplayNode()
     color = display.GetColorNode() if display is not None else None
-    if color is not None and color.GetAttribute("ResponsePredictor.colormap") is not None:
+    if color is not None and color.GetAttribute(COLORMAP_ATTRIBUTE) is not None:
         return color
     return None
-
 
 
 @dataclass
@@ -356,6 +385,18 @@ class CaseNodes:
     heatmap: slicer.vtkMRMLScalarVolumeNode | None = None
 
 
+def check_targets(nodes: CaseNodes, *, segmentation: bool) -> None:
+    """Refuse output nodes a case's results cannot go into, before anything is filled: run before a
+    run starts too, so that a long run does not end in this error. ``segmentation``: whether the
+    results bring a tumor segment for ``nodes.segmentation``."""
+    if segmentation and nodes.segmentation is not None:
+        _require_segmentation_output(nodes.segmentation)
+    if nodes.table is not None:
+        _require_own_output(nodes.table, "table", "vtkMRMLTableNode", "Table")
+    if nodes.heatmap is not None:
+        _require_own_output(nodes.heatmap, "heatmap", "vtkMRMLScalarVolumeNode", "Volume")
+
+
 def show_case(
     outputs: CaseOutputs,
     scan_node: slicer.vtkMRMLScalarVolumeNode,
@@ -363,7 +404,7 @@ def show_case(
     *,
     segmentation: bool = True,
     volume_rendering_logic: slicer.vtkSlicerVolumeRenderingLogic | None = None,
-    opacity: float = 0.6,
+    opacity: float = DEFAULT_OPACITY,
 ) -> CaseNodes:
     """Everything a run brought back, shown over ``scan_node``: segmentation, table, heatmap.
 
@@ -372,9 +413,10 @@ def show_case(
     after the segment step, no heatmap without one) leave their nodes as they were. The heatmap goes
     into the slice views, and into 3D when a volume rendering logic is given.
     """
-    _require_node(scan_node, "vtkMRMLScalarVolumeNode", "scan")
+    require_node(scan_node, "vtkMRMLScalarVolumeNode", "scan")
     scene = scan_node.GetScene()
     nodes = nodes if nodes is not None else CaseNodes()
+    check_targets(nodes, segmentation=segmentation)  # all of them first: nothing is half shown
     name = scan_node.GetName()
     if segmentation:
         nodes.segmentation = mask_to_segmentation(outputs.mask, scene, name=f"{name} tumor",

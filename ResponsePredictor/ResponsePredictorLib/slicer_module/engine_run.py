@@ -11,16 +11,18 @@ crashed. ``BackgroundRun`` (one case) and ``CohortRun`` build on this class.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from pathlib import Path
 
 from ..engine_status import EXIT_INPUT, EXIT_OK, PROGRESS_VARIABLE, STATUS_FILE_VARIABLE, Ending, Progress, read_ending
 from .process import Launch, LoggedProcess, launch_console_process
-from .work_folders import remove_run_folder
+from .work_folders import remove_left_behind, remove_run_folder
 
 CLI_MODULE = "ResponsePredictorLib.cli"  # the engine's entry point, run with python -m
 STATUS_FILE = "status.json"
@@ -31,21 +33,39 @@ STARTING = Progress("start", None, "Starting the analysis process")
 PythonCommand = str | Sequence[str]  # an interpreter, or a launcher and its arguments (tests' stand-in)
 
 
+class Failure(StrEnum):
+    """How a run ended without a complete result (``JobFailed.kind``); the panel words each its way."""
+
+    FAILED = "failed"  # the engine's error
+    BAD_INPUT = "bad input"
+    CANCELLED = "cancelled"
+    CRASHED = "crashed"  # killed (often for memory) or crashed: no result marker
+    TIMED_OUT = "timed out"
+
+
 class JobFailed(RuntimeError):
-    """The background run ended without a complete result.
+    """The background run ended without a complete result: ``kind`` (a ``Failure``) says how;
+    ``details``: its log."""
 
-    ``kind``: "failed", "bad input", "cancelled", "crashed" or "timed out"; ``details``: its log.
-    """
-
-    def __init__(self, message: str, details: str = "", kind: str = "failed") -> None:
+    def __init__(self, message: str, details: str = "", kind: Failure = Failure.FAILED) -> None:
         super().__init__(message)
         self.details = details
         self.kind = kind
 
 
 def python_executable() -> str:
-    """Slicer's own Python launcher inside Slicer (``sys.executable`` is the application there)."""
-    return shutil.which("PythonSlicer") or sys.executable
+    """Slicer's own Python launcher inside Slicer, this Python elsewhere.
+
+    Inside Slicer ``sys.executable`` is the application itself (SlicerApp-real), which must never
+    be started as a Python: there, no PythonSlicer is an error, as in ``slicer.util.executePythonModule``.
+    """
+    if getattr(sys.modules.get("slicer"), "app", None) is None:  # slicer-core or no Slicer: not the application
+        return sys.executable
+    launcher = shutil.which("PythonSlicer")
+    if not launcher:
+        raise RuntimeError("PythonSlicer executable not found: the analysis runs in it. It should be beside the "
+                           "Slicer application; reinstall Slicer if it is missing.")
+    return launcher
 
 
 def engine_command(arguments: Sequence[str], python: PythonCommand | None = None) -> list[str]:
@@ -56,10 +76,14 @@ def engine_command(arguments: Sequence[str], python: PythonCommand | None = None
 
 def engine_environment(status_file: Path) -> dict[str, str]:
     """What the child's environment needs on top of the startup one: the engine importable from
-    where this process found it, progress lines, and the result marker's path."""
+    where this process found it, its output in UTF-8 (as the log reads it, whatever the locale, e.g.
+    Windows' code page) and unbuffered (progress reaches the panel as it happens, and what a crash
+    cuts short is in the log), progress lines, and the result marker's path."""
     library_parent = str(Path(__file__).resolve().parents[2])
     return {
         "PYTHONPATH": os.pathsep.join(filter(None, [library_parent, os.environ.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "utf-8",
         PROGRESS_VARIABLE: "1",
         STATUS_FILE_VARIABLE: str(status_file),
     }
@@ -70,8 +94,9 @@ class EngineRun:
     ended done), their output appended to ``log_path``; the result marker in ``folder``, the run's
     temporary folder, which ``cleanup()`` removes.
 
-    ``poll()`` never blocks (the panel calls it from a timer); ``wait()`` does (the Python console).
-    A run never cleaned up is ended when Python exits (Slicer closing).
+    ``poll()`` and ``cancel()`` never block (the panel calls them from its timer and buttons);
+    ``wait()`` and ``cleanup()`` do (the Python console; Slicer quitting). A run never cleaned up is
+    ended when Python exits (Slicer closing).
     """
 
     # The progress stages shown (None: all). A cohort shows its own, not those of the cases inside.
@@ -90,14 +115,11 @@ class EngineRun:
     def _start_next(self) -> LoggedProcess:
         status = self.folder / STATUS_FILE
         status.unlink(missing_ok=True)  # the marker of the command before
+        # Not in the run folder: on Windows a process's working folder cannot be removed, and the
+        # folder must go at the end whatever is left running. Every path given to it is absolute.
         popen = self._launch(self._waiting.pop(0), useStartupEnvironment=True,
-                             updateEnvironment=engine_environment(status), cwd=str(self.folder))
+                             updateEnvironment=engine_environment(status), cwd=str(self.folder.parent))
         return LoggedProcess(popen, self.log_path, self.progress_stages)
-
-    @property
-    def pid(self) -> int:
-        """The running command's process id (inside Slicer, the launcher's: the engine runs under it)."""
-        return self._process.process.pid
 
     def poll(self) -> int | None:
         """The last command's exit code once the run has ended, else None (the next command may start)."""
@@ -118,6 +140,7 @@ class EngineRun:
         while (code := self.poll()) is None:
             if deadline is not None and time.monotonic() > deadline:
                 self.timed_out = True
+                self._waiting.clear()
                 self._process.end()
                 return self._process.poll()
             if idle is not None:
@@ -126,21 +149,20 @@ class EngineRun:
         return code
 
     def cancel(self) -> None:
-        """Stop the run and every process it started; nothing it wrote is loaded. A run that has
-        ended keeps its result."""
-        if self.poll() is None:
+        """Stop the run and every process it started, without waiting: ``poll()`` says when all
+        have ended. Nothing it wrote is loaded; a run that had ended by itself keeps its result."""
+        waiting, self._waiting = self._waiting, []  # first: no command may start from here on
+        running = self._process.terminate()
+        # Cancelled only when that stopped something: the command running, or those still to come
+        # after one that ended done.
+        if running or (waiting and self.ending() == Ending(EXIT_OK)):
             self.cancelled = True
-            self._process.end()
 
     def progress(self) -> Progress:
         """The latest progress the engine reported (stage, fraction 0..1 or None, message)."""
         if self._process.progress is not None:  # else the command before's, until this one reports
             self._progress = self._process.progress
         return self._progress
-
-    def last_line(self) -> str:
-        """The last line the engine printed (a progress line as its message)."""
-        return self._process.last_line
 
     def log(self) -> str:
         try:
@@ -158,17 +180,17 @@ class EngineRun:
             raise RuntimeError("The run has not finished yet; poll() until it returns an exit code.")
         ending = self.ending()
         if self.cancelled:
-            kind, message = "cancelled", "Cancelled."
+            kind, message = Failure.CANCELLED, "Cancelled."
         elif self.timed_out:
-            kind, message = "timed out", "The analysis took longer than the time allowed and was stopped."
+            kind, message = Failure.TIMED_OUT, "The analysis took longer than the time allowed and was stopped."
         elif ending is None:
-            kind, message = "crashed", CRASHED
+            kind, message = Failure.CRASHED, CRASHED
         elif ending.exit == EXIT_OK:
             return
         elif ending.exit == EXIT_INPUT:
-            kind, message = "bad input", ending.error or "The engine refused the input; see the details."
+            kind, message = Failure.BAD_INPUT, ending.error or "The engine refused the input; see the details."
         else:
-            kind, message = "failed", f"The analysis failed: {ending.error or f'exit code {ending.exit}'}."
+            kind, message = Failure.FAILED, f"The analysis failed: {ending.error or f'exit code {ending.exit}'}."
         raise JobFailed(self.failure_message(message), self.log(), kind)
 
     def failure_message(self, message: str) -> str:
@@ -176,10 +198,14 @@ class EngineRun:
         return message
 
     def cleanup(self) -> None:
-        """End the run if it still runs and remove its temporary folder (again later if Windows
-        still holds a file there: ``work_folders.remove_stale_run_folders``)."""
+        """End whatever of the run is left, waiting for it (quick once ``poll()`` has said it ended),
+        and remove its temporary folder. A folder Windows does not let go of yet (a file still held)
+        is tried again at the next run's start and end (``work_folders.remove_left_behind``), and
+        after a crash at the next start of Slicer."""
         atexit.unregister(self.cleanup)
         self._waiting.clear()
-        if self._process.poll() is None:
-            self.cancel()
-        remove_run_folder(self.folder)
+        self._process.end()
+        remove_left_behind()
+        if not remove_run_folder(self.folder):
+            logging.warning("ResponsePredictor: the run's temporary folder %s could not be removed yet; it is tried "
+                            "again when the next run starts or ends.", self.folder)

@@ -19,6 +19,15 @@ def missing_dependencies() -> list[str]:
     return missing + ([str(installation.TORCH)] if installation.torch_missing() else [])
 
 
+def require_dependencies() -> None:
+    """Refuse to start a run while packages are missing, saying what to do: a run started from the
+    Python console in a fresh Slicer would otherwise fail on an import (psutil) halfway."""
+    missing = missing_dependencies()
+    if missing:
+        raise RuntimeError(f"ResponsePredictor needs Python packages that are not installed yet ({', '.join(missing)}): "
+                           "run slicer.util.getModuleLogic('ResponsePredictor').installDependencies() first.")
+
+
 def install_dependencies(confirm: bool = True, wheel_folder: str | None = None) -> None:
     """Install what is missing, after the user agrees when ``confirm``; offline from ``wheel_folder``."""
     missing, torch = installation.missing_requirements(), installation.torch_missing()
@@ -33,11 +42,15 @@ def install_dependencies(confirm: bool = True, wheel_folder: str | None = None) 
     if torch and not wheel_folder:
         install_torch()
     with installation.pip_steps(missing, wheel_folder, with_torch=torch and bool(wheel_folder)) as steps:
-        for step in steps:
-            pip_install(step)
+        ran = [pip_install(step) for step in steps]
     still = missing_dependencies()
+    if still and not all(ran):
+        raise RuntimeError(f"Slicer runs in testing mode, which installs no packages: {', '.join(still)} is missing. "
+                           "Install them in Slicer started without testing mode.")
     if still:
-        raise RuntimeError(f"pip finished but {', '.join(still)} is still missing; see the Python console.")
+        raise RuntimeError(f"pip ran, but {', '.join(still)} is still missing. Its messages are in the Python console "
+                           "(View, Python Console): fix what they say (no internet, a proxy, disk space), then press "
+                           "Install again; without the internet, choose a folder of wheels first.")
 
 
 def install_torch() -> None:
@@ -49,10 +62,12 @@ def install_torch() -> None:
                            "Extension Manager, restart Slicer and try again.") from None
     if PyTorchUtils.PyTorchUtilsLogic().installTorch(
             askConfirmation=True, torchVersionRequirement=installation.TORCH_VERSION_REQUIREMENT) is None:
-        raise RuntimeError("torch was not installed; the segmentation needs it.")
+        raise RuntimeError("torch was not installed (its installation was declined or failed); the segmentation "
+                           "needs it. Press Install again, or install torch in the PyTorch Utils module.")
 
 
-def pip_install(step: installation.PipStep) -> None:
+def pip_install(step: installation.PipStep) -> bool:
+    """Run one pip step; False when Slicer's testing mode skipped it."""
     try:
         from slicer.packaging import pip_ensure  # Slicer 5.12 and later: checks, then installs what is missing
     except ImportError:
@@ -63,5 +78,6 @@ def pip_install(step: installation.PipStep) -> None:
         # skip_in_testing stays at its default (True): Slicer's testing mode leaves its Python as it is.
         pip_ensure([Requirement(text) for text in step.requirements], constraints=str(step.constraints),
                    prompt_install=False, requester="ResponsePredictor")
-    else:
-        slicer.util.pip_install(step.arguments())
+        return not slicer.app.testingEnabled()
+    slicer.util.pip_install(step.arguments())
+    return True

@@ -32,6 +32,7 @@ from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InputError
+from ..optional_packages import is_satisfied
 from ..resources import resource_path
 
 REQUIREMENTS_FILE = "requirements.txt"
@@ -59,15 +60,6 @@ def read_requirements(path: str | Path | None = None) -> list[Requirement]:
     path = Path(path) if path is not None else requirements_path()
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
-
-
-def is_satisfied(requirement: Requirement) -> bool:
-    """Installed at a version the requirement accepts (extras are the package's own business)."""
-    try:
-        installed = version(requirement.name)
-    except PackageNotFoundError:
-        return False
-    return requirement.specifier.contains(installed, prereleases=True)
 
 
 def missing_requirements(requirements: list[Requirement] | None = None) -> list[Requirement]:

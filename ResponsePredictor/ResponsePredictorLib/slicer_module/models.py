@@ -12,18 +12,28 @@ from ..files import read_json
 from ..resources import resource_path
 
 # The engine's name for its embedded outcome model (pipeline.settings.DEFAULT_MODEL: not imported, as
-# the pipeline loads the engine's libraries, which Slicer may not have yet), and that model's folder.
+# the pipeline loads the engine's libraries, which Slicer may not have yet; a test ties the two), and
+# that model's folder.
 DEFAULT_MODEL = "default"
 DEFAULT_OUTCOME_MODEL = "nsclc_os_ct"  # under Resources/Models
 
 
+def bundled_models() -> Path:
+    return resource_path("Models")
+
+
+def is_bundled(name: str) -> bool:
+    """Whether ``name`` is a bundled outcome model's id: a folder name under Resources/Models."""
+    return Path(name).name == name and (bundled_models() / name / "model.json").is_file()
+
+
 def model_folder(model: str | Path) -> Path:
     """An outcome model's folder from what the module stores: "default", a bundled model's id (its
-    folder's name under Resources/Models, e.g. "nsclc_os_ct"), or a folder path. Ids keep a saved
-    scene usable on another machine, where the extension sits elsewhere."""
+    folder's name under Resources/Models, e.g. "nsclc_os_ct"), or a folder path, made absolute (the
+    engine runs in another folder). Ids keep a saved scene usable on another machine, where the
+    extension sits elsewhere."""
     name = DEFAULT_OUTCOME_MODEL if str(model) == DEFAULT_MODEL else str(model)
-    bundled = resource_path("Models", name)
-    return bundled if Path(name).name == name and (bundled / "model.json").is_file() else Path(model)
+    return bundled_models() / name if is_bundled(name) else Path(model).resolve()
 
 
 def model_card(model: str | Path) -> dict[str, Any]:

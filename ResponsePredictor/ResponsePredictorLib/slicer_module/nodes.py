@@ -1,4 +1,4 @@
-"""MRML nodes to and from the engine's types: the only module that imports slicer and vtk.
+"""MRML nodes to and from the engine's types: volumes, points, boxes and segmentations.
 
 Slicer keeps a volume's geometry in RAS (its IJK-to-RAS matrix); ``Volume`` keeps it in LPS like
 SimpleITK. The two differ by the sign of the first two physical axes, so the conversion flips x and
@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import slicer
@@ -21,12 +21,9 @@ import vtk
 from slicer.util import updateVolumeFromArray
 from vtk.util.numpy_support import vtk_to_numpy
 
-from ..errors import GeometryMismatchError, ImageContentError, InputError, MaskError
-from ..tables import CASE_COLUMN
+from ..errors import ImageContentError, InputError, MaskError
 from ..volume import Volume, as_label_map
 
-if TYPE_CHECKING:
-    from ..features import FeatureResult
 
 @contextlib.contextmanager
 def standalone_scene() -> Iterator[slicer.vtkMRMLScene]:
@@ -60,12 +57,27 @@ class LabelMap:
     segment_ids: dict[int, str] = field(default_factory=dict)  # label value -> segment ID, when from segments
 
 
-def _require_node(node: Any, class_name: str, what: str) -> None:
+def require_node(node: Any, class_name: str, what: str) -> None:
+    """``InputError`` unless ``node`` is a node of ``class_name`` (``what``: the node in the message)."""
     if node is None:
         raise InputError(f"No {what} selected.")
     if not hasattr(node, "IsA") or not node.IsA(class_name):
         kind = node.GetClassName() if hasattr(node, "GetClassName") else type(node).__name__
         raise InputError(f"The {what} must be a {class_name}; got {kind}.")
+
+
+def require_untransformed(node: slicer.vtkMRMLTransformableNode, what: str) -> None:
+    """``InputError`` when ``node`` is under a transform that moves it: the module reads and writes
+    node geometry as it is stored, while clicks and boxes are world positions, so the two would not
+    meet (a transform that does nothing, or none, is fine)."""
+    transform = node.GetParentTransformNode()
+    if transform is None:
+        return
+    matrix = vtk.vtkMatrix4x4()
+    if not (transform.IsTransformToWorldLinear() and transform.GetMatrixTransformToWorld(matrix)
+            and np.array_equal(_matrix_to_numpy(matrix), np.eye(4))):
+        raise InputError(f"{what} '{node.GetName()}' is under the transform '{transform.GetName()}'. Harden the "
+                         "transform first (Data module: right-click it, 'Harden transform'), then run again.")
 
 
 def _matrix_to_numpy(matrix: vtk.vtkMatrix4x4) -> np.ndarray:
@@ -75,10 +87,11 @@ def _matrix_to_numpy(matrix: vtk.vtkMatrix4x4) -> np.ndarray:
 def volume_from_node(node: slicer.vtkMRMLScalarVolumeNode) -> Volume:
     """The voxels and LPS geometry of a scalar (or label map) volume node, copied.
 
-    The geometry is the node's own IJK-to-RAS; a parent transform is not applied (harden it first
-    to analyse the volume where the views show it).
+    The geometry is the node's own IJK-to-RAS: a volume under a transform that moves it is refused
+    (harden the transform first), as it would be analysed away from where the views show it.
     """
-    _require_node(node, "vtkMRMLScalarVolumeNode", "volume")
+    require_node(node, "vtkMRMLScalarVolumeNode", "volume")
+    require_untransformed(node, "Volume")
     image = node.GetImageData()
     name = node.GetName()
     if image is None or image.GetNumberOfPoints() == 0 or image.GetPointData().GetScalars() is None:
@@ -121,10 +134,10 @@ def volume_to_node(
     ``node``, when given, is refilled (voxels and geometry) instead of adding a new node, so that
     running again updates the views that show it.
     """
-    _require_node(scene, "vtkMRMLScene", "scene")
+    require_node(scene, "vtkMRMLScene", "scene")
     node_class = "vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode"
     if node is not None:
-        _require_node(node, node_class, f"output volume '{name}'")
+        require_node(node, node_class, f"output volume '{name}'")
     if not isinstance(volume, Volume):
         raise InputError(f"Expected a Volume; got {type(volume).__name__}.")
     array = volume.array
@@ -154,7 +167,7 @@ def volume_to_node(
 
 def point_from_markups(node: slicer.vtkMRMLMarkupsNode, index: int = 0) -> tuple[float, float, float]:
     """A markups control point in LPS millimetres (world position: parent transforms applied)."""
-    _require_node(node, "vtkMRMLMarkupsNode", "seed point")
+    require_node(node, "vtkMRMLMarkupsNode", "seed point")
     count = node.GetNumberOfControlPoints()
     if not 0 <= index < count:
         raise InputError(
@@ -167,7 +180,7 @@ def point_from_markups(node: slicer.vtkMRMLMarkupsNode, index: int = 0) -> tuple
 
 def box_from_roi(node: slicer.vtkMRMLMarkupsROINode) -> tuple[float, float, float, float, float, float]:
     """The axis-aligned box around a markups ROI, as (x0, y0, z0, x1, y1, z1) in LPS millimetres."""
-    _require_node(node, "vtkMRMLMarkupsROINode", "region of interest")
+    require_node(node, "vtkMRMLMarkupsROINode", "region of interest")
     if not node.GetNumberOfControlPoints():
         raise InputError(f"ROI '{node.GetName()}' is not placed yet. Draw it around the tumor.")
     bounds = [0.0] * 6
@@ -188,8 +201,8 @@ def labelmap_from_segmentation(
     between the segmentation and the volume), so the mask is the one the user sees in the views.
     ``segment_ids`` chooses segments and their order (default: all, in the segmentation's order).
     """
-    _require_node(segmentation_node, "vtkMRMLSegmentationNode", "segmentation")
-    _require_node(reference_volume_node, "vtkMRMLScalarVolumeNode", "reference volume")
+    require_node(segmentation_node, "vtkMRMLSegmentationNode", "segmentation")
+    require_node(reference_volume_node, "vtkMRMLScalarVolumeNode", "reference volume")
     segmentation = segmentation_node.GetSegmentation()
     name = segmentation_node.GetName()
     if segment_ids is None:
@@ -207,7 +220,7 @@ def labelmap_from_segmentation(
     # The export writes into a label map node that must be in the scene, and adds a display node and
     # a colour table for it; all of them are removed afterwards so that the user's scene is left as
     # it was.
-    existing = _node_ids(scene)
+    existing = node_ids(scene)
     exported = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", f"{name} export")
     try:
         ok = slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
@@ -217,7 +230,7 @@ def labelmap_from_segmentation(
             raise MaskError(f"Slicer could not export segmentation '{name}' onto '{reference_volume_node.GetName()}'.")
         mask = as_label_map(volume_from_node(exported), source=f"Segmentation '{name}'")
     finally:
-        _remove_nodes_added_since(scene, existing)
+        remove_nodes_added_since(scene, existing)
 
     names = {label: segmentation.GetSegment(segment_id).GetName() for label, segment_id in enumerate(segment_ids, 1)}
     counts = np.bincount(mask.array.ravel(), minlength=len(segment_ids) + 1)
@@ -230,87 +243,14 @@ def labelmap_from_segmentation(
     return LabelMap(mask, names, dict(enumerate(segment_ids, 1)))
 
 
-def mask_from_node(mask_node: Any, reference_volume_node: slicer.vtkMRMLScalarVolumeNode) -> LabelMap:
-    """A segmentation or label map volume node as a label map on the reference volume's grid.
-
-    A label map volume must already be on that grid (it is never resampled silently); a
-    segmentation is exported onto it.
-    """
-    if mask_node is not None and hasattr(mask_node, "IsA") and mask_node.IsA("vtkMRMLSegmentationNode"):
-        return labelmap_from_segmentation(mask_node, reference_volume_node)
-    _require_node(mask_node, "vtkMRMLLabelMapVolumeNode", "mask (segmentation or label map volume)")
-    source = f"Label map '{mask_node.GetName()}'"
-    mask = as_label_map(volume_from_node(mask_node), source=source)
-    differences = mask.grid_differences(volume_from_node(reference_volume_node))
-    if differences:
-        raise GeometryMismatchError(
-            f"{source} is not on the voxel grid of '{reference_volume_node.GetName()}' ({'; '.join(differences)}). "
-            "Convert it to a segmentation (Data module, right-click), which is exported onto the volume's grid."
-        )
-    labels = [int(label) for label in np.flatnonzero(np.bincount(mask.array.ravel())) if label != 0]
-    if not labels:
-        raise MaskError(f"{source} is empty: it has no voxel with a label above 0.")
-    return LabelMap(mask, {label: f"label {label}" for label in labels})
-
-
-def _node_ids(scene: slicer.vtkMRMLScene) -> set[str]:
+def node_ids(scene: slicer.vtkMRMLScene) -> set[str]:
     return {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
 
 
-def _remove_nodes_added_since(scene: slicer.vtkMRMLScene, existing: set[str]) -> None:
+def remove_nodes_added_since(scene: slicer.vtkMRMLScene, existing: set[str]) -> None:
     added = [scene.GetNthNode(index) for index in range(scene.GetNumberOfNodes())]
     # Newest first, so display nodes go before the nodes they show. Singletons (the subject
     # hierarchy) are shared by the whole scene and stay.
     for node in reversed(added):
         if node.GetID() not in existing and not node.GetSingletonTag():
             scene.RemoveNode(node)
-
-
-def features_to_table(
-    results: list[tuple[str, FeatureResult]],
-    scene: slicer.vtkMRMLScene,
-    table_node: slicer.vtkMRMLTableNode | None = None,
-) -> slicer.vtkMRMLTableNode:
-    """Feature results as a table: one row per (case name, result), first column ``case``.
-
-    Columns are pyradiomics' feature names in the first result's order, stored as doubles. An
-    existing ``table_node`` is emptied and refilled; otherwise a new one is added to ``scene``.
-    """
-    _require_node(scene, "vtkMRMLScene", "scene")
-    if table_node is not None:
-        _require_node(table_node, "vtkMRMLTableNode", "output table")
-    results = list(results)
-    if not results:
-        raise InputError("No feature results to put into a table.")
-    names = list(results[0][1].features)
-    if not names:
-        raise InputError(f"Case '{results[0][0]}' has no features: the settings enable no feature class.")
-    for case, result in results[1:]:
-        if set(result.features) != set(names):
-            raise InputError(f"Case '{case}' has other features than case '{results[0][0]}'; use one preset for all.")
-
-    cases = vtk.vtkStringArray()
-    cases.SetName(CASE_COLUMN)
-    columns = []
-    for feature in names:
-        column = vtk.vtkDoubleArray()
-        column.SetName(feature)
-        column.SetNumberOfValues(len(results))
-        columns.append(column)
-    for row, (case, result) in enumerate(results):
-        cases.InsertNextValue(str(case))
-        for feature, column in zip(names, columns):
-            column.SetValue(row, float(result.features[feature]))
-
-    if table_node is None:
-        table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", "Radiomic features")
-    # One Modified event for the whole refill, so views redraw once, not once per column.
-    was_modifying = table_node.StartModify()
-    try:
-        table_node.RemoveAllColumns()
-        table_node.AddColumn(cases)
-        for column in columns:
-            table_node.AddColumn(column)
-    finally:
-        table_node.EndModify(was_modifying)
-    return table_node

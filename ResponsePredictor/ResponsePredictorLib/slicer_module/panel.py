@@ -2,6 +2,7 @@
 
 - ``RunSettings``: what one run needs (the parameter node's fields, or ``process()``'s arguments).
 - ``model_reference``: how a prediction model is recorded, so that a saved scene opens anywhere.
+- ``tumor_source``: where a step's tumor comes from (the one rule ``results`` and the buttons follow).
 - ``button_states``, ``progress_view``, ``failure_view``: what the panel shows.
 - ``progress_logger``: what a run started from the Python console does while it is waited for.
 """
@@ -10,17 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..resources import resource_path
 from . import seed
-from .background import DEFAULT_MODEL, DEVICES, NO_HEATMAP
+from .background import DEFAULT_HEATMAP, DEFAULT_MODEL, DEVICES, NO_HEATMAP, STEPS, require_one_of
+from .display import DEFAULT_OPACITY
+from .engine_run import Failure
+from .models import bundled_models, is_bundled
 
 PRESET_FROM_MODEL = "as the model records"
-HEATMAP_CHOICES = ("contribution", "occlusion", NO_HEATMAP)
-DEFAULT_OPACITY = 0.6
+HEATMAP_CHOICES = (DEFAULT_HEATMAP, "occlusion", NO_HEATMAP)
 
 
 def model_reference(value: str | Path | None) -> str:
@@ -33,17 +36,11 @@ def model_reference(value: str | Path | None) -> str:
     text = "" if value is None else str(value).strip()
     if not text or text == DEFAULT_MODEL:
         return DEFAULT_MODEL
-    bundled = resource_path("Models")
-
-    def is_bundled(name: str) -> bool:  # as background.model_folder tells a bundled model
-        return (bundled / name / "model.json").is_file()
-
-    path = Path(text).expanduser()
-    if len(path.parts) == 1 and not path.is_absolute() and is_bundled(text):
+    if is_bundled(text):
         return text
-    path = path.resolve()
+    path = Path(text).expanduser().resolve()
     try:
-        inside = path.relative_to(bundled.resolve()).parts
+        inside = path.relative_to(bundled_models().resolve()).parts
     except ValueError:
         # Earlier versions recorded a bundled model by its path in the installation that saved the scene.
         moved = path.parent.name == "Models" and path.parent.parent.name == "Resources" and not path.exists()
@@ -67,8 +64,8 @@ class RunSettings:
     segmentationModel: str = ""  # "" : the catalog's default
     preset: str = PRESET_FROM_MODEL
     predictionModel: str = DEFAULT_MODEL
-    heatmapMethod: str = "contribution"
-    device: str = "auto"
+    heatmapMethod: str = DEFAULT_HEATMAP
+    device: str = DEVICES[0]
     heatmapOpacity: float = DEFAULT_OPACITY
     outputSegmentation: Any = None
     outputTable: Any = None
@@ -76,10 +73,8 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         self.predictionModel = model_reference(self.predictionModel)
-        if self.heatmapMethod not in HEATMAP_CHOICES:
-            raise InputError(f"Unknown heatmap method {self.heatmapMethod!r}; use one of {', '.join(HEATMAP_CHOICES)}.")
-        if self.device not in DEVICES:
-            raise InputError(f"Unknown device {self.device!r}; use one of {', '.join(DEVICES)}.")
+        require_one_of(self.heatmapMethod, HEATMAP_CHOICES, "heatmap method")
+        require_one_of(self.device, DEVICES, "device")
         if not 0.0 <= float(self.heatmapOpacity) <= 1.0:
             raise InputError(f"Heatmap opacity must be between 0 and 1; got {self.heatmapOpacity}.")
 
@@ -110,19 +105,35 @@ class ButtonStates:
     cancel: bool
 
 
+class TumorSource(Enum):
+    CHOSEN = "the input segmentation, used as it is"
+    CLICK = "segmented by the run at the click or in the box"
+    OWN = "the segment this module made in the output segmentation"
+
+
+def tumor_source(settings: Any, step: str) -> TumorSource | None:
+    """Where ``step``'s tumor comes from (None: nowhere yet). ``settings``: the parameter node's fields.
+
+    ``segment`` segments at the click. Any other step takes a chosen input segmentation as it is (a
+    click is then ignored); else ``all`` segments at the click, and otherwise the tumor is the segment
+    this module made in the output segmentation (never an arbitrary segment of the user's).
+    """
+    has_click = seed.has_click(settings.seedPoint, settings.roi)
+    if step == "segment":
+        return TumorSource.CLICK if has_click else None
+    if settings.inputSegmentation is not None:
+        return TumorSource.CHOSEN
+    if step == "all" and has_click:
+        return TumorSource.CLICK
+    return TumorSource.OWN if settings.outputSegmentation is not None else None
+
+
 def button_states(parameters: Any, running: bool) -> ButtonStates:
-    """Which step buttons can start now: none while a run is going, only Cancel then."""
-    idle = not running
-    has_scan = parameters.inputVolume is not None
-    has_tumor = parameters.inputSegmentation is not None or parameters.outputSegmentation is not None
-    has_click = seed.has_click(parameters.seedPoint, parameters.roi)
-    return ButtonStates(
-        apply=idle and has_scan and (has_click or parameters.inputSegmentation is not None),
-        segment=idle and has_scan and has_click,
-        predict=idle and has_scan and has_tumor,
-        explain=idle and has_scan and has_tumor,
-        cancel=running,
-    )
+    """Which step buttons can start now: those with a scan and a tumor, none while a run is going,
+    only Cancel then."""
+    ready = not running and parameters.inputVolume is not None
+    # Apply runs "all": the buttons in STEPS' order.
+    return ButtonStates(*(ready and tumor_source(parameters, step) is not None for step in STEPS), cancel=running)
 
 
 def progress_view(progress: Any) -> tuple[int | None, str]:
@@ -150,20 +161,20 @@ class FailureView:
 
 def failure_view(error: Exception) -> FailureView:
     """Tell a crash (or out of memory) from an engine error, from bad input, from the user's Cancel."""
-    kind = getattr(error, "kind", "failed")
+    kind = getattr(error, "kind", Failure.FAILED)
     details = str(getattr(error, "details", "") or "")
     reason = str(error)
-    if kind == "cancelled":
+    if kind == Failure.CANCELLED:
         return FailureView("Cancelled: nothing was loaded.", None, details)
-    if kind == "crashed":
+    if kind == Failure.CRASHED:
         return FailureView("The analysis process crashed.", (
             "The analysis process stopped abruptly: it crashed or ran out of memory. Nothing was loaded.\n\n"
             "Try again with a box drawn tightly around the tumor, on the CPU (Advanced, Device), or with "
             "other programs closed."), details)
-    if kind == "bad input":
+    if kind == Failure.BAD_INPUT:
         return FailureView("The input cannot be analysed.", f"The input cannot be analysed: {reason}", details)
     # The run's own message already says how it ended ("The analysis failed: ...", "... was stopped.").
-    if kind == "timed out":
+    if kind == Failure.TIMED_OUT:
         return FailureView("The analysis took too long and was stopped.", reason, details)
     return FailureView("The analysis failed.", reason, details)
 

@@ -28,7 +28,7 @@ from slicer.parameterNodeWrapper import (
 from slicer.parameterNodeWrapper.guiConnectors import GuiConnector, parameterNodeGuiConnector
 
 from ..features.settings import available_presets
-from . import background, panel
+from . import background, display, panel
 
 SEGMENTATION_MODELS = background.segmentation_model_ids()  # the catalog's default first
 
@@ -49,7 +49,8 @@ class ModelReference(Validator):
 class ResponsePredictorParameterNode:
     """
     inputVolume - the scan. seedPoint / roi - where the tumor is (the ROI wins when both are set).
-    inputSegmentation, segmentId - an existing tumor segment, used instead of segmenting.
+    inputSegmentation, segmentId - an existing tumor segment, used as it is: nothing is segmented and a
+    click or box is ignored, except by the segment step (panel.tumor_source).
     segmentationModel - catalog id. preset - radiomics preset, or the one the model records.
     predictionModel - "default", a bundled model's name, or a model folder. heatmapMethod, device,
     heatmapOpacity - as named. outputSegmentation, outputTable, outputHeatmap - where results go
@@ -64,9 +65,9 @@ class ResponsePredictorParameterNode:
     segmentationModel: Annotated[str, Choice(SEGMENTATION_MODELS)] = SEGMENTATION_MODELS[0]
     preset: Annotated[str, Choice([panel.PRESET_FROM_MODEL, *available_presets()])] = panel.PRESET_FROM_MODEL
     predictionModel: Annotated[str, ModelReference()] = panel.DEFAULT_MODEL
-    heatmapMethod: Annotated[str, Choice(panel.HEATMAP_CHOICES)] = "contribution"
-    device: Annotated[str, Choice(background.DEVICES)] = "auto"
-    heatmapOpacity: Annotated[float, WithinRange(0.0, 1.0)] = panel.DEFAULT_OPACITY
+    heatmapMethod: Annotated[str, Choice(panel.HEATMAP_CHOICES)] = background.DEFAULT_HEATMAP
+    device: Annotated[str, Choice(background.DEVICES)] = background.DEVICES[0]
+    heatmapOpacity: Annotated[float, WithinRange(0.0, 1.0)] = display.DEFAULT_OPACITY
     outputSegmentation: Optional[vtkMRMLSegmentationNode]
     outputTable: Optional[vtkMRMLTableNode]
     outputHeatmap: Optional[vtkMRMLScalarVolumeNode]

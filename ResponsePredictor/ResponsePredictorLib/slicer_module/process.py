@@ -13,13 +13,18 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..engine_status import Progress, parse_progress
 
+if TYPE_CHECKING:
+    import psutil
+
 # How long the processes of a tree get to end after SIGTERM before they are killed.
 END_GRACE_SECONDS = 5.0
+END_POLL_SECONDS = 0.05  # end()'s pause between looks
 # How long, once the process has ended, its output may still take to reach the log.
 DRAIN_SECONDS = 5.0
 
@@ -53,8 +58,10 @@ class LoggedProcess:
     """A started process whose output a thread copies, line by line, into ``log_path`` (appended).
 
     The thread must run: a pipe nobody reads fills up and then blocks the child. It also keeps the
-    latest progress line of ``stages`` (None: any) and the latest line, so that the panel's timer
-    reads no file.
+    latest progress line of ``stages`` (None: any), so that the panel's timer reads no file.
+
+    Every process seen under this one is remembered (``poll`` looks): one whose parent has ended no
+    longer shows in the tree, and must still be ended with it.
     """
 
     def __init__(self, process: subprocess.Popen[str], log_path: Path,
@@ -62,62 +69,121 @@ class LoggedProcess:
         self.process = process
         self.stages = stages
         self.progress: Progress | None = None
-        self.last_line = ""
+        self._tree: set[psutil.Process] = set()  # every process seen under this one
+        self._terminated: set[psutil.Process] = set()  # those sent SIGTERM
+        self._kill_at: float | None = None  # once terminated: when those still running get SIGKILL
         self._drained = False
-        # A byte the locale cannot decode must not stop the copy (and with it the child).
-        process.stdout.reconfigure(errors="replace")
-        self._copier = threading.Thread(target=self._copy, args=(Path(log_path),), daemon=True)
+        try:
+            # The engine writes UTF-8 (PYTHONIOENCODING), whatever the locale; a byte that is not
+            # UTF-8 must not stop the copy (and with it the child).
+            process.stdout.reconfigure(encoding="utf-8", errors="replace")
+        except (AttributeError, ValueError):  # not a text stream that can change: read as it is
+            pass
+        # Opened here, not in the thread, so that ``_drain`` can close it: on Windows an open log
+        # keeps the run folder from being removed.
+        self._log = open(Path(log_path), "a", encoding="utf-8")
+        self._copier = threading.Thread(target=self._copy, daemon=True)
         self._copier.start()
 
-    def _copy(self, log_path: Path) -> None:
-        with self.process.stdout as output, open(log_path, "a", encoding="utf-8") as log:
-            for line in output:
-                log.write(line)
-                log.flush()  # the log is read while the run goes on
-                progress = parse_progress(line)
-                if progress is not None and (self.stages is None or progress.stage in self.stages):
-                    self.progress = progress
-                if line.strip():
-                    self.last_line = progress.message if progress is not None else line.strip()
+    def _copy(self) -> None:
+        try:
+            with self.process.stdout as output:
+                for line in output:
+                    self._log.write(line)
+                    self._log.flush()  # the log is read while the run goes on
+                    progress = parse_progress(line)
+                    if progress is not None and (self.stages is None or progress.stage in self.stages):
+                        self.progress = progress
+        except (ValueError, OSError):  # the log was closed by _drain: what comes after is not kept
+            pass
+        finally:
+            self._log.close()
 
     def poll(self) -> int | None:
-        """The exit code once the process has ended and its output is in the log, else None."""
+        """The exit code once the process has ended (after ``terminate``, every process under it
+        too) and its output is in the log, else None. Never waits long: the panel's timer calls it."""
         code = self.process.poll()
-        if code is not None and not self._drained:
-            # Once only: processes it left behind may hold the pipe open, and the panel's timer
-            # must not wait each time. Their output then stops here.
-            self._copier.join(DRAIN_SECONDS)
-            self._drained = True
+        running = self._watch(everything=self._kill_at is not None)
+        if self._kill_at is not None and (code is None or running):
+            now = time.monotonic()
+            # Past a second grace after the kill, what is left cannot be ended (another user's, say):
+            # the run is over all the same once its own process has gone.
+            if code is None or now < self._kill_at + END_GRACE_SECONDS:
+                kill = now >= self._kill_at
+                self._stop(running, kill=kill, launcher=kill)
+                return None
+        if code is None:
+            return None
+        self._drain()
         return code
 
+    def terminate(self) -> bool:
+        """Ask the process and every process seen under it to stop (SIGTERM), without waiting;
+        ``poll`` kills those still running END_GRACE_SECONDS later and says when all have ended.
+        True when the process itself was still running."""
+        running = self._watch(everything=True)  # listed before any is ended: orphans leave the tree
+        launcher = self.process.poll() is None
+        if (launcher or running) and self._kill_at is None:
+            self._kill_at = time.monotonic() + END_GRACE_SECONDS
+            self._stop(running, kill=False, launcher=True)
+        return launcher
+
     def end(self) -> None:
-        """End the process and every process under it: SIGTERM, then SIGKILL for those still there."""
+        """``terminate``, then wait until nothing of the tree is left (processes a pool starts
+        meanwhile included), killing what is still there after the grace."""
+        self.terminate()
+        deadline = time.monotonic() + 2 * END_GRACE_SECONDS + 1.0  # poll gives up by then
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(END_POLL_SECONDS)
+        self._drain()
+
+    def _watch(self, everything: bool) -> list[psutil.Process]:
+        """Remember the processes now under this one (``everything``: also under those seen before,
+        for workers a pool starts anew); returns those seen that are still running."""
         import psutil
 
-        if self.process.poll() is not None:
-            return  # its id, once reaped, may already be another process's
-        try:
-            # Listed before any is ended: a child whose parent has gone no longer shows in the tree.
-            descendants = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            descendants = []
-        for process in descendants:
+        roots = [process for process in self._tree if everything and _running(process)]
+        if self.process.poll() is None:  # once reaped, its id may already be another process's
             try:
-                process.terminate()
-            except psutil.NoSuchProcess:
+                roots.append(psutil.Process(self.process.pid))
+            except psutil.Error:
                 pass
-        # Through Popen, not psutil: psutil would reap the process and Popen then reads its code as 0.
-        self.process.terminate()
-        _, alive = psutil.wait_procs(descendants, timeout=END_GRACE_SECONDS)
-        for process in alive:
+        for root in roots:
             try:
-                process.kill()
-            except psutil.NoSuchProcess:
+                self._tree.update(root.children(recursive=True))
+            except psutil.Error:
                 pass
-        psutil.wait_procs(alive, timeout=END_GRACE_SECONDS)
-        try:
-            self.process.wait(END_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.poll()
+        return [process for process in self._tree if _running(process)]
+
+    def _stop(self, running: list[psutil.Process], kill: bool, launcher: bool) -> None:
+        """SIGTERM to those of ``running`` not asked before, or SIGKILL (``kill``) to all of them; to
+        the process itself too when ``launcher``."""
+        import psutil
+
+        for process in running:
+            if kill or process not in self._terminated:
+                try:
+                    process.kill() if kill else process.terminate()
+                except psutil.Error:
+                    pass
+                self._terminated.add(process)
+        if launcher and self.process.poll() is None:
+            # Through Popen, not psutil: Popen must stay the one that reaps it, to read its exit code.
+            self.process.kill() if kill else self.process.terminate()
+
+    def _drain(self) -> None:
+        """Once the process has ended: let its last output reach the log, then make sure the log is
+        closed. Processes it left behind may hold the pipe open; their output then stops here."""
+        if not self._drained:
+            self._copier.join(DRAIN_SECONDS)
+            self._log.close()  # a copier still running fails its next write, and ends
+            self._drained = True
+
+
+def _running(process: psutil.Process) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE  # a zombie has ended
+    except psutil.Error:
+        return False

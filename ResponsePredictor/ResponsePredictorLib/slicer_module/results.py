@@ -8,7 +8,9 @@ may have left the module meanwhile, and a run started from the Python console ha
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import slicer
@@ -16,31 +18,27 @@ import slicer
 from ..errors import InputError, MaskError
 from . import background, display, seed
 from .display import CaseNodes
-from .nodes import box_from_roi, labelmap_from_segmentation, volume_from_node
-from .panel import PRESET_FROM_MODEL, RunSettings, failure_view, progress_view
+from .nodes import box_from_roi, labelmap_from_segmentation, require_untransformed, volume_from_node
+from .panel import PRESET_FROM_MODEL, RunSettings, TumorSource, failure_view, progress_view, tumor_source
+from .process import Launch
 
 
 @dataclass
 class CaseJob:
     """A background run and where its results go."""
 
-    run: Any  # background.BackgroundRun
+    run: background.BackgroundRun
     step: str
     settings: RunSettings
     segments: bool  # the run segments the tumor: its mask is new and goes into a segmentation
 
 
 def tumor_segment(settings: RunSettings, step: str) -> tuple[slicer.vtkMRMLSegmentationNode, str] | None:
-    """The segment that is the tumor for this step, or None when the run segments it (or has none).
-
-    ``segment`` segments; ``all`` segments when the user clicked the tumor or drew a box. Otherwise
-    the tumor is the chosen input segment, else the segment this module made in the output
-    segmentation (never an arbitrary segment of the user's).
-    """
-    if step == "segment" or (step == "all" and seed.has_click(settings.seedPoint, settings.roi)):
-        return None
-    node = settings.inputSegmentation
-    if node is not None:
+    """The segment that is the tumor for this step (as ``panel.tumor_source`` decides), or None
+    when the run segments it (or there is none)."""
+    source = tumor_source(settings, step)
+    if source is TumorSource.CHOSEN:
+        node = settings.inputSegmentation
         segment_id = settings.segmentId
         segmentation = node.GetSegmentation()
         if not segment_id and segmentation.GetNumberOfSegments() == 1:
@@ -51,8 +49,8 @@ def tumor_segment(settings: RunSettings, step: str) -> tuple[slicer.vtkMRMLSegme
                 raise MaskError(f"Segmentation '{node.GetName()}' has no segments. Segment the tumor first.")
             raise InputError(f"Segmentation '{node.GetName()}' has {count} segments: choose the tumor's segment.")
         return node, segment_id
-    node = settings.outputSegmentation
-    if node is not None:
+    if source is TumorSource.OWN:
+        node = settings.outputSegmentation
         segment_id = display.result_segment_id(node)
         if segment_id is None:
             raise InputError(f"Segmentation '{node.GetName()}' has no tumor segmented by ResponsePredictor. Click "
@@ -61,22 +59,28 @@ def tumor_segment(settings: RunSettings, step: str) -> tuple[slicer.vtkMRMLSegme
     return None
 
 
-def start_case(settings: RunSettings, step: str, covariates: dict | None = None, *,
-               launch: Any = None, work_root: Any = None) -> CaseJob:
+def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | None = None, *,
+               launch: Launch | None = None, work_root: str | Path | None = None) -> CaseJob:
     """Start ``step`` on the settings' inputs in a background process; returns at once.
 
+    Everything that can be told before the run is checked first, the output nodes included (as
+    ``finish_case`` will), so that a long run does not end in an error about its inputs.
     ``launch`` and ``work_root``: how and where the background run starts its process (in Slicer
     ``slicer.util.launchConsoleProcess`` and ``slicer.app.temporaryPath``; None: the run's defaults).
     """
     scan = settings.inputVolume
     if scan is None:
         raise InputError("No scan selected. Choose the CT, MR or PET volume.")
+    image = volume_from_node(scan)
     tumor = tumor_segment(settings, step)
+    display.check_targets(_targets(settings), segmentation=tumor is None)
+    if tumor is not None:
+        require_untransformed(tumor[0], "Segmentation")
     mask = None if tumor is None else labelmap_from_segmentation(tumor[0], scan, [tumor[1]]).volume
     use_roi = tumor is None and settings.roi is not None and settings.roi.GetNumberOfControlPoints() > 0
     use_seed = tumor is None and not use_roi and settings.seedPoint is not None
     run = background.BackgroundRun.start(
-        volume_from_node(scan), mask, launch=launch, work_root=work_root,
+        image, mask, launch=launch, work_root=work_root,
         step=step,
         seed=seed.seed_position(settings.seedPoint) if use_seed else None,
         roi=box_from_roi(settings.roi) if use_roi else None,
@@ -95,7 +99,13 @@ def _alive(node: Any) -> Any:
     return node if node is not None and node.GetScene() is not None else None
 
 
-def finish_case(job: CaseJob, volume_rendering_logic: Any = None) -> tuple[background.CaseOutputs, CaseNodes]:
+def _targets(settings: RunSettings) -> CaseNodes:
+    """The output nodes asked for that are still there (None: a new one is made)."""
+    return CaseNodes(_alive(settings.outputSegmentation), _alive(settings.outputTable), _alive(settings.outputHeatmap))
+
+
+def finish_case(job: CaseJob, volume_rendering_logic: slicer.vtkSlicerVolumeRenderingLogic | None = None
+                ) -> tuple[background.CaseOutputs, CaseNodes]:
     """Load a finished run's results into the output nodes it was started with (new ones where none).
 
     Raises ``background.JobFailed`` when the run did not complete, ``InputError`` when the scan was
@@ -105,9 +115,7 @@ def finish_case(job: CaseJob, volume_rendering_logic: Any = None) -> tuple[backg
     scan = _alive(job.settings.inputVolume)
     if scan is None:
         raise InputError("The scan was removed from the scene before the analysis ended; nothing was loaded.")
-    targets = CaseNodes(_alive(job.settings.outputSegmentation), _alive(job.settings.outputTable),
-                        _alive(job.settings.outputHeatmap))
-    nodes = display.show_case(outputs, scan, targets, segmentation=job.segments,
+    nodes = display.show_case(outputs, scan, _targets(job.settings), segmentation=job.segments,
                               volume_rendering_logic=volume_rendering_logic, opacity=job.settings.heatmapOpacity)
     return outputs, nodes
 
@@ -127,18 +135,26 @@ class RunMonitor:
     returns the parameter node to record the output nodes in (the module's, also after the user left
     the module). ``view`` (the module's widget) shows what happens: ``showProgress(percent | None, text)``,
     ``showStatus(text)``, ``showError(text, details)``, ``showResults(outputs, settings)``.
+
+    Cancel and a closing scene never wait for the run's processes to end (that can take seconds):
+    the run is told to stop, and the ticks follow it to its end and clean up. Only Slicer quitting
+    waits (``discard(wait=True)``), as nothing would tick afterwards.
     """
 
-    def __init__(self, view: Any, load: Any, parameters: Any) -> None:
+    def __init__(self, view: Any, load: Callable[[CaseJob], tuple[background.CaseOutputs, CaseNodes]],
+                 parameters: Callable[[], Any]) -> None:
         self.view, self.load, self.parameters = view, load, parameters
         self.job: CaseJob | None = None
+        self._stopping: str | None = None  # once the run is told to stop: the status shown until it ends
+        self._discarded = False  # nothing of the run is loaded or reported when it ends
 
     @property
     def running(self) -> bool:
+        """A run is going, or ending after Cancel: no other may start."""
         return self.job is not None
 
     def start(self, job: CaseJob) -> None:
-        self.job = job
+        self.job, self._stopping, self._discarded = job, None, False
         self.view.showProgress(*progress_view(None))
 
     def tick(self) -> bool:
@@ -147,9 +163,18 @@ class RunMonitor:
         if job is None:
             return False
         if job.run.poll() is None:
-            self.view.showProgress(*progress_view(job.run.progress()))
+            if self._stopping is None:
+                self.view.showProgress(*progress_view(job.run.progress()))
             return True
         self.job = None
+        try:
+            if not self._discarded:
+                self._load(job)
+        finally:
+            job.run.cleanup()
+        return False
+
+    def _load(self, job: CaseJob) -> None:
         try:
             outputs, nodes = self.load(job)
             record(self.parameters(), nodes)
@@ -164,24 +189,24 @@ class RunMonitor:
             logging.exception("ResponsePredictor: loading the results failed")
             self.view.showStatus("The results could not be loaded.")
             self.view.showError(f"Could not show the results: {error}", job.run.log())
-        finally:
-            job.run.cleanup()
-        return False
 
     def cancel(self) -> None:
-        """The user's Cancel: the run is stopped, and the next tick reports it (nothing is loaded)."""
+        """The user's Cancel: the run is told to stop, and a later tick reports it (nothing is loaded,
+        unless it had ended by itself)."""
+        self._stop("Cancelling...")
+
+    def discard(self, message: str, *, wait: bool = False) -> None:
+        """Stop the run and load nothing of it, showing ``message``: the scene is closing (the ticks
+        clean up) or, with ``wait``, Slicer is quitting (cleaned up now, waiting for its processes)."""
+        job = self.job
+        self._stop(message)
+        self._discarded = True
+        if wait and job is not None:
+            self.job = None
+            job.run.cleanup()
+
+    def _stop(self, message: str) -> None:
         if self.job is not None:
             self.job.run.cancel()
-            self.view.showStatus("Cancelling...")
-
-    def discard(self, message: str | None = None) -> None:
-        """Stop the run and drop it without loading anything: the scene is closing, or Slicer is."""
-        job, self.job = self.job, None
-        if job is None:
-            return
-        try:
-            job.run.cancel()
-        finally:
-            job.run.cleanup()
-        if message:
+            self._stopping = message
             self.view.showStatus(message)

@@ -56,7 +56,7 @@ def sample_case_from_a_click(test, logic) -> None:
     features = {table.GetCellText(row, 1): float(table.GetCellText(row, 2))
                 for row in range(table.GetNumberOfRows()) if table.GetCellText(row, 0) == "feature"}
     test.assertEqual(set(features), set(outputs.features))
-    test.assertEqual(nodes.heatmap.GetDisplayNode().GetColorNode().GetAttribute("ResponsePredictor.colormap"),
+    test.assertEqual(nodes.heatmap.GetDisplayNode().GetColorNode().GetAttribute(display.COLORMAP_ATTRIBUTE),
                      outputs.heatmap.colormap)
     test.assertIsNotNone(slicer.modules.volumerendering.logic().GetFirstVolumeRenderingDisplayNode(nodes.heatmap))
     composite = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode()
