@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..devices import DEVICES  # the first is the default; importing it needs no torch
 from ..errors import InputError
 from ..files import atomic_file, read_json
 from .engine_run import EngineRun, JobFailed, PythonCommand, engine_command
@@ -38,7 +39,6 @@ Box = tuple[float, float, float, float, float, float]
 
 CASE_NAME = "case"  # the one case of a run; no patient name or ID travels into the files
 STEPS = ("all", "segment", "predict", "explain")  # the first is the default
-DEVICES = ("auto", "cpu", "cuda")  # the first is the default
 DEFAULT_HEATMAP = "contribution"
 NO_HEATMAP = "none"
 LOG_FILE = "log.txt"
