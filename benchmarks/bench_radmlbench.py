@@ -38,6 +38,7 @@ from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, cross_valid
 from ResponsePredictorLib.predict.metrics import auc
 from ResponsePredictorLib.predict.model_card import CardInfo, build_card, render_markdown
 from ResponsePredictorLib.predict.persistence import library_versions
+from ResponsePredictorLib.predict.references import Reference
 from ResponsePredictorLib.predict.table import feature_columns
 from ResponsePredictorLib.predict.training import DEFAULT_LEARNER
 
@@ -68,14 +69,22 @@ def read_radmlbench_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     return table[feature_columns(table, OUTCOME)], OUTCOME.values(table)
 
 
-def nested_cv(X: pd.DataFrame, y: np.ndarray, learner: str, repeats: int, jobs: int) -> dict:
+def nested_cv(X: pd.DataFrame, y: np.ndarray, learner: str, repeats: int, jobs: int, against_plain: bool = False) -> dict:
+    """The learner's nested AUC and Brier score; with ``against_plain``, also its paired AUC difference against the
+    plain learner (``predict.references``) on the same folds and resamplings (``cv_seconds`` then covers both)."""
+    references = [Reference("plain", tuple(X.columns))] if against_plain else []
     started = time.perf_counter()
-    result = cross_validate(BinaryModel(learner=learner), X, y, folds=5, repeats=repeats, random_state=0, n_jobs=jobs)
+    result = cross_validate(BinaryModel(learner=learner), X, y, folds=5, repeats=repeats, random_state=0, n_jobs=jobs,
+                            references=references)
     elapsed = time.perf_counter() - started
     started = time.perf_counter()
     BinaryModel(learner=learner, n_bootstrap=0).fit(X, y)
-    return {"auc": result.metrics["auc"].to_dict(), "brier": result.metrics["brier"].to_dict(),
-            "cv_seconds": elapsed, "fit_seconds": time.perf_counter() - started}
+    entry = {"auc": result.metrics["auc"].to_dict(), "brier": result.metrics["brier"].to_dict(),
+             "cv_seconds": elapsed, "fit_seconds": time.perf_counter() - started}
+    for comparison in result.comparisons:
+        entry["against_plain"] = {"plain_auc": comparison.metrics["auc"].to_dict(),
+                                  "difference": comparison.differences["auc"].to_dict()}
+    return entry
 
 
 def tuned_cv(X: pd.DataFrame, y: np.ndarray, learner: str) -> dict:

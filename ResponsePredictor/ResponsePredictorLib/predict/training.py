@@ -21,7 +21,7 @@ from .references import FittedReference, choose_references, fit_references
 from .table import Outcome, feature_columns
 from .validation import Validation, cross_validate, permutation_test
 
-DEFAULT_LEARNER = {BinaryModel.kind: "lightgbm", SurvivalModel.kind: "coxnet"}
+DEFAULT_LEARNER = {BinaryModel.kind: "ensemble", SurvivalModel.kind: "coxnet"}  # binary: chosen by benchmarks/bench_radmlbench_candidates.py
 
 
 @dataclass
