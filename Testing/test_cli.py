@@ -105,12 +105,17 @@ def test_demo_runs_the_sample_case_end_to_end(tmp_path, capsys):
     assert features == FeatureExtractor.from_preset("ct").extract(image, auto).features
     prediction = json.loads((folder / "prediction.json").read_text())["prediction"]
     assert prediction["survival_lower"] <= prediction["survival"] <= prediction["survival_upper"]
-    heatmap = read_volume(folder / "heatmap.nrrd")
-    assert heatmap.same_grid(image) and heatmap.array[auto.array > 0].any() and not heatmap.array[auto.array == 0].any()
-    assert json.loads((folder / "result.json").read_text())["status"] == "done"
+    record = json.loads((folder / "result.json").read_text())
+    assert record["status"] == "done"
     assert (folder / "report.png").stat().st_size > 50_000
     printed = capsys.readouterr().out
     assert "Dice" in printed and "Risk of death within 2 years" in printed and "heatmap" in printed
+    # A heatmap where the default model has an input that varies over the tumor; else the case says why not.
+    if "heatmap.nrrd" in record["files"]:
+        heatmap = read_volume(folder / "heatmap.nrrd")
+        assert heatmap.same_grid(image) and heatmap.array[auto.array > 0].any() and not heatmap.array[auto.array == 0].any()
+    else:
+        assert "note: No contribution heatmap: the model's inputs" in printed
 
 
 def test_every_commands_help_reads_as_written():

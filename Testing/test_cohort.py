@@ -15,6 +15,7 @@ from ResponsePredictorLib.cohort.store import training_rows
 from ResponsePredictorLib.report.cohort_report import cohort_report
 from ResponsePredictorLib.pipeline import PipelineSettings, read_record
 from ResponsePredictorLib.volume import write_volume
+from survival_model import radiomics_survival_model
 from test_pipeline import LIGHT, tumor_case
 
 
@@ -109,10 +110,11 @@ def test_each_cases_warnings_reach_the_results_table_and_never_a_model(tmp_path)
     image, mask = tumor_case(radius=7)
     write_volume(image, tmp_path / "c.nrrd")
     write_volume(mask, tmp_path / "c_mask.nrrd")
-    # The default survival model with only one of its clinical covariates: the others are said unknown.
+    # A survival model with only one of its clinical covariates given: the others are said unknown.
+    model = radiomics_survival_model(tmp_path / "model")
     manifest = write_manifest(tmp_path / "manifest.csv", ["c,c.nrrd,c_mask.nrrd,70"], header="case,image,mask,age")
-    summary = run_cohort(manifest, tmp_path / "out", PipelineSettings(heatmap=None, report=False), workers=1,
-                         progress_bar=False)
+    summary = run_cohort(manifest, tmp_path / "out", PipelineSettings(model=str(model.directory), heatmap=None,
+                                                                      report=False), workers=1, progress_bar=False)
     table = pd.read_csv(summary.results, dtype={"case": str}).set_index("case")
     warnings = table.loc["c", "warnings"]
     assert "'Tstage'" in warnings and "'Histology'" in warnings and " | " in warnings

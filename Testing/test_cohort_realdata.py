@@ -19,6 +19,7 @@ from ResponsePredictorLib.cohort import DONE, run_cohort
 from ResponsePredictorLib.dicom_export import write_dicom_series
 from ResponsePredictorLib.pipeline import PipelineSettings, read_record
 from ResponsePredictorLib.volume import Volume, read_volume, write_volume
+from survival_model import radiomics_survival_model
 from test_pipeline import LIGHT
 
 pytestmark = pytest.mark.realdata
@@ -120,14 +121,16 @@ def test_dicom_identifiers_stay_out_of_every_output(crop_files, tmp_path):
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(f'case,image,seed,age,Tstage,Histology\nanon01,{series},"{seed}",70,2,adenocarcinoma\n')
     out = tmp_path / "out"
-    summary = run_cohort(manifest, out, PipelineSettings(heatmap="contribution", report=True), workers=1, progress_bar=False)
+    model = radiomics_survival_model(tmp_path / "model")  # radiomic inputs: a contribution heatmap to write
+    summary = run_cohort(manifest, out, PipelineSettings(model=str(model.directory), heatmap="contribution", report=True),
+                         workers=1, progress_bar=False)
     assert summary.done == 1, summary.failures
     record = read_record(out / "cases" / "anon01")
     assert record["provenance"]["mask_source"] == "segmented" and record["provenance"]["segmentation_model"]["id"]
     assert {"segment_s", "features_s", "predict_s", "heatmap_s", "report_s"} <= set(record["timings"])
     assert set(record["files"]) == {"mask.nrrd", "features.json", "prediction.json", "heatmap.nrrd", "heatmap.json",
                                     "report.png", "seg.dcm"}
-    outputs = [path for path in out.rglob("*") if path.is_file()]
+    outputs = [path for path in out.rglob("*") if path.is_file()]  # the model is outside ``out``
     for path in outputs:
         content = path.read_bytes()
         for identifier in (name, "Doe", "Jane", patient_id):

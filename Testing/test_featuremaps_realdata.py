@@ -7,30 +7,25 @@ tumor border); benchmarks/bench_featuremaps.py compares whole tumors.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
-from conftest import data_path
+from conftest import REPO_ROOT, data_path
 
-from ResponsePredictorLib import predict
-from ResponsePredictorLib.features import compute_feature_maps, mappable
+from ResponsePredictorLib.features import compute_feature_maps
 from ResponsePredictorLib.features.agreement import agreements
 from ResponsePredictorLib.features import load_settings
-from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from map_sets import CT_MODEL_MAPS  # noqa: E402
 
 pytestmark = pytest.mark.realdata
 pytest.importorskip("radiomics")  # every test here compares with pyradiomics' voxel mode
 
 TOLERANCE = 1e-4
 CROP_GEOMETRY = dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
-
-
-def default_model_maps() -> list[str]:
-    """The inputs of the default survival model that have voxel-wise maps."""
-    pipeline = predict.load_model(resource_path("Models") / "nsclc_os_ct").model.pipeline_
-    names = np.asarray(pipeline.encoder.feature_names_out_)[pipeline.head.filter.kept_]
-    used = names[np.ravel(pipeline.head.learner.coef_) != 0]
-    return [str(name) for name in used if mappable(str(name))]
 
 
 def surface_cube(image: Volume, mask: Volume, half_mm: float = 5.0) -> Volume:
@@ -67,10 +62,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_default_model_maps_match_pyradiomics_with_the_ct_preset(case: str) -> None:
+def test_a_radiomics_models_maps_match_pyradiomics_with_the_ct_preset(case: str) -> None:
     image, mask = CASES[case]()
     mask = surface_cube(image, mask)
-    names = default_model_maps()
+    names = CT_MODEL_MAPS  # the maps bench_featuremaps.py times
     settings = load_settings(preset="ct")
     mcc = [name for name in names if name.endswith("_MCC")]
     reference = compute_feature_maps(image, mask, [n for n in names if n not in mcc], settings, backend="pyradiomics")

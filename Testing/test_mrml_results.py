@@ -305,15 +305,17 @@ def test_positive_heatmap_range_is_kept(scene, sample):
 
 @pytest.fixture(scope="module")
 def case_folder(tmp_path_factory, sample):
-    """The sample case run by the engine's pipeline (given mask, default model, contribution heatmap)
-    and written as the cohort runner writes it."""
+    """The sample case run by the engine's pipeline (given mask, a model of radiomics and clinical covariates,
+    contribution heatmap) and written as the cohort runner writes it."""
     import json
 
     from ResponsePredictorLib.pipeline import CaseInput, Pipeline, write_case
+    from survival_model import radiomics_survival_model
 
     image, mask = sample
     covariates = json.loads(sample_case().clinical.read_text())
-    pipeline = Pipeline.from_defaults(heatmap="contribution", report=False, device="cpu")
+    model = radiomics_survival_model(tmp_path_factory.mktemp("model") / "survival")
+    pipeline = Pipeline(model, heatmap="contribution", report=False, device="cpu")
     result = pipeline.run(CaseInput("nsclc070", image, mask=mask, extra=covariates))
     folder = tmp_path_factory.mktemp("case")
     write_case(result, folder)

@@ -6,16 +6,19 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ResponsePredictorLib.errors import ImageReadError, InputError, MaskError, SettingsError
-from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.pipeline import (
     DONE, FAILED, RESULT_JSON, CaseInput, Pipeline, is_done, read_record, write_case, write_failure,
 )
-from ResponsePredictorLib.predict import load_model
+from ResponsePredictorLib.predict import SurvivalModel, SurvivalOutcome, load_model, save_model
+from ResponsePredictorLib.predict.table import SURVIVAL_DTYPE
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import Volume, read_volume, write_volume
+from predict_synthetic import SMALL_GRIDS
+from survival_model import radiomics_survival_model
 
 LIGHT = {"imageType": {"Original": {}}, "featureClass": {"firstorder": None, "shape": None},
          "setting": {"binWidth": 25, "label": 1}}
@@ -39,6 +42,11 @@ def features_only() -> Pipeline:
 @pytest.fixture(scope="module")
 def default_model():
     return load_model(resource_path("Models", "nsclc_os_ct"))
+
+
+@pytest.fixture(scope="module")
+def clinical_model(tmp_path_factory):
+    return radiomics_survival_model(tmp_path_factory.mktemp("model") / "survival")
 
 
 def test_features_only_case_written_with_result_json_last(features_only, tmp_path):
@@ -131,9 +139,9 @@ def test_pipeline_settings_checked_when_built(default_model):
             Pipeline(default_model, feature_settings=LIGHT, heatmap=None, report=False)
 
 
-def test_prediction_gets_the_clinical_covariates(default_model, tmp_path):
-    pipeline = Pipeline(default_model, heatmap=None, report=False)
-    assert pipeline.feature_settings == (default_model.feature_settings or load_settings(preset="ct"))
+def test_prediction_gets_the_clinical_covariates(clinical_model, tmp_path):
+    pipeline = Pipeline(clinical_model, heatmap=None, report=False)
+    assert pipeline.feature_settings == clinical_model.feature_settings
     image, mask = tumor_case(radius=7)
     known = {"age": "70", "Tstage": "3", "Nstage": "1", "Mstage": "0", "Histology": "adenocarcinoma"}
     result = pipeline.run(CaseInput("c", image, mask, extra={**known, "SurvivalTime": "400"}))
@@ -141,11 +149,11 @@ def test_prediction_gets_the_clinical_covariates(default_model, tmp_path):
     assert 0 <= result.prediction["lower"] <= result.prediction["risk"] <= result.prediction["upper"] <= 1
     assert result.covariates == {"age": 70.0, "Tstage": 3.0, "Nstage": 1.0, "Mstage": 0.0, "Histology": "adenocarcinoma"}
     assert not [w for w in result.warnings if "unknown" in w]
-    assert result.provenance["outcome_model"]["fingerprint"] == default_model.fingerprint
+    assert result.provenance["outcome_model"]["fingerprint"] == clinical_model.fingerprint
     # The covariates reach the model: changing one the model weighs changes the prediction.
     other = {"age": "30", "Tstage": "1", "Nstage": "3", "Mstage": "1", "Histology": "squamous cell carcinoma"}
     weighed = [name for name in other if result.contributions[name] != 0]
-    assert weighed, "the default model uses at least one clinical covariate"
+    assert weighed, "the model uses at least one clinical covariate"
     changed = pipeline.run(CaseInput("c", image, mask, extra={**known, weighed[0]: other[weighed[0]]}))
     assert changed.prediction["score"] != result.prediction["score"]
     # An unknown value is said, not guessed; a value of the wrong kind is an error.
@@ -160,3 +168,24 @@ def test_prediction_gets_the_clinical_covariates(default_model, tmp_path):
     saved = json.loads((folder / "prediction.json").read_text())
     assert saved["prediction"] == result.prediction and saved["covariates"]["Histology"] == "adenocarcinoma"
     assert set(saved["contributions"]) >= {"age", "(baseline)"}
+
+
+def test_a_model_without_voxel_wise_inputs_predicts_and_says_why_there_is_no_heatmap(tmp_path):
+    # A model on tumor volume alone (what the default's rule may choose): nothing varies over the tumor.
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"original_shape_MeshVolume": rng.lognormal(8, 1, 60)},
+                         index=pd.Index([f"p{i}" for i in range(60)], name="case"))
+    y = np.empty(60, dtype=SURVIVAL_DTYPE)
+    y["time"] = rng.exponential(900 / np.log(table["original_shape_MeshVolume"].to_numpy())) + 1
+    y["event"] = rng.random(60) < 0.7
+    model = SurvivalModel(learner="coxnet", param_grid=SMALL_GRIDS["coxnet"], n_bootstrap=0, horizon=365.0).fit(table, y)
+    save_model(model, SurvivalOutcome("time", "event"), tmp_path / "volume", {}, "", LIGHT)
+    pipeline = Pipeline(load_model(tmp_path / "volume"), heatmap="contribution", report=False)
+    assert pipeline.heatmap is None
+    image, mask = tumor_case()
+    result = pipeline.run(CaseInput("c", image, mask))
+    assert result.prediction_kind == "survival" and result.heatmap is None
+    assert any("No contribution heatmap" in w and "original_shape_MeshVolume" in w for w in result.warnings)
+    write_case(result, tmp_path / "c")
+    record = read_record(tmp_path / "c")
+    assert record["status"] == DONE and "heatmap.nrrd" not in record["files"]

@@ -39,6 +39,9 @@ def test_references_follow_the_table():
     # The plain learner on every column is the model itself: no 'plain' reference then.
     plain = BinaryModel(learner="logistic", param_grid={"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "l1_ratio": [0.0]})
     assert [ref.name for ref in choose_references(columns, plain)] == ["volume", "clinical"]
+    # A linear model on tumor volume alone orders the patients as its plain learner would: no reference is left.
+    assert choose_references([VOLUME], SurvivalModel(learner="coxnet")) == []
+    assert [ref.name for ref in choose_references([VOLUME], SurvivalModel(learner="rsf"))] == ["plain"]
     # A table of radiomics without volume or clinical columns: only the plain learner.
     texture = [c for c in columns if "glcm" in c]
     assert [ref.name for ref in choose_references(texture, model)] == ["plain"]

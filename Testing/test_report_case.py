@@ -15,6 +15,7 @@ from ResponsePredictorLib.report.case_report import (
     LOWERS, RAISES, case_report, model_line, readable_feature,
 )
 from ResponsePredictorLib.volume import Volume
+from survival_model import radiomics_survival_model
 
 CLINICAL = {"age": 70, "Tstage": 2, "Nstage": 0, "Mstage": 0, "Histology": "adenocarcinoma"}
 
@@ -41,13 +42,15 @@ def crop() -> tuple[Volume, Volume]:
 
 
 @pytest.fixture(scope="module")
-def case_result(crop):
-    """The default pipeline's result on a real crop (no heatmap: it takes seconds), with a signed heatmap added."""
+def case_result(crop, tmp_path_factory):
+    """A pipeline's result on a real crop with a model of radiomics and clinical covariates (no heatmap: it
+    takes seconds), with a signed heatmap added."""
     from ResponsePredictorLib.explain import Heatmap
     from ResponsePredictorLib.pipeline import CaseInput, Pipeline
 
     scan, mask = crop
-    result = Pipeline.from_defaults(heatmap=None).run(CaseInput("c005", scan, mask=mask, extra=CLINICAL))
+    model = radiomics_survival_model(tmp_path_factory.mktemp("model") / "survival")
+    result = Pipeline(model, heatmap=None).run(CaseInput("c005", scan, mask=mask, extra=CLINICAL))
     k, j, i = np.indices(scan.shape)
     centre = np.argwhere(mask.array).mean(axis=0)
     field = np.where(mask.array > 0, np.tanh((i - centre[2]) / 5.0), 0.0).astype(np.float32)  # left lowers, right raises
@@ -60,7 +63,7 @@ def test_report_from_a_pipeline_result(case_result, tmp_path):
     path = case_report(case_result, tmp_path)
     assert path == tmp_path / "report.png"
     pixels = assert_report_picture(path)
-    # Both signs among the default model's top contributions: red and blue bars.
+    # Both signs among the model's top contributions: red and blue bars.
     assert colour_share(pixels, RAISES) > 0.001 and colour_share(pixels, LOWERS) > 0.001
 
 

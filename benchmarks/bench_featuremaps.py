@@ -4,7 +4,7 @@
    original image (no resampling, binWidth 25), maps of firstorder Mean and Entropy and GLCM
    Contrast and JointEntropy: pyradiomics' voxel mode against the fast backend, with the agreement
    of every map.
-2. The default survival model's maps (its mappable inputs) with its ``ct`` preset (1 mm BSpline
+2. A radiomics model's maps (``map_sets.CT_MODEL_MAPS``) with the ``ct`` preset (1 mm BSpline
    resampling, LoG sigma 1/2/3, binWidth 25): the fast backend's time; with ``--full-reference``
    also pyradiomics' voxel mode on the same maps and their agreement (many minutes).
 
@@ -33,28 +33,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ResponsePredictorLib import predict
-from ResponsePredictorLib.features import compute_feature_maps, mappable
+from map_sets import CT_MODEL_MAPS, ISSUE_FEATURES
+
+from ResponsePredictorLib.features import compute_feature_maps
 from ResponsePredictorLib.features.agreement import agreements
 from ResponsePredictorLib.features import load_settings
 from ResponsePredictorLib.files import atomic_file
-from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-ISSUE_FEATURES = ["original_firstorder_Mean", "original_firstorder_Entropy", "original_glcm_Contrast", "original_glcm_JointEntropy"]
 ISSUE_SETTINGS = {"setting": {"binWidth": 25, "label": 1}}  # pyradiomics' defaults otherwise: no resampling
 TOLERANCE = 1e-4
 REFERENCE_BATCH = 2000
-
-
-def default_model_maps() -> list[str]:
-    pipeline = predict.load_model(resource_path("Models") / "nsclc_os_ct").model.pipeline_
-    names = np.asarray(pipeline.encoder.feature_names_out_)[pipeline.head.filter.kept_]
-    used = names[np.ravel(pipeline.head.learner.coef_) != 0]
-    return [str(name) for name in used if mappable(str(name))]
 
 
 def timed(function: Callable[[], Any], repeats: int) -> tuple[dict[str, float], Any]:
@@ -117,7 +109,7 @@ def run(data_dir: Path, repeats: int, full_reference: bool) -> dict[str, Any]:
         f"{issue['speedup']['wall']:.0f}x wall, {issue['speedup']['cpu']:.0f}x CPU time"
     )
 
-    names = default_model_maps()
+    names = CT_MODEL_MAPS
     ct = load_settings(preset="ct")
     model_s, model_maps = timed(lambda: compute_feature_maps(image, mask, names, ct, device="cpu"), repeats)
     map_voxels = int(np.count_nonzero(~np.isnan(next(iter(model_maps.values())).array)))
@@ -184,7 +176,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *agreement_table(issue["agreement"]),
         "",
-        f"## The default survival model's {len(model['features'])} mappable inputs (`ct` preset)",
+        f"## A radiomics model's {len(model['features'])} maps (`ct` preset; `map_sets.CT_MODEL_MAPS`)",
         "",
         f"{model['kernels']} kernels (the tumor at 1 mm). Fast backend: **{model['fast']['wall_s']:.2f} s** wall "
         f"({model['fast']['cpu_s']:.2f} s CPU) for all maps, preprocessing included (pyradiomics' BSpline "

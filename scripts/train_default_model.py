@@ -1,9 +1,9 @@
 """Train the default survival model shipped in ResponsePredictor/Resources/Models/nsclc_os_ct/.
 
 Overall survival of non-small-cell lung cancer patients from a pre-treatment CT of the primary tumor
-(our ``FeatureExtractor``, preset ``ct``) and clinical covariates (age, T, N and M stage, histology),
-with a penalised Cox model (``coxnet``): a risk score, and the probability of surviving 2 years
-(730.5 days) with a bootstrap interval.
+(our ``FeatureExtractor``, preset ``ct``) and/or clinical covariates (age, T, N and M stage,
+histology), with a penalised Cox model (``coxnet``): a risk score, and the probability of surviving 2
+years (730.5 days) with a bootstrap interval. The model card is written for the inputs chosen.
 
 Which inputs the model uses is decided by a rule fixed before the run and written in its card: of
 the candidates, from the simplest, tumor volume alone, clinical covariates alone, volume + clinical,
@@ -61,29 +61,40 @@ SEED, FOLDS, REPEATS, BOOTSTRAP = 0, 5, 5, 100
 HISTOLOGY = {"adenocarcinoma": "adenocarcinoma", "squamous cell carcinoma": "squamous cell carcinoma",
              "large cell": "large cell", "nos": "nos", "nsclc nos (not otherwise specified)": "nos"}
 
-CARD = CardInfo(
-    name="NSCLC overall survival from CT radiomics and clinical stage (ResponsePredictor default model)",
-    intended_use=(
-        "Research use only: not a medical device and not for clinical decisions. For adults with non-small-cell lung "
-        "cancer (NSCLC): a pre-treatment CT with the primary tumor segmented, features computed by ResponsePredictor's "
-        "`ct` preset (`responsepredictor features IMAGE MASK --preset ct`), plus age (years), T, N and M stage (numbers) "
-        "and histology (adenocarcinoma, squamous cell carcinoma, large cell, nos); an unknown clinical value may be left "
-        "empty and takes the training median. Gives a risk score, the probability of death within 2 years and of "
-        "surviving 2 years with a bootstrap interval, and each feature's contribution to the risk score."
-    ),
-    data=(
-        "150 NSCLC patients of a public survival-prediction challenge: 101 from NSCLC-Radiomics (Lung1, source 'l1', "
-        "TCIA, CC BY-NC 3.0) and 49 from NSCLC-Radiogenomics (source 'l2', TCIA, CC BY 3.0). Per patient a 92 mm cube "
-        "of CT around the primary tumor (int16 HU, 1 mm voxels as stated by the provider) and the expert tumor mask; "
-        "clinical.csv and survival.csv as provided. Features: ResponsePredictor FeatureExtractor, preset `ct` (387 "
-        "pyradiomics features). The source cohort is not a feature. Because part of the training data is CC BY-NC "
-        "3.0, use this model for non-commercial research only."
-    ),
-    outcome_definition=(
-        "Overall survival: SurvivalTime in days, Event 1 = death, 0 = alive at last follow-up (censored), as provided. "
-        "Horizon for survival probability, AUC and Brier score: 2 years (730.5 days)."
-    ),
-)
+def card(columns: list[str], chosen: str, notes: list[str]) -> CardInfo:
+    """The model card's text for the inputs the rule chose."""
+    clinical = [column for column in columns if column in CLINICAL]
+    radiomic = [column for column in columns if column not in CLINICAL]
+    inputs = ("tumor volume" if radiomic == [VOLUME]
+              else f"{len(radiomic)} radiomic features" if radiomic else "")
+    needs = "a pre-treatment CT with the primary tumor segmented, features computed by ResponsePredictor's `ct` preset " \
+            "(`responsepredictor features IMAGE MASK --preset ct`)" if radiomic else "no image"
+    if clinical:
+        needs += (", plus age (years), T, N and M stage (numbers) and histology (adenocarcinoma, squamous cell carcinoma, "
+                  "large cell, nos); an unknown clinical value may be left empty and takes the training median")
+    return CardInfo(
+        name=f"NSCLC overall survival from {' and '.join(filter(None, [inputs, 'clinical stage' if clinical else '']))} "
+             "(ResponsePredictor default model)",
+        intended_use=(
+            "Research use only: not a medical device and not for clinical decisions. For adults with non-small-cell lung "
+            f"cancer (NSCLC): needs {needs}. Gives a risk score, the probability of death within 2 years and of surviving "
+            "2 years with a bootstrap interval, and each input's contribution to the risk score. Its inputs "
+            f"({chosen}) were chosen by the rule stated under Limitations: the richer candidates were not shown to predict better."
+        ),
+        data=(
+            "150 NSCLC patients of a public survival-prediction challenge: 101 from NSCLC-Radiomics (Lung1, source 'l1', "
+            "TCIA, CC BY-NC 3.0) and 49 from NSCLC-Radiogenomics (source 'l2', TCIA, CC BY 3.0). Per patient a 92 mm cube "
+            "of CT around the primary tumor (int16 HU, 1 mm voxels as stated by the provider) and the expert tumor mask; "
+            "clinical.csv and survival.csv as provided. Features: ResponsePredictor FeatureExtractor, preset `ct` (387 "
+            "pyradiomics features), of which the model uses the inputs above. The source cohort is not a feature. Because "
+            "part of the training data is CC BY-NC 3.0, use this model for non-commercial research only."
+        ),
+        outcome_definition=(
+            "Overall survival: SurvivalTime in days, Event 1 = death, 0 = alive at last follow-up (censored), as provided. "
+            "Horizon for survival probability, AUC and Brier score: 2 years (730.5 days)."
+        ),
+        notes=notes,
+    )
 
 
 def build_table(data_dir: Path, recompute: bool) -> tuple[pd.DataFrame, list[dict[str, str]]]:
@@ -166,10 +177,9 @@ def main() -> None:
         f"({alone[best].metrics['c_index']}); chosen: {chosen}. Nested C-index of each: "
         + "; ".join(f"{name} {result.metrics['c_index']}" for name, result in alone.items()) + ".",
     ]
-    card = CardInfo(**{**CARD.__dict__, "notes": notes})
     clinical = [column for column in columns if column in CLINICAL] or None
     result = train_model(table[[*columns, *OUTCOME.columns]], OUTCOME, model=coxnet(n_bootstrap=BOOTSTRAP), folds=FOLDS,
-                         repeats=REPEATS, n_jobs=args.jobs, info=card, excluded_cases=excluded, clinical=clinical)
+                         repeats=REPEATS, n_jobs=args.jobs, info=card(columns, chosen, notes), excluded_cases=excluded, clinical=clinical)
     fingerprint = save_model(result.model, OUTCOME, MODEL_DIR, result.card, result.card_markdown,
                              load_settings(preset=nsclc_features.PRESET), result.references)
     print(result.validation.summary())

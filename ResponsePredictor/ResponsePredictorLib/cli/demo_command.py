@@ -1,8 +1,8 @@
 """``responsepredictor demo``: the bundled sample case end to end, as a radiologist would run it.
 
 A click on the tumor -> MONAI segmentation -> radiomic features -> 2-year overall survival with its
-interval and top contributions -> contribution heatmap -> case report, with the embedded default
-models and nothing downloaded. The same ``Pipeline`` runs cohorts and the Slicer module.
+interval and top contributions -> contribution heatmap (when the default model has inputs that vary
+over the tumor) -> case report, with the embedded default models and nothing downloaded. The same ``Pipeline`` runs cohorts and the Slicer module.
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> None:
     print(f"3. {big}\n   {small}\n   (default model, research use only; this patient is one of its training cases)")
     for name, value in ranked_contributions(result.contributions, TOP_CONTRIBUTIONS):
         print(f"     {name:44s} {value:+.3f} to the risk score")
-    print(f"4. contribution heatmap ({timings['heatmap_s']:.1f} s): {result.heatmap.description}")
+    if result.heatmap is not None:
+        print(f"4. contribution heatmap ({timings['heatmap_s']:.1f} s): {result.heatmap.description}")
+    else:  # the model's inputs are one number per tumor; the pipeline's note says so below
+        print("4. no contribution heatmap for this model")
     for warning in result.warnings:
         print(f"   note: {warning}")
     print(f"Outputs in {folder}: " + ", ".join(sorted(path.name for path in folder.iterdir())))

@@ -66,7 +66,7 @@ class Pipeline:
         self.notes: list[str] = []  # said of every case this pipeline runs
         self.feature_settings = self._feature_settings(outcome, feature_settings)
         self.extractor = FeatureExtractor(self.feature_settings)
-        self.heatmap = heatmap
+        self.heatmap = self._explainable(heatmap)
         self.report = report
         self.device = device
         self.keep_identifiers = keep_identifiers
@@ -108,6 +108,23 @@ class Pipeline:
         if outcome is not None:
             self.notes.append(f"The model does not record its feature settings; the '{FALLBACK_PRESET}' preset was used.")
         return load_settings(preset=FALLBACK_PRESET)
+
+    def _explainable(self, heatmap: str | None) -> str | None:
+        """The heatmap method, or None with a note when the model has nothing a contribution map could show
+        (its inputs are all one number per tumor, e.g. a model on tumor volume alone)."""
+        if heatmap != "contribution":
+            return heatmap
+        from ..explain.model_inputs import model_inputs
+
+        inputs = model_inputs(self.outcome)
+        if inputs.mapped:
+            return heatmap
+        self.notes.append(
+            f"No contribution heatmap: the model's inputs ({', '.join(inputs.used) or 'none'}) are one number per tumor, "
+            "with no voxel-wise map. The occlusion heatmap (heatmap 'occlusion') shows how hiding parts of the tumor "
+            "changes the prediction."
+        )
+        return None
 
     def _check_stages_available(self) -> None:
         # Said once, when the pipeline is built, rather than as the same failure on every case.

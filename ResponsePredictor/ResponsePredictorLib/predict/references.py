@@ -13,7 +13,8 @@ patients as the model:
 
 Each reference is an ``OutcomeModel`` of the plain learner on its columns, tuned by the same inner
 cross-validation and fitted on the same rows as the model, never on a test fold. A reference that
-would be the model itself (the same columns and learner) is left out.
+would be the model itself (the same columns and learner, or the same one column and a learner of the
+same family) is left out.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def choose_references(columns: Sequence[str], model: OutcomeModel, clinical: Ite
         references.append(Reference("clinical", tuple(clinical_columns)))
     references.append(Reference("plain", tuple(columns)))
     learner, grid = PLAIN_LEARNERS[model.kind]
-    plain_model = model.learner == learner and (model.param_grid or {}) == grid
+    # On one column the model's own linear learner orders the patients as the plain one does.
+    plain_model = model.learner == learner and ((model.param_grid or {}) == grid or len(columns) == 1)
     # A reference on all the model's columns is the model itself when it is the plain learner, and
     # compares nothing but the learner otherwise: keep it only as 'plain'.
     return [ref for ref in references
