@@ -585,14 +585,18 @@ def maps_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_maps(cases: list[Case], sets: tuple[str, ...], repeats: int) -> dict[str, Any]:
+def run_maps(cases: list[Case], sets: tuple[str, ...], repeats: int,
+             checkpoint: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Every set on every case; ``checkpoint`` gets the results so far after each case (pyradiomics' voxel
+    mode takes hours on the largest tumors: a run cut short keeps what it measured)."""
     results = {}
     for set_name in sets:
         rows = []
         for case in cases:
             rows.append(maps_case(case, MAP_SETS[set_name], repeats))
             print(maps_progress_line(set_name, rows[-1]), flush=True)
-        results[set_name] = {"features": MAP_SETS[set_name], "cases": rows, "summary": maps_summary(rows)}
+            results[set_name] = {"features": MAP_SETS[set_name], "cases": rows, "summary": maps_summary(rows)}
+            checkpoint(results)
     return results
 
 
@@ -678,6 +682,11 @@ def markdown(report: dict[str, Any]) -> str:
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- Load average (1, 5, 15 min) at start: {report['load_start']}; at end: {report['load_end']}. On a shared "
         "machine read the ratios: both sides of each ratio ran interleaved in the same run.", "",
+    ]
+    if not report["complete"]:
+        lines += ["**This run is not complete** (written as it went, then cut short or still going): the voxel maps "
+                  "cover only the cases listed below.", ""]
+    lines += [
         "## What was compared", "",
         "- **Whole tumor**: `FeatureExtractor(preset, device=\"cpu\").extract(Volume, Volume)` (the SimpleITK "
         "conversion included) against `RadiomicsFeatureExtractor(preset).execute(sitk, sitk, label=1)`, each built "
@@ -842,30 +851,37 @@ def main(argv: list[str] | None = None) -> int:
         cases = smallest(cases, 2)
     print("cases: " + ", ".join(f"{case.name} ({case.voxels} voxels)" for case in cases), flush=True)
     whole_tumor = run_whole_tumor(cases, presets, not args.no_fastrad, args.repeats)
-    maps = {} if args.no_maps else run_maps(cases, sets, args.repeats)
 
-    fastrad_cut, fastrad_cuts = fastrad_settings()
-    report = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "bench_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": machine(),
-        "load_start": [round(x, 2) for x in load_start],
-        "load_end": [round(x, 2) for x in os.getloadavg()],
-        "run_seconds": time.perf_counter() - started,
-        "repeats": args.repeats,
-        "tolerance": {"whole_tumor": {"rtol": RTOL, "atol": ATOL}, "maps": MAP_TOLERANCE},
-        "settings": {
-            "presets": {name: load_settings(preset=name) for name in presets},
-            "fastrad": fastrad_cut, "fastrad_cuts": fastrad_cuts,
-            "maps": MAP_SETTINGS, "map_radius": MAP_RADIUS,
-            "pyradiomics_voxel_batch": {"default_below_bytes": DEFAULT_BATCH_LIMIT, "batch_bytes": BATCH_BYTES},
-        },
-        "cases": [case.describe() for case in cases],
-        "whole_tumor": whole_tumor,
-        "maps": maps,
-    }
-    write_results(args.out, report)
-    print(f"results written to {args.out}/features.{{json,md}} after {report['run_seconds'] / 60:.1f} min")
+    def report(maps: dict[str, Any], complete: bool) -> dict[str, Any]:
+        fastrad_cut, fastrad_cuts = fastrad_settings()
+        return {
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": "bench_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": machine(),
+            "load_start": [round(x, 2) for x in load_start],
+            "load_end": [round(x, 2) for x in os.getloadavg()],
+            "run_seconds": time.perf_counter() - started,
+            "repeats": args.repeats,
+            "tolerance": {"whole_tumor": {"rtol": RTOL, "atol": ATOL}, "maps": MAP_TOLERANCE},
+            "settings": {
+                "presets": {name: load_settings(preset=name) for name in presets},
+                "fastrad": fastrad_cut, "fastrad_cuts": fastrad_cuts,
+                "maps": MAP_SETTINGS, "map_radius": MAP_RADIUS,
+                "pyradiomics_voxel_batch": {"default_below_bytes": DEFAULT_BATCH_LIMIT, "batch_bytes": BATCH_BYTES},
+            },
+            "cases": [case.describe() for case in cases],
+            "whole_tumor": whole_tumor,
+            "maps": maps,
+            # False while the run goes on (or when it was cut short): the maps then cover the cases listed.
+            "complete": complete,
+        }
+    maps: dict[str, Any] = {}
+    write_results(args.out, report(maps, complete=args.no_maps))
+    if not args.no_maps:
+        maps = run_maps(cases, sets, args.repeats, lambda partial: write_results(args.out, report(partial, complete=False)))
+    final = report(maps, complete=True)
+    write_results(args.out, final)
+    print(f"results written to {args.out}/features.{{json,md}} after {final['run_seconds'] / 60:.1f} min")
     return 0
 
 
