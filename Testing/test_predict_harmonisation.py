@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fold_spy import spy_fits
 from predict_synthetic import VOLUME, radiomics_table, with_binary_outcome
 from ResponsePredictorLib.errors import InputError, TableError
 from ResponsePredictorLib.predict import BinaryModel, BinaryOutcome, cross_validate, load_model, save_model, train_model
-from ResponsePredictorLib.predict import validation as validation_module
 from ResponsePredictorLib.predict.harmonisation import ComBat
 
 FAST = dict(learner="logistic", param_grid={"C": [0.1, 1.0], "l1_ratio": [0.0]}, inner_folds=3, n_bootstrap=0)
@@ -80,22 +80,7 @@ def test_bad_centres_are_refused_with_a_reason():
 def test_combat_is_fitted_inside_the_folds_only(monkeypatch):
     table = with_binary_outcome(multicentre_table(n=90), np.zeros(90), seed=1)
     X, y = table.drop(columns="responder"), table["responder"].to_numpy()
-    held_out: set[str] = set()
-    fitted_on: list[int] = []
-    fit_fold, fit_combat = validation_module._fit_fold, ComBat.fit
-
-    def spy_fold(model, X, y, train, test):
-        held_out.clear()
-        held_out.update(X.index[test])
-        return fit_fold(model, X, y, train, test)
-
-    def spy_combat(self, table, y=None):
-        assert not held_out & set(table.index), "a test case reached ComBat"
-        fitted_on.append(len(table))
-        return fit_combat(self, table, y)
-
-    monkeypatch.setattr(validation_module, "_fit_fold", spy_fold)
-    monkeypatch.setattr(ComBat, "fit", spy_combat)
+    fitted_on = spy_fits(monkeypatch, ComBat)
     cross_validate(BinaryModel(**FAST, batch="site"), X, y, folds=3, repeats=1, n_resamples=0)
     # Per outer fold: one ComBat per inner fold and one for the refit on the whole training fold.
     assert len(fitted_on) == 3 * (FAST["inner_folds"] + 1) and max(fitted_on) == 60

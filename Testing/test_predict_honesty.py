@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fold_spy import spy_fits
 from predict_synthetic import binary_outcome, feature_table
 from ResponsePredictorLib.predict import BinaryModel, cross_validate, permutation_test
 from ResponsePredictorLib.predict import validation as validation_module
@@ -56,22 +57,7 @@ def test_repeating_the_folds_does_not_narrow_the_interval():
 def test_no_test_case_reaches_any_fitting_in_its_fold(monkeypatch):
     X = feature_table(n=60)
     y = binary_outcome(X)
-    held_out: set[str] = set()
-    fits: list[int] = []
-    fit_fold, fit_encoder = validation_module._fit_fold, TableEncoder.fit
-
-    def spy_fold(model, X, y, train, test):
-        held_out.clear()
-        held_out.update(X.index[test])
-        return fit_fold(model, X, y, train, test)
-
-    def spy_encoder(self, table, y=None):
-        assert not held_out & set(table.index), "a test case reached preprocessing"
-        fits.append(len(table))
-        return fit_encoder(self, table, y)
-
-    monkeypatch.setattr(validation_module, "_fit_fold", spy_fold)
-    monkeypatch.setattr(TableEncoder, "fit", spy_encoder)
+    fits = spy_fits(monkeypatch, TableEncoder)
     cross_validate(BinaryModel(**FAST), X, y, folds=3, repeats=1, n_resamples=0)
     # Per outer fold: one encoder per inner fold and one for the refit on the whole training fold.
     assert len(fits) == 3 * (FAST["inner_folds"] + 1) and max(fits) == 40
