@@ -216,3 +216,20 @@ def test_the_inputs_of_an_ensemble_are_what_either_member_reads():
     used = set(model_inputs(saved).used)
     contributing = model.contributions(X).drop(columns=BASELINE).abs().sum()
     assert set(contributing.index[contributing > 0]) == used  # every column that moves a prediction, and no other
+
+
+def test_a_model_harmonised_by_centre_is_explained_with_the_cases_centre() -> None:
+    rng = np.random.default_rng(4)
+    n = 90
+    site = rng.choice(["A", "B"], n)
+    table = pd.DataFrame({MEAN: rng.normal(50, 60, n) + np.where(site == "B", 80, 0), "age": rng.normal(65, 8, n),
+                          "site": site})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(table[MEAN] - np.where(site == "B", 130, 50)) / 20))).astype(int)
+    model = BinaryModel(learner="logistic", n_bootstrap=0, inner_folds=3, batch="site").fit(table, y)
+    saved = SavedModel(model, BinaryOutcome("responder"), {}, "test", Path("test-model"), settings_1mm())
+    image, mask, bright = two_halves_case()
+    heatmap = contribution_map(saved, image, mask, {"age": 70, "site": "B"})
+    assert ranking(heatmap.volume.array, bright, (mask.array > 0) & ~bright) > 0.9
+    assert not any("site" in note for note in heatmap.notes)  # the centre is used, not "given but not used"
+    with pytest.raises(NotExplainableError, match="give the case's centre \\('site'\\)"):
+        contribution_map(saved, image, mask, {"age": 70})

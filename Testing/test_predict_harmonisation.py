@@ -101,3 +101,47 @@ def test_a_harmonised_model_is_saved_and_needs_a_known_centre(tmp_path):
     np.testing.assert_allclose(model.outputs(X)["probability"], result.model.outputs(X)["probability"])
     with pytest.raises(InputError, match="'Z'.*not in the model's training data"):
         model.outputs(X.assign(site="Z"))
+
+
+def test_a_feature_missing_in_one_centre_leaves_the_others_harmonised():
+    table = multicentre_table(n=300)
+    feature, other = "wavelet-LLH_glcm_Feature3", "wavelet-LLH_glcm_Feature1"
+    table.loc[table["site"] == "C", feature] = np.nan  # never measured at centre C
+    harmonised = ComBat("site").fit_transform(table)
+    values = harmonised.assign(site=table["site"])
+    assert values.loc[values["site"] != "C", feature].notna().all() and values[other].notna().all()
+    assert np.ptp(values.groupby("site")[other].mean()) < 0.3
+    assert values.loc[values["site"] == "C", feature].isna().all()  # left missing there: the model imputes it
+
+
+def test_one_feature_is_harmonised_by_its_centres_own_location_and_scale():
+    table = multicentre_table(n=300)[["wavelet-LLH_glcm_Feature3", "site"]]
+    harmonised = ComBat("site").fit_transform(table).assign(site=table["site"])
+    assert harmonised.notna().all().all()
+    assert np.ptp(harmonised.groupby("site")["wavelet-LLH_glcm_Feature3"].mean()) < 1e-9
+
+
+def test_new_cases_missing_a_column_or_holding_text_are_refused_clearly():
+    table = multicentre_table(n=120)
+    combat = ComBat("site").fit(table)
+    with pytest.raises(TableError, match="lacks 1 feature"):
+        combat.transform(table.drop(columns="wavelet-LLH_glcm_Feature1"))
+    with pytest.raises(TableError, match="'wavelet-LLH_glcm_Feature1' must hold numbers"):
+        combat.transform(table.assign(**{"wavelet-LLH_glcm_Feature1": "n/a"}))
+
+
+def test_a_small_centre_is_in_every_training_fold():
+    # 6 cases of 40 at centre C: folds that keep each centre's share give every training fold two or more.
+    table = multicentre_table(n=40, seed=5)
+    table["site"] = ["C"] * 6 + ["A"] * 17 + ["B"] * 17
+    table = with_binary_outcome(table, np.zeros(40), seed=2)
+    X, y = table.drop(columns="responder"), table["responder"].to_numpy()
+    for seed in range(4):
+        cross_validate(BinaryModel(**FAST, batch="site", random_state=seed), X, y, folds=3, repeats=1, n_resamples=0,
+                       random_state=seed)
+
+
+def test_a_numeric_centre_read_as_float_is_the_same_centre():
+    table = multicentre_table(n=120).assign(site=lambda t: t["site"].map({"A": 1, "B": 2, "C": 3}))
+    combat = ComBat("site").fit(table)
+    pd.testing.assert_frame_equal(combat.transform(table.astype({"site": float})), combat.transform(table))

@@ -34,7 +34,7 @@ def test_references_follow_the_table():
     assert chosen == {"volume": (VOLUME,), "clinical": ("age", "stage"), "plain": tuple(columns)}
     named = {ref.name: ref.columns for ref in choose_references(columns, model, clinical=["age"])}
     assert named["clinical"] == ("age",)
-    with pytest.raises(TableError, match="Clinical columns not among the table's features: weight"):
+    with pytest.raises(TableError, match="Clinical columns not among the table's informative features .*: weight"):
         choose_references(columns, model, clinical=["weight"])
     # The plain learner on every column is the model itself: no 'plain' reference then.
     plain = BinaryModel(learner="logistic", param_grid={"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "l1_ratio": [0.0]})
@@ -109,3 +109,17 @@ def test_survival_models_are_compared_on_the_c_index_and_the_auc_at_the_horizon(
     volume = next(c for c in result.validation.comparisons if c.reference.name == "volume")
     assert set(volume.differences) == {"c_index", "auc_at_horizon"}
     assert "C-index" in result.validation.verdicts()[0]
+
+
+def test_a_model_on_some_columns_is_compared_with_references_on_the_others():
+    # The default NSCLC model's case: a model on tumor volume alone, beside the clinical covariates alone.
+    table = with_binary_outcome(radiomics_table(150, seed=11), np.zeros(150), seed=12).assign(modality="CT")
+    result = train(table, model=BinaryModel(learner="logistic", n_bootstrap=0), columns=[VOLUME])
+    assert result.model.feature_names_in_ == [VOLUME]
+    # Volume is the model itself, and so is the plain learner on its one column; a constant column ('modality') is no reference's input and no error.
+    assert [c.reference.name for c in result.validation.comparisons] == ["clinical"]  # plain: the same on one column
+    clinical = next(c for c in result.validation.comparisons if c.reference.name == "clinical")
+    assert clinical.reference.columns == ("age", "stage")
+    assert [fitted.reference.name for fitted in result.references] == ["clinical"]
+    with pytest.raises(TableError, match="must be features of the table; not: volume"):
+        train(table, columns=["volume"])

@@ -177,9 +177,11 @@ def main() -> None:
         f"({alone[best].metrics['c_index']}); chosen: {chosen}. Nested C-index of each: "
         + "; ".join(f"{name} {result.metrics['c_index']}" for name, result in alone.items()) + ".",
     ]
-    clinical = [column for column in columns if column in CLINICAL] or None
-    result = train_model(table[[*columns, *OUTCOME.columns]], OUTCOME, model=coxnet(n_bootstrap=BOOTSTRAP), folds=FOLDS,
-                         repeats=REPEATS, n_jobs=args.jobs, info=card(columns, chosen, notes), excluded_cases=excluded, clinical=clinical)
+    # Every candidate's columns are in the table, so that the model is validated beside volume alone, clinical
+    # alone and the plain learner on the same folds, whatever inputs it has.
+    result = train_model(table.drop(columns=SOURCE), OUTCOME, model=coxnet(n_bootstrap=BOOTSTRAP), folds=FOLDS,
+                         repeats=REPEATS, n_jobs=args.jobs, info=card(columns, chosen, notes), excluded_cases=excluded,
+                         clinical=CLINICAL, columns=columns)
     fingerprint = save_model(result.model, OUTCOME, MODEL_DIR, result.card, result.card_markdown,
                              load_settings(preset=nsclc_features.PRESET), result.references)
     print(result.validation.summary())

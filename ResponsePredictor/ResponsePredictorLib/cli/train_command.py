@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     outcome.add_argument("--outcome", metavar="COL", help="binary outcome column (1 = e.g. responder, 0 = not)")
     outcome.add_argument("--time", metavar="COL", help="time-to-event column (needs --event)")
     parser.add_argument("--event", metavar="COL", help="event column for --time (1 = event, 0 = censored)")
-    parser.add_argument("--model", metavar="NAME", help="binary: lightgbm (default), logistic; survival: coxnet (default), rsf")
+    parser.add_argument("--model", metavar="NAME", help="binary: ensemble (default), lightgbm, logistic; survival: coxnet (default), rsf")
     parser.add_argument("--horizon", type=float, help="survival: time for survival probability and AUC (default: median follow-up)")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="COL", help="columns that are not features")
     parser.add_argument("--clinical", nargs="+", metavar="COL",

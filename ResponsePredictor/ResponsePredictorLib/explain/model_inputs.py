@@ -31,6 +31,7 @@ class ModelInputs:
     used: list[str]  # every column with an effect on the prediction
     mapped: list[str]  # radiomic features with a voxel-wise map
     constant: list[str]  # used columns that are one number per case (shape, covariates, no map)
+    batch: str | None = None  # the centre column of a model harmonised by ComBat: every row needs it
 
     @property
     def radiomic(self) -> list[str]:
@@ -50,7 +51,7 @@ def model_inputs(saved: SavedModel) -> ModelInputs:
     used_sources = set(encoder.sources_[kept].tolist())
     used = [column for index, column in enumerate(encoder.columns_) if index in used_sources]
     mapped = [name for name in used if RADIOMIC_NAME.match(name) and mappable(name)]
-    return ModelInputs(used, mapped, [name for name in used if name not in mapped])
+    return ModelInputs(used, mapped, [name for name in used if name not in mapped], saved.model.batch)
 
 
 def used_kept_columns(learner: Any) -> np.ndarray:
@@ -112,11 +113,16 @@ def covariate_values(inputs: ModelInputs, covariates: Mapping[str, Any] | None) 
     """The model's covariates from ``covariates`` (missing ones as NaN: the model imputes them) and notes."""
     covariates = dict(covariates or {})
     values = {name: covariates.get(name, np.nan) for name in inputs.covariates}
+    if inputs.batch is not None:
+        if inputs.batch not in covariates:
+            raise NotExplainableError(f"The model harmonises the features across centres: give the case's centre "
+                                      f"('{inputs.batch}') with its covariates.")
+        values[inputs.batch] = covariates[inputs.batch]
     notes = []
     missing = [name for name in inputs.covariates if name not in covariates]
     if missing:
         notes.append(f"Covariates not given, replaced by the model's training median or no category: {', '.join(missing)}.")
-    unused = sorted(set(covariates) - set(inputs.used))
+    unused = sorted(set(covariates) - set(inputs.used) - {inputs.batch})
     if unused:
         notes.append(f"Given but not used by the model: {', '.join(unused)}.")
     return values, notes

@@ -37,7 +37,8 @@ def towards(saved: SavedModel) -> str:
 def model_rows(saved: SavedModel, values: Mapping[str, Any], count: int) -> pd.DataFrame:
     """``count`` rows of the model's table from ``values`` (a number, or an array of ``count``, per column).
 
-    Columns without a value are left empty: the model does not use them, or imputes them as it was trained to.
+    Columns without a value are left empty: the model does not use them, or imputes them as it was trained to
+    (a harmonised model's centre column must have its value: ComBat refuses an empty one).
     """
-    columns = saved.model.pipeline_.encoder.columns_
+    columns = saved.model.feature_names_in_
     return pd.DataFrame({column: values.get(column, np.nan) for column in columns}, index=pd.RangeIndex(count, name="case"))

@@ -15,6 +15,7 @@ is refused, since its shift is unknown.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -43,21 +44,27 @@ class ComBat(TransformerMixin, BaseEstimator):
         if small:
             raise TableError(
                 f"ComBat needs at least two training cases per centre (column '{self.batch}'); {', '.join(small)} "
-                "has fewer in this training set. Merge small centres or leave out --batch."
+                "has fewer in this training set (in training: in a fold of the cross-validation, whose folds keep "
+                "each centre's share). Merge small centres, use fewer folds, or leave out --batch."
             )
         if len(self.batches_) < 2:
             raise TableError(f"Column '{self.batch}' names one centre only ({self.batches_[0]!r}): there is nothing to harmonise.")
         self.columns_ = list(self.columns) if self.columns is not None else _numeric_columns(X, self.batch)
-        values = X[self.columns_].to_numpy(dtype=float)
+        values = self._values(X)
         member = np.array([[centre == name for name in self.batches_] for centre in centres])  # (cases, centres)
-        size = member.sum(0)
-        means = np.array([np.nanmean(values[member[:, b]], axis=0) for b in range(len(self.batches_))])  # (centres, features)
-        # neuroCombat's standardisation: the centres' means weighted by their size, the pooled variance of the
-        # residuals from each case's centre mean (over all cases).
-        self.grand_mean_ = (size / size.sum()) @ means
+        present = np.array([(~np.isnan(values[member[:, b]])).sum(0) for b in range(len(self.batches_))])  # (centres, features)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a centre without a value of a feature: NaN, handled below
+            means = np.array([np.nanmean(values[member[:, b]], axis=0) for b in range(len(self.batches_))])
+        # neuroCombat's standardisation: the centres' means weighted by their size (here: by their cases with a
+        # value, the same on a complete table), the pooled variance of the residuals from each case's centre mean.
+        weights = present / np.maximum(present.sum(0), 1)
+        self.grand_mean_ = np.nansum(weights * means, axis=0)
         residuals = values - means[member.argmax(1)]
-        self.pooled_variance_ = np.nanmean(residuals**2, axis=0)
-        varies = self.pooled_variance_ > 0  # a constant feature is left as it is
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty feature: NaN variance, left as it is
+            self.pooled_variance_ = np.nan_to_num(np.nanmean(residuals**2, axis=0), nan=0.0)
+        varies = self.pooled_variance_ > 0  # a constant or empty feature is left as it is
         standardised = (values[:, varies] - self.grand_mean_[varies]) / np.sqrt(self.pooled_variance_[varies])
         gamma = np.zeros((len(self.batches_), len(self.columns_)))
         delta = np.ones((len(self.batches_), len(self.columns_)))
@@ -70,13 +77,27 @@ class ComBat(TransformerMixin, BaseEstimator):
         """The table with its columns harmonised and without the centre column; refuses an unknown centre."""
         centres = self._centres(X, known=self.batches_)
         index = np.array([self.batches_.index(centre) for centre in centres], dtype=int)
-        values = X[self.columns_].to_numpy(dtype=float)
+        values = self._values(X)
         scale = np.sqrt(self.pooled_variance_)
         standardised = (values - self.grand_mean_) / np.where(scale > 0, scale, 1.0)
         adjusted = (standardised - self.gamma_[index]) / np.sqrt(self.delta_[index]) * scale + self.grand_mean_
         harmonised = X.drop(columns=self.batch).copy()
         harmonised[self.columns_] = np.where(scale > 0, adjusted, values)
         return harmonised
+
+    def _values(self, X: pd.DataFrame) -> np.ndarray:
+        """The harmonised columns as numbers; a missing column or a text cell is the user's to fix."""
+        missing = [column for column in self.columns_ if column not in X.columns]
+        if missing:
+            raise TableError(f"The table lacks {len(missing)} feature(s) the model harmonises and reads, e.g. "
+                             f"{', '.join(missing[:3])}.")
+        numbers = X[self.columns_].apply(pd.to_numeric, errors="coerce")
+        text = numbers.isna() & X[self.columns_].notna()
+        if text.any().any():
+            column = text.any().idxmax()
+            raise TableError(f"Column '{column}' must hold numbers; case {X.index[text[column]][0]!r} has "
+                             f"{X.loc[text[column], column].iloc[0]!r}.")
+        return numbers.to_numpy(dtype=float)
 
     def _centres(self, X: pd.DataFrame, known: list[str] | None) -> pd.Series:
         if self.batch not in X.columns:
@@ -86,6 +107,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         if empty.any():
             raise TableError(f"The centre column '{self.batch}' is empty for {int(empty.sum())} case(s), e.g. "
                              f"{X.index[empty][0]!r}; every case needs its centre to be harmonised.")
+        if pd.api.types.is_float_dtype(centres) and (centres % 1 == 0).all():
+            centres = centres.astype("int64")  # centre 1 read as 1.0 from one table and 1 from another: one name
         centres = centres.astype(str)
         if known is not None:
             unknown = sorted(set(centres) - set(known))
@@ -117,18 +140,38 @@ def _numeric_columns(X: pd.DataFrame, batch: str) -> list[str]:
 
 def _empirical_bayes(standardised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One centre's location and scale per feature (columns), shrunk towards the features' common prior:
-    neuroCombat's parametric empirical Bayes (its ``it_sol``), iterated to a relative change below 1e-4."""
-    gamma_hat = np.nanmean(standardised, axis=0)
-    delta_hat = np.nanvar(standardised, axis=0, ddof=1)
+    neuroCombat's parametric empirical Bayes (its ``it_sol``), iterated to a relative change below 1e-4.
+
+    A feature with fewer than two values in this centre is left as it is there (location 0, scale 1); the
+    prior comes from the other features. With fewer than two such features (or identical estimates) there
+    is no prior to shrink towards: each centre's own location and scale are used, as ComBat without
+    empirical Bayes."""
+    n = np.sum(~np.isnan(standardised), axis=0)
+    usable = n >= 2
+    gamma = np.zeros(standardised.shape[1])
+    delta = np.ones(standardised.shape[1])
+    if not usable.any():
+        return gamma, delta
+    x, n = standardised[:, usable], n[usable]
+    gamma_hat = np.nanmean(x, axis=0)
+    delta_hat = np.nanvar(x, axis=0, ddof=1)
     delta_hat[delta_hat == 0] = 1.0
+    gamma[usable], delta[usable] = _shrunk(x, n, gamma_hat, delta_hat)
+    return gamma, delta
+
+
+def _shrunk(x: np.ndarray, n: np.ndarray, gamma_hat: np.ndarray, delta_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(gamma_hat) < 2:
+        return gamma_hat, delta_hat
     gamma_bar, t2 = gamma_hat.mean(), gamma_hat.var(ddof=1)
     m, s2 = delta_hat.mean(), delta_hat.var(ddof=1)
+    if not (t2 > 0 and s2 > 0):
+        return gamma_hat, delta_hat
     a, b = (2 * s2 + m**2) / s2, (m * s2 + m**3) / s2
-    n = np.sum(~np.isnan(standardised), axis=0)
     gamma, delta = gamma_hat, delta_hat
     for _ in range(MAX_ITERATIONS):
         gamma_new = (t2 * n * gamma_hat + delta * gamma_bar) / (t2 * n + delta)
-        squares = np.nansum((standardised - gamma_new) ** 2, axis=0)
+        squares = np.nansum((x - gamma_new) ** 2, axis=0)
         delta_new = (0.5 * squares + b) / (n / 2.0 + a - 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):  # a location of exactly 0 has no relative change
             change = np.nanmax(np.concatenate([np.abs(gamma_new - gamma) / np.abs(gamma), np.abs(delta_new - delta) / delta]))

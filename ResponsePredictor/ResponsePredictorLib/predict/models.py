@@ -79,7 +79,7 @@ class OutcomeModel(BaseEstimator):
                 "folds needs at least one per fold. Use fewer folds or more cases."
             )
         base = self._base_learner()
-        self.tuning_, inner_decision = self._tune(X, y, base, strata)
+        self.tuning_, inner_decision = self._tune(X, y, base, fold_strata(X, y, self.batch))
         chosen = clone(base).set_params(**self.tuning_.best_params)
         self.pipeline_ = fit_pipeline(X, y, chosen, self.correlation_threshold, self.batch)
         encoded = self.pipeline_.encoded(X)
@@ -98,7 +98,7 @@ class OutcomeModel(BaseEstimator):
         return learner
 
     def _tune(self, X: pd.DataFrame, y: np.ndarray, base: Learner, strata: np.ndarray) -> tuple[Tuning, np.ndarray]:
-        """The tuning result and the chosen setting's out-of-fold decision values."""
+        """The tuning result and the chosen setting's out-of-fold decision values (``strata``: ``fold_strata``)."""
         grid = list(ParameterGrid(self.param_grid or type(base).param_grid))
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(X, strata)
         fold_scores = np.zeros((len(grid), self.inner_folds))
@@ -159,7 +159,8 @@ class OutcomeModel(BaseEstimator):
 
 
 class BinaryModel(OutcomeModel):
-    """Probability of a binary outcome (1 = e.g. responder). Learners: ``lightgbm``, ``logistic``.
+    """Probability of a binary outcome (1 = e.g. responder). Learners: ``ensemble`` (what ``train`` uses unless
+    told: ``training.DEFAULT_LEARNER``), ``lightgbm`` (this class's default), ``logistic``.
 
     ``threshold_`` (for ``predict`` and the sensitivity and specificity reported) maximises Youden's
     J on the inner cross-validation's out-of-fold probabilities: it is chosen without test cases too.
@@ -269,6 +270,15 @@ def _sigmoid(decision: np.ndarray) -> np.ndarray:
 def outcome_strata(y: np.ndarray) -> np.ndarray:
     """The groups that resampling and cross-validation keep in proportion: class, or event vs censored."""
     return np.asarray(y["event"] if y.dtype.names else y, dtype=int)
+
+
+def fold_strata(X: pd.DataFrame, y: np.ndarray, batch: str | None) -> np.ndarray:
+    """What cross-validation folds keep in proportion: the outcome, and each case's centre for a model
+    harmonised by it, so that every training fold holds cases of every centre (ComBat needs two)."""
+    strata = outcome_strata(y)
+    if batch is None or batch not in X.columns:
+        return strata
+    return pd.factorize(pd.Series(strata, index=X.index).astype(str) + "|" + X[batch].astype(str))[0]
 
 
 def stratified_bootstrap(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:

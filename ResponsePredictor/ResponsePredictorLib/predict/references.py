@@ -69,33 +69,37 @@ class Reference:
         return {"name": self.name, "label": self.label, "columns": list(self.columns)}
 
 
-def choose_references(columns: Sequence[str], model: OutcomeModel, clinical: Iterable[str] | None = None) -> list[Reference]:
-    """The references for a model on ``columns``: volume, clinical and plain, where the table allows them.
+def choose_references(columns: Sequence[str], model: OutcomeModel, clinical: Iterable[str] | None = None,
+                      own: Sequence[str] | None = None) -> list[Reference]:
+    """The references for a model on ``own`` (default: ``columns``), from the table's informative ``columns``:
+    volume, clinical and plain (the plain learner on the model's own columns), where the table allows them.
 
     ``clinical``: the clinical columns (None: every column that ``is_radiomic`` does not recognise).
     """
     columns = list(columns)
+    own = columns if own is None else list(own)
     if clinical is None:
         clinical_columns = [column for column in columns if not is_radiomic(column)]
     else:
         clinical_columns = list(dict.fromkeys(clinical))
         missing = [column for column in clinical_columns if column not in columns]
         if missing:
-            raise TableError(f"Clinical columns not among the table's features: {', '.join(missing)}.")
+            raise TableError(f"Clinical columns not among the table's informative features (present, not constant, "
+                             f"not the centre column): {', '.join(missing)}.")
     references = []
     volume = next((column for column in VOLUME_COLUMNS if column in columns), None)
     if volume is not None:
         references.append(Reference("volume", (volume,)))
     if clinical_columns:
         references.append(Reference("clinical", tuple(clinical_columns)))
-    references.append(Reference("plain", tuple(columns)))
+    references.append(Reference("plain", tuple(own)))
     learner, grid = PLAIN_LEARNERS[model.kind]
     # On one column the model's own linear learner orders the patients as the plain one does.
-    plain_model = model.learner == learner and ((model.param_grid or {}) == grid or len(columns) == 1)
+    plain_model = model.learner == learner and ((model.param_grid or {}) == grid or len(own) == 1)
     # A reference on all the model's columns is the model itself when it is the plain learner, and
     # compares nothing but the learner otherwise: keep it only as 'plain'.
     return [ref for ref in references
-            if not (set(ref.columns) == set(columns) and (ref.name != "plain" or plain_model))]
+            if not (set(ref.columns) == set(own) and (ref.name != "plain" or plain_model))]
 
 
 @dataclass

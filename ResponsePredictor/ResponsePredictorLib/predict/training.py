@@ -9,12 +9,13 @@ procedure, and so are the references, which ``evaluate`` scores beside it on new
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from ..errors import TableError
 from .model_card import CardInfo, build_card, render_markdown
 from .models import BinaryModel, OutcomeModel, SurvivalModel
 from .references import FittedReference, choose_references, fit_references
@@ -58,20 +59,29 @@ def train_model(
     info: CardInfo | None = None,
     excluded_cases: list[dict[str, str]] | None = None,
     clinical: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> TrainingResult:
     """Validate ``model`` (default: the kind's default learner) by nested CV beside its references, then fit
     both on every case. ``clinical``: the clinical columns (default: every column not named as a radiomic
-    feature), for the clinical reference."""
+    feature), for the clinical reference. ``columns``: the model's inputs among the table's features
+    (default: all of them); the others then serve the references only (e.g. the clinical covariates
+    beside a model on tumor volume alone)."""
     X = table[feature_columns(table, outcome, exclude)]
     y = outcome.values(table)
     model = model or make_model(outcome.kind)
-    # The centre column only harmonises the model's features: it is no reference's input.
-    references = choose_references([column for column in X.columns if column != model.batch], model, clinical)
+    own = list(X.columns) if columns is None else list(columns)
+    unknown = [column for column in own if column not in X.columns]
+    if unknown:
+        raise TableError(f"The model's columns must be features of the table; not: {', '.join(unknown)}.")
+    # The centre column only harmonises the model's features, and a constant column says nothing: neither
+    # is a reference's input.
+    informative = [column for column in X.columns if column != model.batch and X[column].nunique(dropna=True) > 1]
+    references = choose_references(informative, model, clinical, own=[c for c in own if c in informative])
     validation = cross_validate(model, X, y, folds=folds, repeats=repeats, random_state=model.random_state,
-                                n_resamples=n_resamples, n_jobs=n_jobs, references=references)
+                                n_resamples=n_resamples, n_jobs=n_jobs, references=references, columns=own)
     if permutations:
-        validation.permutation = permutation_test(model, X, y, n_permutations=permutations, folds=folds,
+        validation.permutation = permutation_test(model, X[own], y, n_permutations=permutations, folds=folds,
                                                   random_state=model.random_state, n_jobs=n_jobs)
-    model.fit(X, y)
-    card = build_card(info or CardInfo(), model, outcome, X, y, validation, excluded_cases)
+    model.fit(X[own], y)
+    card = build_card(info or CardInfo(), model, outcome, X[own], y, validation, excluded_cases)
     return TrainingResult(model, validation, card, fit_references(references, model, X, y))

@@ -33,7 +33,7 @@ from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from . import metrics
-from .models import BinaryModel, OutcomeModel, SurvivalModel, outcome_strata, stratified_bootstrap
+from .models import BinaryModel, OutcomeModel, SurvivalModel, fold_strata, outcome_strata, stratified_bootstrap
 from .references import FittedReference, Reference
 
 PRIMARY_METRIC = {"binary": "auc", "survival": "c_index"}
@@ -179,7 +179,7 @@ def cross_validate(
     own = list(X.columns) if columns is None else list(columns)
     predictors = [(model, own)] + [(ref.model_for(model), list(ref.columns)) for ref in references]
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state)
-    splits = list(splitter.split(X, outcome_strata(y)))
+    splits = list(splitter.split(X, fold_strata(X, y, model.batch)))
     # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
     fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(
         delayed(_fit_fold)(predictor, X[columns], y, train, test) for predictor, columns in predictors for train, test in splits

@@ -35,8 +35,8 @@ def comparison_section(model_dir: Path, done: pd.DataFrame, kind: str, columns: 
     if saved.model.kind != kind:
         raise InputError(f"{model_dir} is a {saved.model.kind} model, but the outcome columns are {kind}.")
     if not saved.references:
-        raise TableError(f"{model_dir} was saved without references (trained before they were kept with a model); train "
-                         "it again to compare it with tumor volume alone, the clinical covariates alone and a plain learner.")
+        raise TableError(f"{model_dir} has no references: it was trained before they were kept with a model (train it "
+                         "again), or none applies to it (a model on tumor volume alone, trained without clinical columns).")
     needed = list(dict.fromkeys([*saved.model.feature_names_in_, *(c for f in saved.references for c in f.reference.columns),
                                  *columns.values()]))
     missing = [column for column in needed if column not in done.columns]
