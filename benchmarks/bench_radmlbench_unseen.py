@@ -40,6 +40,7 @@ from joblib import Parallel, delayed
 
 from ResponsePredictorLib.predict.persistence import library_versions
 from ResponsePredictorLib.predict.training import DEFAULT_LEARNER
+from ResponsePredictorLib.predict.validation import Estimate
 
 SEARCH_RECORDS = Path("examples") / "decorrelation" / "results"
 
@@ -179,7 +180,7 @@ def markdown(results: dict) -> str:
         best = max(entry["auc"] for entry in row["tuned_cv"].values())
         difference = own["against_plain"]["difference"]
         lines.append(f"| {row['table']} | {row['cases']} | {row['features']} | " + " | ".join(cells)
-                     + f" | {difference['value']:+.3f} ({difference['lower']:+.3f} to {difference['upper']:+.3f})"
+                     + f" | {Estimate.from_dict(difference).signed()}"
                      f" | {row['reference_auc']:.3f} | {row['pipelines']['median']:.3f} / {row['pipelines']['p90']:.3f} | "
                      f"{percent(own['exceeds'])} | {row['chosen_pipeline_auc']:.3f} | {best:.3f} | {own['fit_seconds']:.1f} |")
     near = sum(row["learners"][default]["auc"]["value"] >= row["reference_auc"] - NEAR for row in rows)

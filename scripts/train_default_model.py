@@ -213,7 +213,7 @@ def write_results(table: pd.DataFrame, chosen: str, alone: dict[str, Validation]
     ]
     for name, result in alone.items():
         m, d = result.metrics, differences.get(name)
-        gap = "(the best)" if d is None else f"{d.value:+.3f} ({d.lower:+.3f} to {d.upper:+.3f})"
+        gap = "(the best)" if d is None else d.signed()
         lines.append(f"| {name} | {len(candidates(table)[name])} | {_cell(m['c_index'])} | {_cell(m['auc_at_horizon'])} | "
                      f"{_cell(m['brier_at_horizon'])} | {gap} |")
     lines += [

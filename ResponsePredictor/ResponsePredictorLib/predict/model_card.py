@@ -17,7 +17,7 @@ import pandas as pd
 from .models import BinaryModel, OutcomeModel
 from .pipeline import BASELINE
 from .table import Outcome
-from .validation import LABELS, PRIMARY_METRIC, Comparison, Validation
+from .validation import LABELS, PRIMARY_METRIC, Comparison, Estimate, Validation
 
 RESEARCH_ONLY = "Research use only: not a medical device and not for clinical decisions."
 LIMITATIONS = (
@@ -140,7 +140,7 @@ def _references(validation: dict[str, Any]) -> list[str]:
         for name in compared:
             own, difference = comparison["metrics"][name], comparison["differences"][name]
             cells += [f"{own['value']:.3f} ({own['lower']:.3f}-{own['upper']:.3f})",
-                      f"{difference['value']:+.3f} ({difference['lower']:+.3f} to {difference['upper']:+.3f})"]
+                      Estimate.from_dict(difference).signed()]
         columns = comparison["columns"]
         shown = f"`{columns[0]}`" if len(columns) == 1 else f"{len(columns)} columns"
         lines.append(f"| {comparison['label']} | {shown} | " + " | ".join(cells) + " |")

@@ -56,6 +56,10 @@ class Estimate:
             return f"{self.value:.3f}"
         return f"{self.value:.3f} (95% CI {self.lower:.3f}-{self.upper:.3f})"
 
+    def signed(self) -> str:
+        """A difference as tables show it: ``+0.012 (-0.020 to +0.044)``."""
+        return f"{self.value:+.3f} ({self.lower:+.3f} to {self.upper:+.3f})"
+
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "lower": self.lower, "upper": self.upper}
 

@@ -52,8 +52,7 @@ def comparison_section(model_dir: Path, done: pd.DataFrame, kind: str, columns: 
         used = comparison.reference.columns
         rows.append([page.text(comparison.reference.label), page.text(used[0] if len(used) == 1 else f"{len(used)} columns")]
                     + [page.text(str(comparison.metrics[name])) for name in metrics]
-                    + [page.text(f"{d.value:+.3f} ({d.lower:+.3f} to {d.upper:+.3f})")
-                       for d in (comparison.differences[name] for name in metrics)])
+                    + [page.text(comparison.differences[name].signed()) for name in metrics])
     headers = ["", "columns", *(LABELS[name] for name in metrics), *(f"difference in {LABELS[name]}" for name in metrics)]
     note = (f"{len(table)} done case(s) with an outcome; the references were fitted on the model's training table; "
             f"intervals from {RESAMPLES} resamplings of these patients, the same for the model and each reference.")
