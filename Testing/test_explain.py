@@ -233,3 +233,10 @@ def test_a_model_harmonised_by_centre_is_explained_with_the_cases_centre() -> No
     assert not any("site" in note for note in heatmap.notes)  # the centre is used, not "given but not used"
     with pytest.raises(NotExplainableError, match="give the case's centre \\('site'\\)"):
         contribution_map(saved, image, mask, {"age": 70})
+
+
+def test_every_learner_has_the_units_of_its_decision_value() -> None:
+    from ResponsePredictorLib.explain.scores import SCORE_UNITS
+    from ResponsePredictorLib.predict.learners import LEARNERS
+
+    assert set(SCORE_UNITS) == set(LEARNERS)

@@ -16,6 +16,7 @@ from ..prediction_text import event_words
 SCORE_UNITS = {
     "logistic": "log-odds",
     "lightgbm": "log-odds",
+    "ensemble": "log-odds",  # the mean of its members' log-odds
     "coxnet": "risk score (log hazard ratio)",
     "rsf": "risk score (expected events)",
 }
