@@ -817,6 +817,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a fast check: the two smallest tumours, the ct preset, map set A, one repeat")
     parser.add_argument("--no-maps", action="store_true", help="whole tumor only")
     parser.add_argument("--no-fastrad", action="store_true", help="leave fastrad out")
+    parser.add_argument("--cases", nargs="+", metavar="NAME", help="only these cases (names as listed, e.g. 'STS_002 PET')")
+    parser.add_argument("--presets", nargs="+", choices=PRESETS, help="only these presets")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats = 1
@@ -849,6 +851,13 @@ def main(argv: list[str] | None = None) -> int:
     presets, sets = (PRESETS[:1], ("A",)) if args.quick else (PRESETS, tuple(MAP_SETS))
     if args.quick:
         cases = smallest(cases, 2)
+    if args.cases:  # a closer look at some cases (more repeats, a quiet machine), written to its own --out
+        unknown = sorted(set(args.cases) - {case.name for case in cases})
+        if unknown:
+            print(f"Unknown case(s): {', '.join(unknown)}; the cases are: {', '.join(c.name for c in cases)}", file=sys.stderr)
+            return 2
+        cases = [case for case in cases if case.name in args.cases]
+    presets = tuple(args.presets or presets)
     print("cases: " + ", ".join(f"{case.name} ({case.voxels} voxels)" for case in cases), flush=True)
     whole_tumor = run_whole_tumor(cases, presets, not args.no_fastrad, args.repeats)
 
