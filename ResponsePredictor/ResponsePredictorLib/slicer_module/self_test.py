@@ -44,7 +44,9 @@ def sample_case_from_a_click(test, logic) -> None:
     covariates = json.loads(sample.clinical.read_text())
 
     test.delayDisplay("Segmenting, predicting and explaining (background process)")
-    outputs, nodes = logic.process(scan, seed=click, covariates=covariates, device="cpu", timeout=900)
+    # The default model reads tumor volume alone, which has no contribution map; occlusion maps any model.
+    outputs, nodes = logic.process(scan, seed=click, covariates=covariates, device="cpu", heatmapMethod="occlusion",
+                                   timeout=900)
 
     tumor = display.result_segment_id(nodes.segmentation)
     found = slicer.util.arrayFromSegmentBinaryLabelmap(nodes.segmentation, tumor, scan) > 0
