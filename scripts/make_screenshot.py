@@ -3,7 +3,8 @@
     python scripts/make_screenshot.py [--data DIR] [-o ResponsePredictor/Resources/Screenshots/ResponsePredictor.png]
 
 The case is pyradiomics' lung2 test case (public data folder, RP_DATA_DIR). The heatmap is the
-default model's contribution map (``explain.contribution_map``). Everything shown goes through the
+contribution map (``explain.contribution_map``) of the NSCLC radiomics + clinical model in
+benchmarks/models. Everything shown goes through the
 module's own MRML code (slicer-core): the segmentation node, the heatmap volume with its colour
 table, the slice view's RGBA blend of that table, and the volume-rendering transfer functions.
 VTK renders offscreen: left, an axial slice through the tumor with the overlay and the tumor
@@ -25,12 +26,14 @@ from ResponsePredictorLib.slicer_module import display as mrml_results
 from ResponsePredictorLib.slicer_module import nodes as mrml
 from ResponsePredictorLib.explain import contribution_map
 from ResponsePredictorLib.predict import load_model
-from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.volume import read_mask, read_volume
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_OUTPUT = REPO_ROOT / "ResponsePredictor" / "Resources" / "Screenshots" / "ResponsePredictor.png"
+# The NSCLC radiomics + clinical model (benchmarks/models/README.md): the default model reads tumor volume
+# alone, which has no contribution map.
+MODEL_DIR = REPO_ROOT / "benchmarks" / "models" / "nsclc_radiomics_clinical"
 PANEL = 600  # pixels, each of the two views
 WINDOW = (-1000.0, 300.0)  # HU: lung and soft tissue both readable
 OVERLAY_OPACITY = 0.7
@@ -198,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     image = read_volume(args.data / "pyradiomics" / "lung2_image.nrrd")
     mask = read_mask(args.data / "pyradiomics" / "lung2_label.nrrd", image)
-    saved = load_model(resource_path("Models", "nsclc_os_ct"))
+    saved = load_model(MODEL_DIR)
     heatmap = contribution_map(saved, image, mask, device="cpu")  # no clinical values: the training medians
     print(f"heatmap: {heatmap.method}, range {heatmap.value_range}")
     print(render(image, mask, heatmap, args.output))
