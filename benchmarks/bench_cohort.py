@@ -31,6 +31,7 @@ from typing import Any
 
 import psutil
 import yaml
+from radiomics_model import RADIOMICS_MODEL
 
 from ResponsePredictorLib.cohort import run_cohort
 from ResponsePredictorLib.features import load_settings
@@ -88,7 +89,7 @@ def single_case(folder: Path) -> dict[str, Any]:
     image_path, mask_path = folder / f"{SINGLE_CASE}.nrrd", folder / f"{SINGLE_CASE}_mask.nrrd"
     seed = central_seed(read_mask(mask_path, read_volume(image_path)))
     clock = time.perf_counter()
-    pipeline = Pipeline.from_defaults(heatmap="contribution", report=True)
+    pipeline = Pipeline.from_settings(PipelineSettings(model=str(RADIOMICS_MODEL), heatmap="contribution", report=True))
     pipeline.segmentation_model  # warm: the models are loaded once per process, before the first case
     load_s = time.perf_counter() - clock
     case = CaseInput(SINGLE_CASE, image_path, seed=seed, extra=CLINICAL)

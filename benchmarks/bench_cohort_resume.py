@@ -4,8 +4,8 @@ then the same cohort on a Dask LocalCluster.
     .venv/bin/python benchmarks/bench_cohort_resume.py                 # every crop, ~20 minutes on 2 cores
     .venv/bin/python benchmarks/bench_cohort_resume.py --cases 12      # a quick look
 
-1. ``responsepredictor run`` on every crop (masks given, the default survival model with its clinical
-   covariates, the contribution heatmap and the case report), 2 workers, in its own process group;
+1. ``responsepredictor run`` on every crop (masks given, the NSCLC radiomics + clinical survival model
+   with its clinical covariates, the contribution heatmap and the case report), 2 workers, in its own process group;
    SIGKILL to the whole group once ``--kill-after`` of the cases are done; then the same command
    again. Checked: every case ends done exactly once (``runs`` = 1 in each result.json, the first
    run's result.json files unchanged), every NRRD, JSON and PNG reads, results.csv parses with one
@@ -37,6 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cohort import RESULTS, write_crops, manifest  # noqa: E402  (the sibling benchmark's data helpers)
 
+from radiomics_model import RADIOMICS_MODEL  # noqa: E402
 from ResponsePredictorLib.cohort import run_cohort  # noqa: E402
 from ResponsePredictorLib.pipeline import DONE, PipelineSettings, read_record  # noqa: E402
 from ResponsePredictorLib.volume import read_volume  # noqa: E402
@@ -45,7 +46,7 @@ from ResponsePredictorLib.volume import read_volume  # noqa: E402
 def killed_and_resumed(folder: Path, manifest_path: Path, kill_after: int) -> dict[str, Any]:
     out = folder / "out"
     command = [sys.executable, "-m", "ResponsePredictorLib.cli", "run", str(manifest_path), "-o", str(out),
-               "--workers", "2", "--quiet"]
+               "--model", str(RADIOMICS_MODEL), "--workers", "2", "--quiet"]
     clock = time.perf_counter()
     # Its own session, so that the kill takes the workers too, as a power cut would.
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from radiomics_model import RADIOMICS_MODEL
 
 from ResponsePredictorLib.explain import contribution_map, occlusion_map
 from ResponsePredictorLib.explain.scores import model_rows
@@ -52,9 +53,6 @@ DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "dat
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 EXAMPLE_PNG = REPO_ROOT / "docs" / "heatmap_example.png"
 GOAL_S = 10.0
-# The NSCLC radiomics + clinical model (coxnet, ct preset: twelve inputs with voxel-wise maps), the shipped
-# default until its training rule chose tumor volume alone, which has no contribution map.
-MODEL_DIR = REPO_ROOT / "benchmarks" / "models" / "nsclc_radiomics_clinical"
 
 
 def main() -> None:
@@ -64,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     load_at_start = os.getloadavg()
-    saved = load_model(MODEL_DIR)
+    saved = load_model(RADIOMICS_MODEL)
     image = read_volume(DATA_DIR / "pyradiomics" / "lung2_image.nrrd")
     mask = read_mask(DATA_DIR / "pyradiomics" / "lung2_label.nrrd", image)
     extractor = FeatureExtractor(saved.feature_settings)
