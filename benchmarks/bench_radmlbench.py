@@ -81,9 +81,9 @@ def nested_cv(X: pd.DataFrame, y: np.ndarray, learner: str, repeats: int, jobs: 
     BinaryModel(learner=learner, n_bootstrap=0).fit(X, y)
     entry = {"auc": result.metrics["auc"].to_dict(), "brier": result.metrics["brier"].to_dict(),
              "cv_seconds": elapsed, "fit_seconds": time.perf_counter() - started}
-    for comparison in result.comparisons:
-        entry["against_plain"] = {"plain_auc": comparison.metrics["auc"].to_dict(),
-                                  "difference": comparison.differences["auc"].to_dict()}
+    if against_plain:
+        (plain,) = result.comparisons
+        entry["against_plain"] = {"plain_auc": plain.metrics["auc"].to_dict(), "difference": plain.differences["auc"].to_dict()}
     return entry
 
 

@@ -2,7 +2,8 @@
 
 A click on the tumor -> MONAI segmentation -> radiomic features -> 2-year overall survival with its
 interval and top contributions -> contribution heatmap (when the default model has inputs that vary
-over the tumor) -> case report, with the embedded default models and nothing downloaded. The same ``Pipeline`` runs cohorts and the Slicer module.
+over the tumor) -> case report, with the embedded default models and nothing downloaded. The same
+``Pipeline`` runs cohorts and the Slicer module.
 """
 
 from __future__ import annotations

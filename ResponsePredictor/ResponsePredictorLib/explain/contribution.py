@@ -70,11 +70,9 @@ def contribution_map(
     settings = model_settings(saved, settings)
     mask, label = tumor_mask(image, mask, settings)
     inputs = model_inputs(saved)
-    if not inputs.mapped:
-        raise NotExplainableError(
-            f"None of the {len(inputs.used)} inputs the model uses has a voxel-wise map (shape features and clinical "
-            "covariates are one number per tumor); use the occlusion method instead."
-        )
+    refusal = inputs.why_no_contribution_map()
+    if refusal is not None:
+        raise NotExplainableError(refusal)
     clinical, notes = covariate_values(inputs, covariates)
     constant_radiomic = [name for name in inputs.constant if RADIOMIC_NAME.match(name)]
     known = dict(case_features or {})

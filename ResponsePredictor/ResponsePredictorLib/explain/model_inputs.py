@@ -41,6 +41,14 @@ class ModelInputs:
     def covariates(self) -> list[str]:
         return [name for name in self.used if not RADIOMIC_NAME.match(name)]
 
+    def why_no_contribution_map(self) -> str | None:
+        """Why a contribution map cannot show this model (every input is one number per tumor), or None."""
+        if self.mapped:
+            return None
+        return (f"No contribution heatmap: the model's inputs ({', '.join(self.used) or 'none'}) are one number per "
+                "tumor, with no voxel-wise map (shape features and clinical covariates). The occlusion heatmap "
+                "(heatmap 'occlusion') shows how hiding parts of the tumor changes the prediction.")
+
 
 def model_inputs(saved: SavedModel) -> ModelInputs:
     from ..features import mappable

@@ -116,14 +116,10 @@ class Pipeline:
             return heatmap
         from ..explain.model_inputs import model_inputs
 
-        inputs = model_inputs(self.outcome)
-        if inputs.mapped:
+        refusal = model_inputs(self.outcome).why_no_contribution_map()
+        if refusal is None:
             return heatmap
-        self.notes.append(
-            f"No contribution heatmap: the model's inputs ({', '.join(inputs.used) or 'none'}) are one number per tumor, "
-            "with no voxel-wise map. The occlusion heatmap (heatmap 'occlusion') shows how hiding parts of the tumor "
-            "changes the prediction."
-        )
+        self.notes.append(refusal)  # said of every case, which keeps its prediction
         return None
 
     def _check_stages_available(self) -> None:

@@ -161,6 +161,8 @@ def _empirical_bayes(standardised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shrunk(x: np.ndarray, n: np.ndarray, gamma_hat: np.ndarray, delta_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """neuroCombat's ``it_sol`` on the features with two or more values (``n`` each): the estimates shrunk
+    towards their common prior; the estimates themselves where there is no prior to shrink towards."""
     if len(gamma_hat) < 2:
         return gamma_hat, delta_hat
     gamma_bar, t2 = gamma_hat.mean(), gamma_hat.var(ddof=1)

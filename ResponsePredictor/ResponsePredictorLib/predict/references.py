@@ -8,8 +8,9 @@ patients as the model:
 - ``volume``: tumor volume alone (pyradiomics' shape volume column, when the table has one);
 - ``clinical``: the clinical covariates alone (named by the user, else every column that is not a
   radiomic feature);
-- ``plain``: the plain learner on every feature: L2-penalised logistic regression for a binary
-  outcome, a ridge-like penalised Cox model (elastic net with 1% lasso) for survival.
+- ``plain``: the plain learner on the model's own columns (every feature, unless the model was given
+  fewer): L2-penalised logistic regression for a binary outcome, a ridge-like penalised Cox model
+  (elastic net with 1% lasso) for survival.
 
 Each reference is an ``OutcomeModel`` of the plain learner on its columns, tuned by the same inner
 cross-validation and fitted on the same rows as the model, never on a test fold. A reference that

@@ -186,7 +186,7 @@ def cross_validate(
     splits = list(splitter.split(X, fold_strata(X, y, model.batch)))
     # max_nbytes=None: workers get copies, not memory-mapped temporary files left to clean up at exit.
     fitted = Parallel(n_jobs=n_jobs, max_nbytes=None)(
-        delayed(_fit_fold)(predictor, X[columns], y, train, test) for predictor, columns in predictors for train, test in splits
+        delayed(_fit_fold)(predictor, X[used], y, train, test) for predictor, used in predictors for train, test in splits
     )
     fold_sets = [
         [_test_fold(fold_model, y[test], outputs, test, y[train])
