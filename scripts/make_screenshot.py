@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,8 @@ from ResponsePredictorLib.volume import read_mask, read_volume
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 DEFAULT_OUTPUT = REPO_ROOT / "ResponsePredictor" / "Resources" / "Screenshots" / "ResponsePredictor.png"
-# The NSCLC radiomics + clinical model (benchmarks/models/README.md): the default model reads tumor volume
-# alone, which has no contribution map.
-MODEL_DIR = REPO_ROOT / "benchmarks" / "models" / "nsclc_radiomics_clinical"
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from radiomics_model import RADIOMICS_MODEL  # noqa: E402  (the default model has no contribution map)
 PANEL = 600  # pixels, each of the two views
 WINDOW = (-1000.0, 300.0)  # HU: lung and soft tissue both readable
 OVERLAY_OPACITY = 0.7
@@ -201,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     image = read_volume(args.data / "pyradiomics" / "lung2_image.nrrd")
     mask = read_mask(args.data / "pyradiomics" / "lung2_label.nrrd", image)
-    saved = load_model(MODEL_DIR)
+    saved = load_model(RADIOMICS_MODEL)
     heatmap = contribution_map(saved, image, mask, device="cpu")  # no clinical values: the training medians
     print(f"heatmap: {heatmap.method}, range {heatmap.value_range}")
     print(render(image, mask, heatmap, args.output))
