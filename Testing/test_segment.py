@@ -119,7 +119,7 @@ def test_a_mask_cut_by_what_the_model_sees_is_flagged_and_one_at_the_image_borde
     image = Volume(array, (0.8, 0.8, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     segmenter = Segmenter(spec, ThresholdNetwork(), device="cpu")
     cut = segmenter.segment_roi(image, seed=tuple(image.index_to_physical([50, 50, 50])))
-    assert any("edge of the 40 mm cube around the click" in w for w in cut.warnings)
+    assert any("edge of the 40 mm cube around the first click" in w for w in cut.warnings)
     assert cut.reaches_edge
     # A shorter block (8 mm in i) reaching the image border, inside the cube otherwise: no warning.
     small = image.with_array(np.where(np.indices(array.shape)[2] < 10, array, -900).astype(np.int16))

@@ -222,6 +222,8 @@ def main() -> None:
                         help="share of training clicks drawn from the tumor's inner half")
     parser.add_argument("--box-fraction", type=float, default=TrainingConfig.box_fraction,
                         help="share of training samples guided by a box around the tumor (a model with a box channel)")
+    parser.add_argument("--corrective-clicks", type=int, default=TrainingConfig.corrective_clicks,
+                        help="for a model with a negative channel: the most corrective clicks simulated before a step")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: validate the weights the results file describes (in --output) with the "
                              "catalog's current inference settings")
@@ -276,7 +278,8 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
     config = TrainingConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, num_workers=args.workers, device=args.device,
                             max_seconds=args.max_seconds, initial_weights=str(args.init) if args.init else None,
-                            central_click_fraction=args.central_click_fraction, box_fraction=args.box_fraction)
+                            central_click_fraction=args.central_click_fraction, box_fraction=args.box_fraction,
+                            corrective_clicks=args.corrective_clicks)
     initial = lineage(args.init, args.results)
     samples = [training_sample(spec, c["image"], c["mask"]) for c in training_cases]
     started = time.perf_counter()

@@ -11,7 +11,9 @@ tumor may go on beyond it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,15 +25,12 @@ from ..devices import resolve_device
 from ..errors import InputError
 from ..volume import Volume, crop_padded
 from .postprocess import clean_mask
-from .preprocess import box_channel, image_transforms, seed_channel, to_metatensor, voxel_of
+from .preprocess import box_channel, click_channel, image_transforms, to_metatensor, voxel_of
+from .prompts import Box, Point, Prompts, RegionError, rounded
 from .spec import ModelSpec
 
 # Voxels added around a region so that interpolation at its border sees real neighbours.
 INTERPOLATION_MARGIN = 2
-
-
-class RegionError(InputError):
-    """A seed point or box that does not lie in the image."""
 
 
 @dataclass(frozen=True)
@@ -95,53 +94,60 @@ class Segmenter:
         self,
         image: Volume,
         *,
-        seed: tuple[float, float, float] | None = None,
-        box: tuple[float, float, float, float, float, float] | None = None,
+        seed: Point | Sequence[Point] | None = None,
+        box: Box | None = None,
+        negative: Point | Sequence[Point] | None = None,
         probability: bool = False,
     ) -> SegmentationResult:
-        """The tumor at ``seed`` (a point) or inside ``box`` (two opposite corners), in LPS mm.
+        """The tumor shown by ``seed`` (one point on it, or several) and/or ``box`` (two opposite corners),
+        corrected by ``negative`` points (not tumor there), all in LPS mm.
 
-        The region seen is the model's ``roi_size`` around the seed, or the box (with a margin);
-        a box partly outside the image is cut to the image, with a warning.
+        The region seen is the model's ``roi_size`` around the first seed, or the box (with a margin);
+        every other point must lie in it. A box partly outside the image is cut to the image, with a warning.
         """
-        if (seed is None) == (box is None):
-            raise RegionError("Give either a seed point or a box, not both and not neither.")
+        prompts = self._checked(image, seed, negative, box)
         warnings: list[str] = []
-        if seed is not None:
-            seed_index = image.physical_to_index(seed)
-            if not image.contains_index(seed_index):
-                raise RegionError(
-                    f"The seed {tuple(round(float(c), 1) for c in seed)} mm lies outside the image (voxel "
-                    f"{tuple(round(float(c), 1) for c in seed_index)} of {image.size}); coordinates are LPS "
-                    "millimetres in the image's physical space."
-                )
+        if prompts.box is None:
+            anchor_index = image.physical_to_index(prompts.seeds[0])
             half = np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing) / 2
-            start, stop = _index_box(image, seed_index, half)
+            start, stop = _index_box(image, anchor_index, half)
             inside_box = None
         else:
-            corners = np.reshape(np.asarray(box, float), (2, 3))
-            start, stop, inside_box, seed_index = self._box_region(image, corners, warnings)
-            seed = tuple(image.index_to_physical(seed_index))
+            corners = np.reshape(np.asarray(prompts.box, float), (2, 3))
+            start, stop, inside_box, anchor_index = self._box_region(image, corners, warnings)
         # A region that fits the network's window is inferred in exactly one window: one forward
         # pass, no overlap blending. A larger box is covered by sliding windows.
         window_mm = np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)
         fits = inside_box is None or np.all(
             (np.asarray(inside_box[1]) - inside_box[0]) * np.asarray(image.spacing) <= window_mm.min()
         )
-        return self._run(image, start, stop, np.asarray(seed, float), inside_box, probability, warnings,
-                         fixed_size=bool(fits))
+        return self._run(image, start, stop, np.asarray(image.index_to_physical(anchor_index), float), prompts,
+                         inside_box, probability, warnings, fixed_size=bool(fits))
 
     def segment_volume(
-        self, image: Volume, *, seed: tuple[float, float, float] | None = None, probability: bool = False
+        self,
+        image: Volume,
+        *,
+        seed: Point | Sequence[Point] | None = None,
+        negative: Point | Sequence[Point] | None = None,
+        probability: bool = False,
     ) -> SegmentationResult:
-        """The whole scan with sliding windows; a guided model also needs the ``seed``."""
+        """The whole scan with sliding windows; a guided model also needs a ``seed``."""
         if self.spec.seed_channel and seed is None:
             raise RegionError(f"Model {self.spec.id} is guided by a click: give a seed point on the tumor.")
-        if seed is not None and not image.contains_index(image.physical_to_index(seed)):
-            raise RegionError(f"The seed {tuple(seed)} mm lies outside the image.")
+        prompts = self._checked(image, seed, negative, None) if seed is not None else Prompts()
         start, stop = np.zeros(3, int), np.asarray(image.size)
-        return self._run(image, start, stop, None if seed is None else np.asarray(seed, float), None,
-                         probability, [], fixed_size=False)
+        anchor = np.asarray(prompts.seeds[0], float) if prompts.seeds else None
+        return self._run(image, start, stop, anchor, prompts, None, probability, [], fixed_size=False)
+
+    def _checked(self, image: Volume, seed: Any, negative: Any, box: Any) -> Prompts:
+        prompts = Prompts.of(seed, negative, box)
+        prompts.check(image)
+        if prompts.negatives and not self.spec.negative_channel:
+            raise RegionError(f"Model {self.spec.id} {self.spec.version} takes no not-tumor points (it has no "
+                              "negative channel): correct with further tumor points or a box, or use a model that "
+                              "takes them.")
+        return prompts
 
     def infer_window(self, window: torch.Tensor) -> torch.Tensor:
         """The network's float32 logits for one window, in this segmenter's precision."""
@@ -170,23 +176,38 @@ class Segmenter:
         start, stop = _index_box(image, center, half)
         return start, stop, inside, center
 
-    def _run(self, image, start, stop, seed, inside_box, probability, warnings, *, fixed_size):
+    def _run(self, image, start, stop, anchor, prompts, inside_box, probability, warnings, *, fixed_size):
+        """``anchor``: the first tumor click, or the box's centre (None: an unguided whole scan)."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
+        # What the network is shown: the user's box, or for a click its training crops' extent (else its window).
+        seen = None
+        if inside_box is not None:
+            seen = (inside_box[0] - start, inside_box[1] - start, "the box", "Draw a larger box.")
+        elif fixed_size:
+            edge = self.spec.context_mm or float(np.min(np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)))
+            seen = (*_cube(region, region.physical_to_index(anchor), edge), f"the {edge:g} mm cube around the first click "
+                    "that the model sees", "Check the mask, or draw a box around the whole tumor.")
+        if seen is not None:
+            _check_points_seen(region, prompts, seen)
         if inside_box is None and fixed_size and self.spec.context_mm is not None:
             # A click (a box bounds the mask itself, and may be wider than the training crops).
-            region = _within_context(region, region.physical_to_index(seed), self.spec.context_mm, low)
+            region = _within_context(region, region.physical_to_index(anchor), self.spec.context_mm, low)
         transforms = image_transforms(self.spec)
         if fixed_size:
             transforms = Compose([*transforms.transforms, ResizeWithPadOrCrop(self.spec.roi_size)])
         x = transforms(to_metatensor(region))
+        # A box's click is its centre, as in training; the user's tumor points join it.
+        positives = ([] if inside_box is None else [anchor]) + [np.asarray(p, float) for p in prompts.seeds]
         channels = [x]
         if self.spec.seed_channel:
-            channels.append(seed_channel(x, voxel_of(x, seed), self.spec.seed_sigma_mm))
+            channels.append(click_channel(x, [voxel_of(x, p) for p in positives], self.spec.seed_sigma_mm))
         if self.spec.box_channel:
             channels.append(_box_in_input(x, image, inside_box))
+        if self.spec.negative_channel:
+            channels.append(click_channel(x, [voxel_of(x, p) for p in prompts.negatives], self.spec.seed_sigma_mm))
         inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
         timings["preprocess_s"] = time.perf_counter() - clock
 
@@ -213,16 +234,8 @@ class Segmenter:
             a, b = np.asarray(inside_box[0]) - start, np.asarray(inside_box[1]) - start
             keep[a[2]:b[2], a[1]:b[1], a[0]:b[0]] = True
             region_mask &= keep
-        seed_in_region = None if seed is None else (image.physical_to_index(seed) - start)[::-1]
-        region_mask = clean_mask(region_mask, seed_in_region)
-        # What the network was shown: the user's box, or for a click its training crops' extent (else its window).
-        seen = None
-        if inside_box is not None:
-            seen = (inside_box[0] - start, inside_box[1] - start, "the box", "Draw a larger box.")
-        elif fixed_size:
-            edge = self.spec.context_mm or float(np.min(np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing)))
-            seen = (*_cube(region, region.physical_to_index(seed), edge), f"the {edge:g} mm cube around the click that "
-                    "the model sees", "Check the mask, or draw a box around the whole tumor.")
+        # The tumor is what is connected to a tumor point (or the box's centre).
+        region_mask = clean_mask(region_mask, [(image.physical_to_index(p) - start)[::-1] for p in positives] or None)
         reaches_edge = seen is not None and _reaches_an_inner_face(region_mask, seen[0], seen[1], start, image.size)
         if reaches_edge:
             warnings.append(f"The segmentation reaches the edge of {seen[2]}: the tumor may extend beyond it. {seen[3]}")
@@ -247,6 +260,18 @@ def _box_in_input(x: MetaTensor, image: Volume, inside_box: tuple[np.ndarray, np
     corners = np.array([voxel_of(x, image.index_to_physical(np.where(choice, last, first)))
                         for choice in np.ndindex(2, 2, 2)])
     return box_channel(shape, corners.min(axis=0), corners.max(axis=0))
+
+
+def _check_points_seen(region: Volume, prompts: Prompts, seen: tuple) -> None:
+    """``RegionError`` for a point outside what the network is shown (``seen``: first and last voxel + 1,
+    i, j, k of ``region``, and its name): it could not change the mask there."""
+    low, high, name, advice = seen
+    for kind, points in (("tumor point", prompts.seeds), ("not-tumor point", prompts.negatives)):
+        for point in points:
+            index = np.floor(region.physical_to_index(point) + 0.5)
+            if np.any(index < low) or np.any(index >= high):
+                raise RegionError(f"The {kind} {rounded(point)} mm lies outside {name}, so it cannot change the "
+                                  f"mask. {advice}")
 
 
 def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:

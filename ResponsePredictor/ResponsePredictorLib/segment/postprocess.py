@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from monai.transforms import FillHoles
 from scipy import ndimage
 
 
-def keep_component(mask: np.ndarray, seed_index: np.ndarray | None) -> np.ndarray:
-    """The connected component of ``mask`` at the seed, else the one nearest to it; the largest without a seed.
+def keep_component(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.ndarray | None) -> np.ndarray:
+    """The connected components of ``mask`` at the clicks (voxel indices, one or several), for each click
+    the one nearest to it when it falls outside the mask; the largest component without a click.
 
     A click names one lesion: a larger lesion elsewhere in the region must not replace it.
     """
     if not mask.any():
         return mask
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3, 3)))
-    if seed_index is None:
+    if seed_indices is None:
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         return labels == int(np.argmax(sizes))
-    index = tuple(np.clip(np.round(seed_index).astype(int), 0, np.array(mask.shape) - 1))
-    chosen = labels[index]
-    if chosen == 0:
-        # The seed fell just outside the prediction: take the component whose voxel is nearest.
+    clicks = np.atleast_2d(np.asarray(seed_indices, float))
+    indices = np.clip(np.round(clicks).astype(int), 0, np.array(mask.shape) - 1)
+    chosen = labels[tuple(indices.T)]
+    if (chosen == 0).any():
+        # A click fell just outside the prediction: take the component whose voxel is nearest.
         _, nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-        chosen = labels[tuple(n[index] for n in nearest)]
-    return labels == chosen
+        chosen = np.array([labels[tuple(n[tuple(index)] for n in nearest)] for index in indices])
+    return np.isin(labels, chosen)
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -35,5 +39,5 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return np.asarray(filled[0], dtype=bool)
 
 
-def clean_mask(mask: np.ndarray, seed_index: np.ndarray | None) -> np.ndarray:
-    return fill_holes(keep_component(mask, seed_index))
+def clean_mask(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.ndarray | None) -> np.ndarray:
+    return fill_holes(keep_component(mask, seed_indices))

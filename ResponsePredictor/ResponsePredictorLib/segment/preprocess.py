@@ -3,10 +3,13 @@
 The same functions serve training and inference, so the network always sees what it was trained on:
 the image as a MONAI ``MetaTensor`` (channel first, spatial axes i, j, k, RAS affine as MONAI
 expects), oriented to RAS, resampled to the model's spacing, windowed to [0, 1], and, for guided
-models, a second channel marking the click with a Gaussian and, for box-guided ones, a third marking the box.
+models, a second channel marking the tumor clicks with Gaussians, for box-guided ones a third marking
+the box, and for models that take corrections a last one marking the "not tumor" clicks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -63,15 +66,26 @@ def voxel_of(image: MetaTensor, point_lps: np.ndarray) -> np.ndarray:
     return (np.linalg.inv(image.affine.numpy()) @ point_ras)[:3]
 
 
-def seed_channel(image: MetaTensor, seed_voxel: np.ndarray, sigma_mm: float) -> torch.Tensor:
-    """A (1, i, j, k) map, 1 at the seed and falling off as a Gaussian of ``sigma_mm``."""
+def click_channel(image: MetaTensor, voxels: Sequence[np.ndarray], sigma_mm: float) -> torch.Tensor:
+    """A (1, i, j, k) map of clicks at ``voxels`` (continuous voxel coordinates of ``image``): 1 at each
+    click, falling off as a Gaussian of ``sigma_mm``, the largest where several overlap; 0 for none."""
     spacing = np.linalg.norm(image.affine.numpy()[:3, :3], axis=0)
-    axes = [
-        torch.exp(-0.5 * ((torch.arange(n, dtype=torch.float32) - float(c)) * float(s) / sigma_mm) ** 2)
-        for n, c, s in zip(image.shape[1:], seed_voxel, spacing)
-    ]
-    # The 3D Gaussian is separable: an outer product of three 1D profiles.
-    return (axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :])[None]
+    return clicks_on_grid(tuple(image.shape[1:]), spacing, voxels, sigma_mm)
+
+
+def clicks_on_grid(shape: tuple[int, int, int], spacing: Sequence[float], voxels: Sequence[np.ndarray],
+                   sigma_mm: float) -> torch.Tensor:
+    """``click_channel`` on a grid given by its shape and voxel spacing (mm)."""
+    channel = torch.zeros((1, *shape), dtype=torch.float32)
+    for voxel in voxels:
+        axes = [
+            torch.exp(-0.5 * ((torch.arange(n, dtype=torch.float32) - float(c)) * float(s) / sigma_mm) ** 2)
+            for n, c, s in zip(shape, voxel, spacing)
+        ]
+        # The 3D Gaussian is separable: an outer product of three 1D profiles.
+        torch.maximum(channel[0], axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :],
+                      out=channel[0])
+    return channel
 
 
 def box_channel(shape: tuple[int, int, int], low_voxel: np.ndarray, high_voxel: np.ndarray) -> torch.Tensor:

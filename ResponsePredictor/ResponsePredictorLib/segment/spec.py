@@ -3,8 +3,8 @@
 A ``ModelSpec`` is one entry of ``Resources/Models.json`` (or a user's model folder): it says how to
 build the network (a ``monai.networks.nets`` class and its arguments), at which voxel spacing and
 intensity window the network was trained, how large a region it sees, whether it is guided by
-a seed channel (a click on the tumor) and a box channel (the box a user drew), and how much scan
-around the tumor its training images held.
+a seed channel (clicks on the tumor), a box channel (the box a user drew) and a negative channel
+(clicks on what is not tumor), and how much scan around the tumor its training images held.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class ModelSpec:
     # A further input channel marking the user's box (1 inside, 0 outside; all 0 for a click), so
     # that the network learns where the tumor ends from the box rather than only cutting its mask there.
     box_channel: bool = False
+    # A last input channel marking "not tumor here" clicks (Gaussians as for the seed channel), with
+    # which a user corrects what the network wrongly added; after the box channel, so that weights
+    # without it start a network with it as the same network (``load_weights(widen=True)``).
+    negative_channel: bool = False
     task: str = "tumor-segmentation"
     # Edge (mm) of the cube of scan around the tumor that each training image held, for a network
     # trained on crops; None for one trained on whole scans. Beyond the crop its training windows
@@ -50,7 +54,7 @@ class ModelSpec:
 
     @property
     def in_channels(self) -> int:
-        return 1 + int(self.seed_channel) + int(self.box_channel)
+        return 1 + int(self.seed_channel) + int(self.box_channel) + int(self.negative_channel)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "model description") -> ModelSpec:
@@ -75,6 +79,7 @@ class ModelSpec:
             seed_channel=bool(data.get("seed_channel", True)),
             seed_sigma_mm=float(data.get("seed_sigma_mm", 3.0)),
             box_channel=bool(data.get("box_channel", False)),
+            negative_channel=bool(data.get("negative_channel", False)),
             task=str(data.get("task", "tumor-segmentation")),
             context_mm=_context(data.get("context_mm"), source),
             extra={key: value for key, value in data.items() if key not in known and key != "network"},
@@ -97,10 +102,13 @@ class ModelSpec:
             "seed_channel": self.seed_channel,
             "seed_sigma_mm": self.seed_sigma_mm,
             "box_channel": self.box_channel,
+            "negative_channel": self.negative_channel,
             "context_mm": self.context_mm,
         }
 
     def validate(self, source: str = "model description") -> None:
+        if self.negative_channel and not self.seed_channel:
+            raise ModelSpecError(f"{source}: a negative channel corrects a click-guided model; set seed_channel too.")
         if self.inference not in INFERENCE_MODES:
             raise ModelSpecError(f"{source}: inference must be one of {INFERENCE_MODES}; got {self.inference!r}.")
         low, high = self.intensity_window if len(self.intensity_window) == 2 else (0, 0)
@@ -110,7 +118,8 @@ class ModelSpec:
             raise ModelSpecError(f"{source}: spacing and roi_size must be positive.")
         declared = self.network_args.get("in_channels")
         if declared is not None and int(declared) != self.in_channels:
-            guidance = [name for name, used in (("seed", self.seed_channel), ("box", self.box_channel)) if used]
+            guidance = [name for name, used in (("seed", self.seed_channel), ("box", self.box_channel),
+                                                ("negative click", self.negative_channel)) if used]
             raise ModelSpecError(
                 f"{source}: the network takes {declared} input channel(s) but the model has the image"
                 f"{''.join(f' and a {name} channel' for name in guidance)} ({self.in_channels} expected)."

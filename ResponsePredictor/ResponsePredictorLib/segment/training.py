@@ -38,7 +38,8 @@ from ..volume import Volume
 from ..devices import resolve_device
 from .inference import computes_bfloat16
 from .network import build_network, load_weights
-from .preprocess import box_channel, image_transforms, mask_transforms, seed_channel, to_metatensor
+from .corrective_clicks import next_click
+from .preprocess import box_channel, clicks_on_grid, image_transforms, mask_transforms, to_metatensor
 from .spec import ModelSpec
 from .validation import BOX_MARGIN_MM
 
@@ -71,6 +72,10 @@ class TrainingConfig:
     # window centred on the box, its channel marking the expert mask's bounding box widened on each
     # side by a random margin, as a user draws it; the other samples are clicks with an empty box channel.
     box_fraction: float = 0.0
+    # For a model with a negative channel: the most corrective clicks a simulated user adds before a
+    # step (each batch draws 0..this many, uniformly); each click goes where the network, given the
+    # clicks so far, errs most (``corrective_clicks.next_click``), as a user corrects it.
+    corrective_clicks: int = 0
 
 
 def training_sample(spec: ModelSpec, image: Volume, mask: Volume) -> dict[str, torch.Tensor]:
@@ -153,16 +158,16 @@ class _RandThickSlices(Randomizable):
 
 class _AddGuidance:
     """Appends the seed channel of a click at the window's centre (where ``_RandGuidedCrop`` put the
-    click, or the box's centre, as inference puts it for a box) and, for a box-guided model, the box
-    channel (empty for a click)."""
+    click, or the box's centre, as inference puts it for a box), for a box-guided model the box
+    channel (empty for a click), and for a model that takes corrections an empty negative channel
+    (the training loop's simulated user adds its clicks, ``add_corrective_clicks``)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         centre = np.asarray(spec.roi_size) // 2
-        reference = to_metatensor(Volume(np.zeros(spec.roi_size[::-1], np.float32), spec.spacing, (0, 0, 0),
-                                         (1, 0, 0, 0, 1, 0, 0, 0, 1)))
-        self.channel = seed_channel(reference, centre, spec.seed_sigma_mm)
+        self.channel = clicks_on_grid(tuple(spec.roi_size), spec.spacing, [centre], spec.seed_sigma_mm)
         self.size = tuple(spec.roi_size)
         self.box_channel = spec.box_channel
+        self.negative_channel = spec.negative_channel
 
     def __call__(self, data: dict) -> dict:
         data = dict(data)
@@ -171,6 +176,8 @@ class _AddGuidance:
         channels = [image, self.channel]
         if self.box_channel:
             channels.append(torch.zeros((1, *self.size)) if box is None else box_channel(self.size, box[0], box[1]))
+        if self.negative_channel:
+            channels.append(torch.zeros((1, *self.size)))
         data["image"] = torch.cat([c.to(image.device) for c in channels])
         return data
 
@@ -233,9 +240,13 @@ def train(
     started = time.perf_counter()
     out_of_time = False
     network.train()
+    rounds = np.random.default_rng(config.seed)
     while len(losses) < config.steps and not out_of_time:
         for batch in loader:
             inputs, labels = batch["image"].to(device, memory_format=layout), batch["label"].to(device)
+            if spec.negative_channel and config.corrective_clicks:
+                clicks = int(rounds.integers(0, config.corrective_clicks + 1))
+                inputs = add_corrective_clicks(network, inputs, labels, clicks, spec, use_amp)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 loss = loss_function(network(inputs).float(), labels)
             optimizer.zero_grad(set_to_none=True)
@@ -252,6 +263,27 @@ def train(
         log.warning("time budget of %.0f s reached after %d of %d steps", config.max_seconds, len(losses), config.steps)
     log.info("trained %d steps in %.0f s (bfloat16: %s)", len(losses), time.perf_counter() - started, use_amp)
     return network.eval().cpu().to(memory_format=torch.contiguous_format), losses
+
+
+def add_corrective_clicks(network: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, clicks: int,
+                          spec: ModelSpec, bfloat16: bool) -> torch.Tensor:
+    """``inputs`` (a batch of windows) after ``clicks`` rounds of the simulated user: each round the
+    network predicts from the clicks so far, and each window gets a click in its largest error region,
+    in the seed channel (missed tumor) or the negative channel (wrongly added)."""
+    inputs = inputs.clone()
+    truth = labels[:, 0].cpu().numpy() > 0
+    channel_of = {True: 1, False: spec.in_channels - 1}
+    for _ in range(clicks):
+        with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            prediction = network(inputs).float().argmax(dim=1).cpu().numpy()
+        for sample in range(len(inputs)):
+            click = next_click(prediction[sample], truth[sample], spec.spacing)
+            if click is None:
+                continue
+            blob = clicks_on_grid(tuple(inputs.shape[2:]), spec.spacing, [np.asarray(click.index)], spec.seed_sigma_mm)
+            channel = channel_of[click.positive]
+            inputs[sample, channel] = torch.maximum(inputs[sample, channel], blob[0].to(inputs.device))
+    return inputs
 
 
 def uses_bfloat16(config: TrainingConfig, device: torch.device) -> bool:
