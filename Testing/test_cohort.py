@@ -35,7 +35,8 @@ def write_manifest(path, rows, header="case,image,mask"):
     ("case,image,seed\na,i.nrrd,\"1,2\"\n", "seed must be 3 numbers"),
     ("case,image,roi\na,i.nrrd,\"1,2,3,4,5,x\"\n", "roi must be 6 numbers"),
     ("case,image,mask,seed\na,i.nrrd,,\n", "give a mask, or a seed or roi"),
-    ("case,image,seed,roi\na,i.nrrd,\"1,2,3\",\"1,2,3,4,5,6\"\n", "not both"),
+    ("case,image,seed\na,i.nrrd,\"1,2,3;4,5\"\n", "seed must be 3 numbers.*separated by ';'"),
+    ("case,image,seed,negative\na,i.nrrd,\"1,2,3\",\"4,5,6;x\"\n", "negative must be 3 numbers"),
     ("case,image,mask\n", "lists no cases"),
 ])
 def test_manifest_problems_are_said_before_anything_runs(tmp_path, text, message):
@@ -53,6 +54,17 @@ def test_manifest_reads_cases_and_carries_other_columns(tmp_path):
     assert first.seed == (1.5, -2.0, 3.0) and first.extra == {"age": "70", "Event": ""}
     assert str(second.image) == "/abs/b" and second.mask == tmp_path / "b.seg.dcm"
     assert manifest.carried == ["age", "Event"]
+
+
+def test_manifest_takes_several_tumor_points_not_tumor_points_and_a_box_with_them(tmp_path):
+    path = write_manifest(tmp_path / "m.csv", ['a,a.nrrd,"1,2,3; 4,5,6",,"7,8,9;-1,-2,-3.5"',
+                                               'b,b.nrrd,"1,2,3","0,0,0,9,9,9",'],
+                          header="case,image,seed,roi,negative")
+    first, second = read_manifest(path).cases
+    assert first.seed == ((1.0, 2.0, 3.0), (4.0, 5.0, 6.0)) and first.roi is None
+    assert first.negative == ((7.0, 8.0, 9.0), (-1.0, -2.0, -3.5))
+    assert second.seed == (1.0, 2.0, 3.0) and second.roi == (0, 0, 0, 9, 9, 9) and second.negative is None
+    assert "negative" not in first.extra
 
 
 @pytest.fixture

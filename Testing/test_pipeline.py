@@ -125,8 +125,6 @@ def test_case_needs_a_mask_or_where_to_segment(features_only):
     image, _ = tumor_case()
     with pytest.raises(InputError, match="mask, or a seed"):
         features_only.run(CaseInput("c", image))
-    with pytest.raises(InputError, match="not both"):
-        features_only.run(CaseInput("c", image, seed=(0, 0, 0), roi=(0, 0, 0, 1, 1, 1)))
 
 
 def test_pipeline_settings_checked_when_built(default_model):

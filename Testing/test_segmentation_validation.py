@@ -28,7 +28,8 @@ def segmenter():
 
 def test_a_model_that_finds_the_tumor_scores_near_one_from_every_click(segmenter):
     image, truth, _ = sphere_case()
-    row, central = validate_case(segmenter, LabeledCase("s", image, image.with_array(truth.astype(np.uint8)), seed=3))
+    row, central = validate_case(segmenter, LabeledCase("s", image, image.with_array(truth.astype(np.uint8)), seed=3),
+                                 protocol_clicks=2)
     assert row["dice_central_click"] > 0.97 and len(row["dice_random_clicks"]) == 3
     assert all(d > 0.97 for d in row["dice_random_clicks"])
     assert row["tumor_voxels"] == truth.sum() and central.shape == truth.shape
@@ -42,7 +43,7 @@ def test_a_model_that_finds_the_tumor_scores_near_one_from_every_click(segmenter
 def test_a_box_guided_model_is_also_scored_from_a_box(segmenter):
     image, truth, _ = sphere_case()
     boxed = Segmenter(ModelSpec.from_dict({**SPEC, "box_channel": True}), ThresholdNetwork(channel=2), device="cpu")
-    row, _ = validate_case(boxed, LabeledCase("s", image, image.with_array(truth.astype(np.uint8))))
+    row, _ = validate_case(boxed, LabeledCase("s", image, image.with_array(truth.astype(np.uint8))), protocol_clicks=1)
     # This network marks the box it is shown: its mask is the drawn box, a little larger than the sphere.
     assert 0.3 < row["dice_box"] < 0.9 and row["dice_central_click"] == 0.0
 
@@ -73,7 +74,7 @@ def contoured(tmp_path):
 def test_a_manifests_bad_cases_are_reported_and_the_others_scored(segmenter, contoured):
     cases, _ = contoured
     heard = []
-    report = validate_cases(segmenter, cases, label=2, progress=lambda case, outcome: heard.append(case))
+    report = validate_cases(segmenter, cases, label=2, progress=lambda case, outcome: heard.append(case), protocol_clicks=2)
     assert [row["id"] for row in report["cases"]] == ["good"] and report["dice_central_click"]["mean"] > 0.97
     assert heard == ["good", "empty", "lost", "seeded"]
     reasons = {f["id"]: f["error"] for f in report["failed"]}
@@ -82,7 +83,7 @@ def test_a_manifests_bad_cases_are_reported_and_the_others_scored(segmenter, con
 
 def test_the_tumor_label_is_chosen_or_every_label_taken(segmenter, contoured):
     cases, truth = contoured
-    every = validate_cases(segmenter, cases[:1])["cases"][0]
+    every = validate_cases(segmenter, cases[:1], protocol_clicks=1)["cases"][0]
     assert every["tumor_voxels"] == truth.sum() + 27  # the label-1 blob counts as tumor too
     with pytest.raises(InputError, match="None of the 1 cases.*no voxel of label 5"):
         validate_cases(segmenter, cases[:1], label=5)
@@ -91,8 +92,8 @@ def test_the_tumor_label_is_chosen_or_every_label_taken(segmenter, contoured):
 def test_a_cases_figures_do_not_depend_on_its_place_in_the_manifest(segmenter, contoured):
     cases, _ = contoured
     renamed = [CaseInput(name, cases[0].image, cases[0].mask) for name in ("a", "b")]
-    forward = validate_cases(segmenter, renamed, label=2)["cases"]
-    backward = validate_cases(segmenter, renamed[::-1], label=2)["cases"]
+    forward = validate_cases(segmenter, renamed, label=2, protocol_clicks=2)["cases"]
+    backward = validate_cases(segmenter, renamed[::-1], label=2, protocol_clicks=2)["cases"]
     assert {r["id"]: r for r in forward} == {r["id"]: r for r in backward}
 
 
@@ -105,7 +106,7 @@ def _manifest(tmp_path, rows: list[str]):
 def test_the_command_prints_the_figures_and_writes_every_cases_row(contoured, tmp_path, capsys):
     manifest = _manifest(tmp_path, ["good,ct.nrrd,labels.nrrd", "empty,ct.nrrd,empty.nrrd"])
     report = tmp_path / "report.json"
-    assert main(["models", "validate", str(manifest), "--label", "2", "--clicks", "1", "--offline",
+    assert main(["models", "validate", str(manifest), "--label", "2", "--clicks", "1", "--protocol-clicks", "3", "--offline",
                  "-o", str(report)]) == EXIT_OK
     out, err = capsys.readouterr()
     assert "on 1 cases (1 not validated)" in out and "click at the tumor's centre" in out and "empty: not validated" in err
@@ -113,6 +114,8 @@ def test_the_command_prints_the_figures_and_writes_every_cases_row(contoured, tm
     assert written["model"]["id"] == "nsclc-ct-tumor-seeded" and written["random_clicks"] == 1
     assert [r["id"] for r in written["cases"]] == ["good"] and len(written["cases"][0]["dice_random_clicks"]) == 1
     assert written["failed"][0]["id"] == "empty" and "dice_box" in written
+    assert "after 5 click(s)" not in out and "after 3 click(s)" in out and "NoC@85, at most 3" in out
+    assert written["protocol_clicks"] == 3 and len(written["cases"][0]["dice_by_click"]) == 3
 
 
 def test_the_command_fails_clearly_when_no_case_can_be_scored(contoured, tmp_path, capsys):
@@ -123,6 +126,9 @@ def test_the_command_fails_clearly_when_no_case_can_be_scored(contoured, tmp_pat
     with pytest.raises(SystemExit) as usage:
         main(["models", "validate", str(manifest), "--clicks", "-1"])
     assert usage.value.code == 2 and "0 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["models", "validate", str(manifest), "--protocol-clicks", "0"])
+    assert usage.value.code == 2 and "1 or more" in capsys.readouterr().err
 
 
 @pytest.mark.realdata
@@ -142,7 +148,7 @@ def test_the_held_back_crops_score_through_the_command_as_in_the_models_validati
     from ResponsePredictorLib.catalog import load_model
 
     model = load_model(None, allow_download=False)
-    report = validate_cases(Segmenter(model.spec, model.network, device="cpu"), chosen, clicks=0)
+    report = validate_cases(Segmenter(model.spec, model.network, device="cpu"), chosen, clicks=0, protocol_clicks=1)
     rows = report["cases"]
     assert len(rows) == 3 and "dice_random_clicks" not in report  # no random clicks asked for
     # The same inference path: equal Dice, up to bfloat16 on a CPU that computes it natively (the record's) or not.

@@ -7,6 +7,9 @@ Measured in one run, each stage in a fresh process (so that peak memory is the s
 - ROI inference of a 96^3 region from a click, end to end (crop, MONAI transforms, network, inverse
   transforms, post-processing) in the default precision, next to its peers: the bare network forward
   pass on a 96^3 input (same precision) and the same ROI in float32;
+- a refinement: the same ROI from five clicks (the central one and four corrections of the interactive
+  protocol's simulated user, with not-tumor points for a model that takes them), as each new click in
+  the Slicer panel runs it once the model is loaded, next to its peer, the one-click ROI;
 - whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
 - a training step of the network (batch 2 of its region size, augmentation included) as training
   runs it on this CPU (bfloat16 mixed precision where the CPU computes it natively, channels-last),
@@ -32,6 +35,7 @@ DATA = Path(os.environ.get("RP_DATA_DIR", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 REPEATS = 5
 TRAINING_STEPS = 16
+CORRECTIVE_CLICKS = 5  # as the default model's training simulated them (segmentation_training.json)
 
 
 def stage(name: str) -> dict:
@@ -50,7 +54,7 @@ def run_stage(name: str) -> dict:
 
     from ResponsePredictorLib.catalog import load_model
     from ResponsePredictorLib.segment.inference import Segmenter
-    from ResponsePredictorLib.segment.validation import central_seed, dice, drawn_box
+    from ResponsePredictorLib.segment.validation import LabeledCase, central_seed, click_session, dice, drawn_box
     from ResponsePredictorLib.volume import read_volume
 
     torch.set_num_threads(2)
@@ -62,11 +66,15 @@ def run_stage(name: str) -> dict:
         return {"load_s": load_s}
     if name == "roi":
         image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
-        seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
+        label = read_volume(DATA / "pyradiomics" / "lung2_label.nrrd")
+        seed = central_seed(label)
         exact = Segmenter(model.spec, model.network, device="cpu", precision="float32")
         for each in (segmenter, exact):
             each.segment_roi(image, seed=seed)  # warm-up
-        ours, bare, float32 = [], [], []
+        clicks = click_session(segmenter, LabeledCase("lung2", image, label), max_clicks=5).clicks
+        seeds = [point for point, positive in clicks if positive]
+        negatives = [point for point, positive in clicks if not positive] or None
+        ours, bare, float32, refine = [], [], [], []
         x = torch.rand(1, model.spec.in_channels, *model.spec.roi_size)
         for _ in range(REPEATS):  # interleaved, so that drift hits all alike
             clock = time.perf_counter()
@@ -79,8 +87,13 @@ def run_stage(name: str) -> dict:
             clock = time.perf_counter()
             exact.segment_roi(image, seed=seed)
             float32.append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            segmenter.segment_roi(image, seed=seeds, negative=negatives)
+            refine.append(time.perf_counter() - clock)
         return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)),
-                "float32_roi_s": float(np.median(float32)), "bfloat16": segmenter.bfloat16, "peak_mb": peak_mb()}
+                "float32_roi_s": float(np.median(float32)), "bfloat16": segmenter.bfloat16, "peak_mb": peak_mb(),
+                "refine_s": float(np.median(refine)), "refine_max_s": float(np.max(refine)),
+                "refine_clicks": {"tumor": len(seeds), "not_tumor": len(negatives or [])}}
     if name == "volume":
         image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
         seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))
@@ -114,16 +127,23 @@ def run_stage(name: str) -> dict:
 
         cases, _ = load_cases(DATA)
         samples = [training_sample(model.spec, c["image"], c["mask"]) for c in cases[:8]]
-        out = {"bfloat16_native": uses_bfloat16(TrainingConfig(), torch.device("cpu"))}
+        out = {"bfloat16_native": uses_bfloat16(TrainingConfig(), torch.device("cpu")),
+               "corrective_clicks": CORRECTIVE_CLICKS if model.spec.negative_channel else 0}
         for amp in (True, False):
             config = TrainingConfig(steps=TRAINING_STEPS, batch_size=2, device="cpu", amp=amp,
-                                    central_click_fraction=0.5, box_fraction=0.5 if model.spec.box_channel else 0.0)
+                                    central_click_fraction=0.5, box_fraction=0.5 if model.spec.box_channel else 0.0,
+                                    corrective_clicks=CORRECTIVE_CLICKS if model.spec.negative_channel else 0)
             clocks: list[float] = []
             train(model.spec, samples, config, progress=lambda step, loss: clocks.append(time.perf_counter()))
             # The median step after the first four: the first ones build oneDNN's kernels for each shape.
             out["mixed_step_s" if amp else "float32_step_s"] = float(np.median(np.diff(clocks[4:])))
         return out
     raise ValueError(name)
+
+
+def corrections(training: dict) -> str:
+    most = training.get("corrective_clicks", 0)
+    return f" and 0-{most} simulated corrective clicks (forward passes)" if most else ""
 
 
 def precision_words(bfloat16: bool) -> str:
@@ -152,10 +172,14 @@ def main() -> None:
         f"{roi['roi_s']:.2f} s (goal < 1 s) | bare network forward {roi['bare_forward_s']:.2f} s "
         f"(x{roi['roi_s'] / roi['bare_forward_s']:.2f}); the same ROI in float32 {roi['float32_roi_s']:.2f} s "
         f"(x{roi['float32_roi_s'] / roi['roi_s']:.2f} slower) |",
+        f"| refinement: the same ROI from {sum(roi['refine_clicks'].values())} clicks ({roi['refine_clicks']['tumor']} "
+        f"tumor, {roi['refine_clicks']['not_tumor']} not-tumor points; the protocol's first five), end to end | "
+        f"{roi['refine_s']:.2f} s median, {roi['refine_max_s']:.2f} s max (goal < 1 s) | one click {roi['roi_s']:.2f} s "
+        f"(x{roi['refine_s'] / roi['roi_s']:.2f}) |",
         f"| ROI peak memory (process) | {roi['peak_mb']:.0f} MB | |",
         f"| whole-volume sliding window, lung2 {volume['size']} | {volume['volume_s']:.1f} s | |",
         f"| whole-volume peak memory (process) | {volume['peak_mb']:.0f} MB | |",
-        f"| training step, batch 2 of 96^3 with augmentation, "
+        f"| training step, batch 2 of 96^3 with augmentation{corrections(training)}, "
         f"{precision_words(training['bfloat16_native'])}, "
         f"channels-last | {training['mixed_step_s']:.2f} s | float32 {training['float32_step_s']:.2f} s "
         f"(x{training['float32_step_s'] / training['mixed_step_s']:.2f} faster) |",

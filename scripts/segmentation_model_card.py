@@ -67,6 +67,57 @@ def box_input(entry: dict) -> str:
             "its centre)")
 
 
+def negative_input(entry: dict) -> str:
+    if not entry.get("negative_channel"):
+        return ""
+    return (", and a last channel marking the not-tumor points a user adds (Gaussians as for the tumor points; "
+            "empty until then)")
+
+
+def corrective_samples(training: dict) -> str:
+    most = training.get("corrective_clicks", 0)
+    if not most:
+        return ""
+    return (f" Before each step a simulated user corrected the batch with 0-{most} clicks (uniformly drawn): each "
+            "round the network predicted from the clicks so far and each window got a click at the point farthest "
+            "from the edge of its largest error region, in the tumor channel where tumor was missed, in the "
+            "not-tumor channel where some was added (the validation's protocol, on training crops only).")
+
+
+def protocol_section(validation: dict) -> str:
+    """The interactive protocol's table, beside an earlier model's on the same crops when recorded."""
+    if "dice_after_clicks" not in validation:
+        return ""
+    reference = validation.get("reference")
+    head = "| clicks | this model |" + (f" {reference['model']['id']} {reference['model']['version']} (tumor points only) |"
+                                      if reference else "")
+    lines = [head, "|---|---|" + ("---|" if reference else "")]
+    for count, figure in validation["dice_after_clicks"].items():
+        lines.append(f"| Dice after {count} | {interval(figure)} |" + (
+            f" {interval(reference['dice_after_clicks'][count])} |" if reference else ""))
+    noc = validation["noc_85"]
+
+    def clicks(figure: dict) -> str:
+        low, high = figure["ci95"]
+        return f"{figure['mean']:.2f} (95% CI {low:.2f}-{high:.2f}; {figure['cases_never_reaching']} of {figure['n']} never reach it)"
+
+    lines.append(f"| clicks to reach Dice 0.85 (NoC@85; at most {noc['cap']}, a case that never reaches it counts {noc['cap']}) "
+                 f"| {clicks(noc)} |" + (f" {clicks(reference['noc_85'])} |" if reference else ""))
+    curve = ", ".join(f"{value:.3f}" for value in validation["mean_dice_by_click"][:10])
+    return f"""
+### Interactive correction (the field's protocol)
+Click 1 at the tumor voxel nearest the expert mask's centroid; each next click at the point farthest from the
+edge of the largest connected region where the mask and the expert's disagree: a tumor point where tumor
+was missed, a not-tumor point where some was added (a model without a not-tumor channel gets tumor points
+only). Same held-back patients, product inference path (`Segmenter.segment_roi` with all clicks so far).
+
+{chr(10).join(lines)}
+
+Mean Dice after clicks 1-10: {curve}. The curve: `benchmarks/results/{validation['clicks_figure']}`; the
+lowest-Dice cases after 5 clicks, with their clicks: `benchmarks/results/{validation['worst_cases_after_clicks_figure']}`.
+"""
+
+
 def box_samples(training: dict) -> str:
     share = training.get("box_fraction", 0.0)
     if not share:
@@ -145,9 +196,9 @@ medical device; not for clinical decisions. Other modalities, organs or lesion t
 ## Network and inputs
 MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. Input: the CT
 resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
-{entry['roi_size']} voxel region around the click, and a second channel marking the click (Gaussian,
-sigma {entry['seed_sigma_mm']} mm){box_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
-component at the click, holes filled.{context_line(entry.get('context_mm'))}
+{entry['roi_size']} voxel region around the click, and a second channel marking the tumor clicks (Gaussians,
+sigma {entry['seed_sigma_mm']} mm){box_input(entry)}{negative_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
+components at the tumor clicks, holes filled (except a hole at a not-tumor click).{context_line(entry.get('context_mm'))}
 
 ## Training data
 {results['data']}: 92 mm CT crops around the primary tumor with expert masks (1 mm voxels as the
@@ -158,7 +209,7 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 ## Training
 {trained_as(results)}: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
 {lineage(results)}. Each sample is a window centred on a random tumor voxel (the click; in this version
-{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)} Every sample
+{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)}{corrective_samples(training)} Every sample
 is varied by MONAI augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree
 rotations, small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
 training code of their own commit). Command: `{results['command']}`.
@@ -185,7 +236,7 @@ tumor the model left out, the rest voxels it added, so it errs mostly by
 low Dice can come from the model or from the expert's contour (contours drawn for radiotherapy vary in
 their margin and in how much adjacent tissue they take in).
 {edge_warnings(validation['cases'])}
-
+{protocol_section(validation)}
 ## License
 {entry['license']}
 

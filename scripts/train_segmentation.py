@@ -13,7 +13,11 @@ trains the network of the catalog entry, and then, on the validation cases only:
 - runs the trained model through the product's own inference path (``Segmenter.segment_roi``),
   clicked at the tumor voxel nearest to its centroid, and at 3 random tumor voxels per case;
 - runs a classical baseline in the same way: a HU threshold (chosen on the training cases) and the
-  connected component at the click, holes filled.
+  connected component at the click, holes filled;
+- runs the field's interactive protocol (``segment.validation.click_session``: the central click, then
+  up to 19 corrective clicks of a simulated user) and draws its curve, Dice against clicks, beside the
+  curve of an earlier model on the same crops when ``--reference`` gives its ``models validate`` report
+  (``scripts/nsclc_crops_manifest.py`` writes those crops with a manifest).
 
 It writes the weights (safetensors) into the output folder, ``segmentation_training.json`` (split,
 seed, settings, hardware, time, loss curve, per-case Dice and wrong voxels) and a figure of the
@@ -44,9 +48,11 @@ from ResponsePredictorLib.segment.network import build_network, load_weights, sa
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
 from ResponsePredictorLib.segment.training import TrainingConfig, train, training_sample, uses_bfloat16
+from ResponsePredictorLib.segment.corrective_clicks import TARGET_DICE
 from ResponsePredictorLib.segment.validation import (
     LabeledCase,
     central_seed,
+    click_session,
     dice,
     summarize,
     summary,
@@ -64,6 +70,8 @@ BASELINE_THRESHOLDS = range(-700, -99, 100)  # HU
 # settle a 100 HU grid, and quick.
 BASELINE_TUNING_CASES = 40
 WORST_CASES_FIGURE = "segmentation_worst_cases.png"  # written beside the results file
+WORST_AFTER_CLICKS_FIGURE = "segmentation_worst_cases_5_clicks.png"
+CLICKS_FIGURE = "segmentation_clicks.png"
 
 
 def spec_from_catalog() -> ModelSpec:
@@ -131,30 +139,92 @@ def evaluate(segmenter: Segmenter, cases: list[dict], threshold: float) -> tuple
     return rows, masks
 
 
-def draw_worst_cases(cases: list[dict], rows: list[dict], masks: dict[int, np.ndarray], path: Path, count: int = 4) -> Path:
-    """The ``count`` validation cases of lowest Dice (central click): three planes through the click, the
-    expert's contour beside the model's, so a reader sees what kind of disagreement the mean Dice hides."""
+def draw_worst_cases(cases: list[dict], scored: list[tuple[int, float]], masks: dict[int, np.ndarray], path: Path,
+                     title: str, clicks: dict[int, list] | None = None) -> Path:
+    """Validation cases (id, Dice) with their model masks: three planes through the central click, the
+    expert's contour beside the model's, so a reader sees what kind of disagreement the mean Dice hides.
+    ``clicks`` (LPS mm, True for a tumor point) are marked where they lie within 3 mm of a plane."""
     from matplotlib.figure import Figure
 
     from ResponsePredictorLib.report.curves import save_figure
 
-    worst = sorted(rows, key=lambda row: row["dice_central_click"])[:count]
     by_id = {case["id"]: case for case in cases}
-    figure = Figure(figsize=(9.0, 3.0 * len(worst)), layout="constrained")
-    for line, row in zip(figure.subplots(len(worst), 3, squeeze=False), worst):
-        case = by_id[row["id"]]
-        k, j, i = np.round(case["image"].physical_to_index(central_seed(case["mask"]))[::-1]).astype(int)
-        planes = {"axial": np.s_[k], "coronal": np.s_[:, j], "sagittal": np.s_[:, :, i]}
-        for axes, (plane, cut) in zip(line, planes.items()):
+    figure = Figure(figsize=(9.0, 3.0 * len(scored)), layout="constrained")
+    for line, (patient, score) in zip(figure.subplots(len(scored), 3, squeeze=False), scored):
+        case = by_id[patient]
+        centre = np.round(case["image"].physical_to_index(central_seed(case["mask"]))[::-1]).astype(int)  # k, j, i
+        planes = {"axial": (0, np.s_[centre[0]]), "coronal": (1, np.s_[:, centre[1]]), "sagittal": (2, np.s_[:, :, centre[2]])}
+        marks = [(case["image"].physical_to_index(p)[::-1], positive) for p, positive in (clicks or {}).get(patient, [])]
+        for axes, (plane, (axis, cut)) in zip(line, planes.items()):
             # Arrays are (k, j, i): flip the patient axis up for the coronal and sagittal planes.
             view = (lambda a: a) if plane == "axial" else np.flipud
             axes.imshow(view(case["image"].array[cut]), cmap="gray", vmin=-1000, vmax=400)
             axes.contour(view(case["mask"].array[cut]), [0.5], colors="lime", linewidths=1)
-            axes.contour(view(masks[row["id"]][cut].astype(np.uint8)), [0.5], colors="red", linewidths=1)
-            axes.set_title(f"patient {row['id']} ({plane}), Dice {row['dice_central_click']:.2f}", fontsize=9)
+            axes.contour(view(masks[patient][cut].astype(np.uint8)), [0.5], colors="red", linewidths=1)
+            height = case["image"].array[cut].shape[0]
+            for index, positive in marks:
+                if abs(index[axis] - centre[axis]) * case["image"].spacing[2 - axis] <= 3.0:
+                    row_, col = np.delete(index, axis)
+                    axes.plot(col, row_ if plane == "axial" else height - 1 - row_, "+" if positive else "x",
+                              color="lime" if positive else "orange", markersize=8, markeredgewidth=2)
+            axes.set_title(f"patient {patient} ({plane}), Dice {score:.2f}", fontsize=9)
             axes.axis("off")
-    figure.suptitle("Lowest-Dice validation cases, central click: expert mask green, model red")
+    figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def draw_worst_after_clicks(segmenter: Segmenter, cases: list[dict], rows: list[dict], path: Path,
+                            clicks: int = 5, count: int = 4) -> Path:
+    """The ``count`` cases of lowest Dice after ``clicks`` clicks of the protocol, their masks and clicks."""
+    worst = sorted(rows, key=lambda row: row["dice_by_click"][clicks - 1])[:count]
+    by_id = {case["id"]: case for case in cases}
+    masks, given = {}, {}
+    for row in worst:
+        case = by_id[row["id"]]
+        session = click_session(segmenter, LabeledCase(case["id"], case["image"], case["mask"], seed=case["id"]), clicks)
+        masks[row["id"]], given[row["id"]] = session.last.mask.array, session.clicks
+    return draw_worst_cases(cases, [(r["id"], r["dice_by_click"][clicks - 1]) for r in worst], masks, path,
+                            f"Lowest-Dice validation cases after {clicks} clicks of the protocol: expert mask green, "
+                            "model red; tumor points +, not-tumor points x (those within 3 mm of the plane)", given)
+
+
+def draw_click_curves(curves: list[tuple[str, list[dict]]], path: Path) -> Path:
+    """Mean Dice against the number of clicks, with the 95% bootstrap interval of the mean, per model:
+    (label, the validation rows with ``dice_by_click``)."""
+    from matplotlib.figure import Figure
+
+    from ResponsePredictorLib.report.curves import save_figure
+
+    figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    axes = figure.subplots()
+    for label, rows in curves:
+        by_click = np.array([row["dice_by_click"] for row in rows])
+        counts = np.arange(1, by_click.shape[1] + 1)
+        bands = np.array([summary(by_click[:, n].tolist())["ci95"] for n in range(by_click.shape[1])])
+        axes.plot(counts, by_click.mean(axis=0), marker="o", markersize=3, label=label)
+        axes.fill_between(counts, bands[:, 0], bands[:, 1], alpha=0.2)
+    axes.axhline(TARGET_DICE, color="gray", linestyle=":", linewidth=1)
+    axes.set_xlabel("clicks (the first at the tumor's centre, then the simulated user's corrections)")
+    axes.set_ylabel("mean Dice on the held-back crops")
+    axes.set_xticks(counts[::2] if len(counts) > 10 else counts)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return save_figure(figure, path)
+
+
+def reference_record(path: Path, validation_ids: list[int]) -> dict:
+    """An earlier model's ``models validate`` report on the same held-back crops: its figures and rows.
+    Refused when it scored other crops (the figures would not compare)."""
+    report = json.loads(path.read_text())
+    scored = sorted(int(row["id"].removeprefix("patient_")) for row in report["cases"])
+    if scored != sorted(validation_ids):
+        raise SystemExit(f"{path} scored {len(scored)} other crops than the {len(validation_ids)} held-back ones.")
+    if "dice_by_click" not in report["cases"][0]:
+        raise SystemExit(f"{path} has no interactive protocol (run `models validate` with --protocol-clicks).")
+    keep = ("dice_central_click", "dice_after_clicks", "mean_dice_by_click", "noc_85")
+    return {"model": report["model"], "date": report["date"], "file": path.name, "precision": report.get("precision"),
+            **{key: report[key] for key in keep}, "cases": [{"id": r["id"], "dice_by_click": r["dice_by_click"]}
+                                                           for r in report["cases"]]}
 
 
 def lineage(init: Path | None, results: Path) -> dict | None:
@@ -224,6 +294,9 @@ def main() -> None:
                         help="share of training samples guided by a box around the tumor (a model with a box channel)")
     parser.add_argument("--corrective-clicks", type=int, default=TrainingConfig.corrective_clicks,
                         help="for a model with a negative channel: the most corrective clicks simulated before a step")
+    parser.add_argument("--reference", type=Path, metavar="REPORT.json",
+                        help="an earlier model's `models validate` report on the held-back crops, drawn beside this "
+                             "model's click curve and recorded with the validation")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: validate the weights the results file describes (in --output) with the "
                              "catalog's current inference settings")
@@ -250,7 +323,16 @@ def main() -> None:
     threshold = choose_threshold(training_cases[:BASELINE_TUNING_CASES])
     segmenter = Segmenter(spec, network, device=device)
     rows, masks = evaluate(segmenter, validation_cases, threshold)
-    gallery = draw_worst_cases(validation_cases, rows, masks, args.results.with_name(WORST_CASES_FIGURE))
+    worst = sorted(rows, key=lambda row: row["dice_central_click"])[:4]
+    gallery = draw_worst_cases(validation_cases, [(r["id"], r["dice_central_click"]) for r in worst], masks,
+                               args.results.with_name(WORST_CASES_FIGURE),
+                               "Lowest-Dice validation cases, central click: expert mask green, model red")
+    after_clicks = draw_worst_after_clicks(segmenter, validation_cases, rows, args.results.with_name(WORST_AFTER_CLICKS_FIGURE))
+    reference = reference_record(args.reference, [c["id"] for c in validation_cases]) if args.reference else None
+    curves = [(f"{spec.id} {spec.version}", rows)]
+    if reference:
+        curves.append((f"{reference['model']['id']} {reference['model']['version']} (tumor points only)", reference["cases"]))
+    clicks_figure = draw_click_curves(curves, args.results.with_name(CLICKS_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
                              "probability_threshold": segmenter.threshold,
                              "precision": precision_name(segmenter.bfloat16)}
@@ -259,6 +341,9 @@ def main() -> None:
     results["validation"] = {
         **summarize(rows),
         "worst_cases_figure": gallery.name,
+        "worst_cases_after_clicks_figure": after_clicks.name,
+        "clicks_figure": clicks_figure.name,
+        "reference": reference,
         "baseline_dice": summary([r["baseline_dice"] for r in rows]),
         "cases": rows,
     }
@@ -270,6 +355,8 @@ def main() -> None:
           f"CI {v['dice_central_click']['ci95']}; random clicks {v['dice_random_clicks']['mean']:.3f}; "
           + (f"box {v['dice_box']['mean']:.3f}; " if "dice_box" in v else "") +
           f"baseline {v['baseline_dice']['mean']:.3f} (threshold {threshold} HU)")
+    print("interactive protocol: " + ", ".join(f"after {n} click(s) {f['mean']:.3f}" for n, f in v["dice_after_clicks"].items())
+          + f"; NoC@85 {v['noc_85']['mean']:.2f} ({v['noc_85']['cases_never_reaching']} never)")
 
 
 def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_cases: list[dict],

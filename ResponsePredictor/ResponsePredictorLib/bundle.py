@@ -145,9 +145,12 @@ def _metadata(spec: ModelSpec) -> dict[str, Any]:
               "is_patch_data": True}
     inputs = {"0": f"image, clipped to the intensity window {list(spec.intensity_window)}"}
     if spec.seed_channel:
-        inputs["1"] = f"seed: a Gaussian of {spec.seed_sigma_mm:g} mm around the clicked point"
+        inputs["1"] = f"seed: a Gaussian of {spec.seed_sigma_mm:g} mm around each tumor point (the largest where they overlap)"
     if spec.box_channel:
         inputs[str(len(inputs))] = "box: 1 inside the box the user drew, 0 outside (all 0 for a click)"
+    if spec.negative_channel:
+        inputs[str(len(inputs))] = (f"not tumor: a Gaussian of {spec.seed_sigma_mm:g} mm around each not-tumor point "
+                                    "(all 0 without one)")
     classes = int(spec.network_args.get("out_channels", 1))
     outputs = {"0": "background", "1": "tumor"} if classes == 2 else {str(c): f"class {c}" for c in range(classes)}
     return {

@@ -7,6 +7,8 @@ import datetime
 import sys
 from pathlib import Path
 
+from ..segment.corrective_clicks import PROTOCOL_CLICKS
+
 # The engine's model modules import torch and MONAI (seconds): they are imported by the actions
 # that need them, so that other commands start fast.
 
@@ -43,27 +45,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="Dice of a model on contoured cases, segmented from clicks and boxes as a user gives them",
         description="Segment every case of a manifest (columns case, image, mask: the expert's tumor mask) from a "
         "click at the tumor's centre, from random clicks on it and, for a model that takes one, from a box drawn "
-        "around it; print the mean Dice of each with its 95%% interval, and write every case's figures.",
+        "around it; then correct each case click by click as the field's interactive protocol does (each next click "
+        "at the point farthest from the edge of the largest error region: a tumor point where tumor was missed, a "
+        "not-tumor point where the model added some, for a model that takes them). Print the mean Dice of each with "
+        "its 95%% interval, the Dice after 1, 3 and 5 clicks and the clicks needed to reach Dice 0.85 (NoC@85), and "
+        "write every case's figures.",
     )
     validating.add_argument("manifest", type=Path, help="CSV with columns case, image and mask (as for `run`)")
     validating.add_argument("--model", help="catalog id, model folder, MONAI bundle or weights file (default: the catalog's default)")
     validating.add_argument("--label", type=int, help="the tumor's label in the masks (default: every labelled voxel)")
-    validating.add_argument("--clicks", type=non_negative, default=3, help="random clicks per case beside the central one (default 3)")
+    validating.add_argument("--clicks", type=at_least(0), default=3, help="random clicks per case beside the central one (default 3)")
+    validating.add_argument("--protocol-clicks", type=at_least(1), default=PROTOCOL_CLICKS,
+                            help=f"clicks of the interactive protocol per case, the cap of NoC@85 (default {PROTOCOL_CLICKS}; "
+                            "1: the central click only)")
     validating.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     validating.add_argument("--offline", action="store_true", help="never download model weights")
     validating.add_argument("-o", "--output", type=Path, metavar="REPORT.json", help="write the figures and every case's row")
     validating.set_defaults(run=run_validate)
 
 
-def non_negative(text: str) -> int:
-    """An argparse type: a whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more; got {text!r}")
-    return value
+def at_least(minimum: int):
+    """An argparse type: a whole number, ``minimum`` or more."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number, {minimum} or more; got {text!r}")
+        return value
+
+    return parse
 
 
 def run_list(args: argparse.Namespace) -> None:
@@ -125,7 +138,8 @@ def run_validate(args: argparse.Namespace) -> None:
             box = f", box {outcome['dice_box']:.3f}" if "dice_box" in outcome else ""
             print(f"{case}: Dice central click {outcome['dice_central_click']:.3f}{box}", flush=True)
 
-    report = validate_cases(segmenter, manifest.cases, label=args.label, clicks=args.clicks, progress=progress)
+    report = validate_cases(segmenter, manifest.cases, label=args.label, clicks=args.clicks, progress=progress,
+                            protocol_clicks=args.protocol_clicks)
     print(f"{model.spec.id} {model.spec.version} on {len(report['cases'])} cases "
           f"({len(report['failed'])} not validated), mean Dice (95% interval):")
     for name, key in (("click at the tumor's centre", "dice_central_click"), ("random clicks", "dice_random_clicks"),
@@ -133,9 +147,16 @@ def run_validate(args: argparse.Namespace) -> None:
         if key in report:
             figure = report[key]
             print(f"    {name}: {figure['mean']:.3f} ({figure['ci95'][0]:.3f}-{figure['ci95'][1]:.3f}), n={figure['n']}")
+    for count, figure in report.get("dice_after_clicks", {}).items():
+        print(f"    interactive protocol, after {count} click(s): {figure['mean']:.3f} "
+              f"({figure['ci95'][0]:.3f}-{figure['ci95'][1]:.3f})")
+    if "noc_85" in report:
+        noc = report["noc_85"]
+        print(f"    clicks to reach Dice 0.85 (NoC@85, at most {noc['cap']}): {noc['mean']:.1f} "
+              f"({noc['ci95'][0]:.1f}-{noc['ci95'][1]:.1f}); {noc['cases_never_reaching']} case(s) never reached it")
     if args.output:
         write_json({"model": {"id": model.spec.id, "version": model.spec.version, "source": str(model.source)},
                     "manifest": str(args.manifest), "date": datetime.date.today().isoformat(), "label": args.label,
-                    "random_clicks": args.clicks, "device": str(segmenter.device),
+                    "random_clicks": args.clicks, "protocol_clicks": args.protocol_clicks, "device": str(segmenter.device),
                     "precision": precision_name(segmenter.bfloat16), **report}, args.output)
         print(f"report: {args.output}")

@@ -1,4 +1,5 @@
-"""``responsepredictor segment IMAGE (--seed X,Y,Z | --roi X0,Y0,Z0,X1,Y1,Z1) -o MASK``: tumor segmentation."""
+"""``responsepredictor segment IMAGE --seed X,Y,Z [--seed ...] [--negative X,Y,Z ...] [--roi X0,Y0,Z0,X1,Y1,Z1] -o MASK``:
+tumor segmentation from clicks on the tumor, clicks on what is not tumor, and a box."""
 
 from __future__ import annotations
 
@@ -29,14 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "segment",
         help="segment the tumor at a click or in a box (MONAI network)",
-        description="Segment the tumor at a seed point or inside a box with a MONAI model, and write the mask "
-        "on the image's own grid. Coordinates are millimetres in the image's physical space, LPS (as SimpleITK "
-        "and DICOM; Slicer shows RAS: negate x and y).",
+        description="Segment the tumor at seed points or inside a box with a MONAI model, corrected by points that "
+        "are not tumor, and write the mask on the image's own grid. The first seed (or the box) decides the region "
+        "the model sees; further seeds add tumor it missed, --negative points remove what it wrongly added. "
+        "Coordinates are millimetres in the image's physical space, LPS (as SimpleITK and DICOM; Slicer shows RAS: "
+        "negate x and y).",
     )
     parser.add_argument("image", type=Path, help="image file (NRRD, NIfTI, MHA) or DICOM series folder")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--seed", type=coordinates(3), metavar="X,Y,Z", help="a point on the tumor (mm, LPS)")
-    where.add_argument("--roi", type=coordinates(6), metavar="X0,Y0,Z0,X1,Y1,Z1", help="two opposite box corners (mm, LPS)")
+    parser.add_argument("--seed", type=coordinates(3), action="append", metavar="X,Y,Z",
+                        help="a point on the tumor (mm, LPS); repeat for more")
+    parser.add_argument("--negative", type=coordinates(3), action="append", metavar="X,Y,Z",
+                        help="a point that is not tumor (mm, LPS), for a model that takes them; repeat for more")
+    parser.add_argument("--roi", type=coordinates(6), metavar="X0,Y0,Z0,X1,Y1,Z1", help="two opposite box corners (mm, LPS)")
     parser.add_argument("--whole-volume", action="store_true",
                         help="sliding-window inference over the whole scan (the seed, if any, guides a guided model)")
     parser.add_argument("--model", help="catalog id, model folder, MONAI bundle or weights file (default: the catalog's default)")
@@ -51,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.whole_volume and args.roi:
-        raise argparse.ArgumentTypeError("--whole-volume takes an optional --seed, not a --roi")
+        raise argparse.ArgumentTypeError("--whole-volume takes optional --seed and --negative points, not a --roi")
+    if not args.whole_volume and not args.seed and not args.roi:
+        raise argparse.ArgumentTypeError("show the tumor: give --seed X,Y,Z (a point on it) or --roi (a box around it)")
     report_progress("load", 0.0, "Loading the segmentation model")
     # torch and MONAI load here, not when the command line starts (seconds for every other command).
     from ..catalog import check_modality, load_model
@@ -66,9 +73,10 @@ def run(args: argparse.Namespace) -> None:
     image = read_volume(args.image, series_uid=args.series)
     report_progress("segment", 0.4, "Segmenting the tumor")
     if args.whole_volume:
-        result = segmenter.segment_volume(image, seed=args.seed, probability=bool(args.probability))
+        result = segmenter.segment_volume(image, seed=args.seed, negative=args.negative, probability=bool(args.probability))
     else:
-        result = segmenter.segment_roi(image, seed=args.seed, box=args.roi, probability=bool(args.probability))
+        result = segmenter.segment_roi(image, seed=args.seed, box=args.roi, negative=args.negative,
+                                       probability=bool(args.probability))
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     report_progress("write", 0.95, "Writing the tumor mask")

@@ -2,7 +2,9 @@
 
 Columns: ``case`` (an identifier that becomes the case's folder name), ``image`` (a file or DICOM
 folder), and per case a ``mask`` (label image, DICOM SEG or RTSTRUCT) or where to segment: ``seed``
-"x,y,z" or ``roi`` "x0,y0,z0,x1,y1,z1" in LPS millimetres. Every other column (clinical covariates,
+"x,y,z" (several tumor points: "x,y,z;x,y,z") and/or ``roi`` "x0,y0,z0,x1,y1,z1", with optional
+``negative`` points (not tumor) "x,y,z;x,y,z", in LPS millimetres, so that a research assistant's clicks
+give the same masks every run. Every other column (clinical covariates,
 outcomes, anything) is carried into the case's input and the results table. Relative paths are
 taken from the manifest's folder. Files that are missing are not the manifest's error: those cases
 fail on their own, with the reason recorded, and the others run.
@@ -19,8 +21,8 @@ import pandas as pd
 from ..errors import TableError
 from ..pipeline import CaseInput
 
-CASE, IMAGE, MASK, SEED, ROI = "case", "image", "mask", "seed", "roi"
-INPUT_COLUMNS = (CASE, IMAGE, MASK, SEED, ROI)
+CASE, IMAGE, MASK, SEED, ROI, NEGATIVE = "case", "image", "mask", "seed", "roi", "negative"
+INPUT_COLUMNS = (CASE, IMAGE, MASK, SEED, ROI, NEGATIVE)
 # Case ids name folders: letters, digits, '.', '_' and '-', not starting with '.', at most 128 characters.
 SAFE_CASE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 ERRORS_SHOWN = 10
@@ -87,29 +89,37 @@ def _case(row: dict[str, str], line: int, folder: Path, problems: list[str]) -> 
     if not image:
         problems.append(f"{where}: no image")
     mask = row.get(MASK, "").strip()
-    seed = _numbers(row.get(SEED, ""), 3, SEED, where, problems)
-    roi = _numbers(row.get(ROI, ""), 6, ROI, where, problems)
-    if not mask and seed is None and roi is None and len(problems) == count:
+    seed = _points(row.get(SEED, ""), SEED, where, problems)
+    negative = _points(row.get(NEGATIVE, ""), NEGATIVE, where, problems)
+    box = _numbers(row.get(ROI, ""), 6, ROI, where, problems)
+    if not mask and seed is None and box is None and len(problems) == count:
         problems.append(f"{where}: give a mask, or a seed or roi to segment the tumor from")
-    if not mask and seed is not None and roi is not None:
-        problems.append(f"{where}: give a seed or a roi, not both")
     if len(problems) > count:
         return None
     extra = {column: value for column, value in row.items() if column not in INPUT_COLUMNS}
-    return CaseInput(case_id, _resolve(image, folder), _resolve(mask, folder) if mask else None, seed, roi, extra)
+    return CaseInput(case_id, _resolve(image, folder), _resolve(mask, folder) if mask else None,
+                     None if seed is None else (seed[0] if len(seed) == 1 else seed), box, extra, negative)
+
+
+def _points(text: str, column: str, where: str, problems: list[str]) -> tuple[tuple[float, ...], ...] | None:
+    """Points "x,y,z" separated by ';' (None for an empty cell)."""
+    groups = [group for group in text.strip().split(";") if group.strip()]
+    points = tuple(_numbers(group, 3, column, where, problems) for group in groups)
+    return points if points and None not in points else None
 
 
 def _numbers(text: str, count: int, column: str, where: str, problems: list[str]) -> tuple[float, ...] | None:
     text = text.strip()
     if not text:
         return None
-    parts = [part for part in re.split(r"[,\s;]+", text.strip("()[] ")) if part]
+    parts = [part for part in re.split(r"[,\s]+", text.strip("()[] ")) if part]
     try:
         values = tuple(float(part) for part in parts)
     except ValueError:
         values = ()
     if len(values) != count or not all(value == value and abs(value) != float("inf") for value in values):
-        problems.append(f"{where}: {column} must be {count} numbers in mm separated by commas; got {text!r}")
+        what = f"{count} numbers in mm separated by commas" + ("; several points separated by ';'" if count == 3 else "")
+        problems.append(f"{where}: {column} must be {what}; got {text!r}")
         return None
     return values
 

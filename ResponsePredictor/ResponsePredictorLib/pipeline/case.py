@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,16 +22,18 @@ class CaseInput:
 
     ``image``: a file (NRRD, NIfTI, MetaImage), a DICOM series folder or a ``Volume``. ``mask``: a
     label image, a DICOM SEG or RTSTRUCT file, or a ``Volume``; without it the tumor is segmented from
-    ``seed`` (a point) or ``roi`` (two opposite corners), in LPS millimetres. ``extra``: the case's other
-    values (clinical covariates the model needs, outcomes and anything else carried into the results).
+    ``seed`` (a point on the tumor, or several) and/or ``roi`` (two opposite corners), corrected by
+    ``negative`` points (not tumor there), in LPS millimetres. ``extra``: the case's other values
+    (clinical covariates the model needs, outcomes and anything else carried into the results).
     """
 
     case: str
     image: str | Path | Volume
     mask: str | Path | Volume | None = None
-    seed: Point | None = None
+    seed: Point | Sequence[Point] | None = None
     roi: Box | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    negative: Sequence[Point] | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
+from ..segment.prompts import as_points
 from ..timing import StageClock
 from ..volume import Volume
 from .case import CaseInput, CaseResult
@@ -155,7 +156,7 @@ class Pipeline:
 
             model = self.segmentation_model
             self._segmenter = Segmenter(model.spec, model.network, device=self.device)
-        return self._segmenter.segment_roi(image, seed=case.seed, box=case.roi, probability=True)
+        return self._segmenter.segment_roi(image, seed=case.seed, box=case.roi, negative=case.negative, probability=True)
 
     # -- fingerprints ----------------------------------------------------------------------
 
@@ -165,10 +166,12 @@ class Pipeline:
         inputs = {
             "image_sha256": input_digest(case.image),
             "mask_sha256": None if segmented else input_digest(case.mask),
-            "seed": None if not segmented or case.seed is None else [float(c) for c in case.seed],
+            "seed": None if not segmented or case.seed is None else _points_record(case.seed),
             "roi": None if not segmented or case.roi is None else [float(c) for c in case.roi],
             "covariates": covariate_values(self._given_covariates(case.extra)),
         }
+        if segmented and case.negative:  # only when given: a case without them keeps its earlier fingerprint
+            inputs["negative"] = _points_record(case.negative, single=False)
         settings = self.settings_record(segmented)
         settings_sha256 = digest(settings)
         return CaseFingerprint(inputs, settings_sha256, digest([inputs, settings_sha256]))
@@ -207,8 +210,6 @@ class Pipeline:
         """The case end to end; bad input raises an ``InputError`` saying what is wrong."""
         if case.mask is None and case.seed is None and case.roi is None:
             raise InputError(f"Case {case.case}: give a mask, or a seed point or box (roi) to segment the tumor from.")
-        if case.mask is None and case.seed is not None and case.roi is not None:
-            raise InputError(f"Case {case.case}: give a seed point or a box (roi), not both.")
         timings: dict[str, float] = {}
         warnings = list(self.notes)
         clock = StageClock(timings)
@@ -338,3 +339,8 @@ def _number_or_text(value: Any) -> Any:
         return value
 
 
+def _points_record(value: Any, single: bool = True) -> list:
+    """Points as the fingerprint records them: one point as [x, y, z] (as before several were taken,
+    so that earlier results still match), several (or ``single`` False) as a list of them."""
+    points = [list(point) for point in as_points(value)]
+    return points[0] if single and len(points) == 1 else points

@@ -16,6 +16,11 @@ import numpy as np
 from scipy import ndimage
 
 _CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
+# The protocol's figures: Dice after these numbers of clicks, and clicks to reach TARGET_DICE counted up to
+# PROTOCOL_CLICKS (the cap the field uses for NoC; a case that never reaches the target counts as the cap).
+REPORTED_CLICKS = (1, 3, 5)
+TARGET_DICE = 0.85
+PROTOCOL_CLICKS = 20
 
 
 @dataclass(frozen=True)
@@ -24,16 +29,22 @@ class Click:
     positive: bool  # True: tumor here (a missed part); False: not tumor here (wrongly added)
 
 
-def next_click(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> Click | None:
-    """The next click of the simulated user, or None when the masks agree everywhere.
+def next_click(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), *,
+               negatives: bool = True, within: tuple[slice, ...] | None = None) -> Click | None:
+    """The next click of the simulated user, or None when the masks agree everywhere it may click.
 
     ``spacing``: the voxel size along the arrays' axes (mm); distances are measured in millimetres. The
     array's own border counts as the region's edge, as a user would not click at the edge of what is shown.
+    ``negatives`` False: the user of a model without a negative channel, who can only add tumor points.
+    ``within``: the part of the arrays the model was shown; errors elsewhere no click can correct.
     """
     prediction, truth = prediction.astype(bool), truth.astype(bool)
+    allowed = np.ones(truth.shape, bool) if within is None else np.zeros(truth.shape, bool)
+    if within is not None:
+        allowed[within] = True
     best: tuple[int, np.ndarray, bool] | None = None
-    for positive, wrong in ((True, truth & ~prediction), (False, prediction & ~truth)):
-        if not wrong.any():
+    for positive, wrong in ((True, truth & ~prediction & allowed), (False, prediction & ~truth & allowed)):
+        if not wrong.any() or not (positive or negatives):
             continue
         labels, count = ndimage.label(wrong, structure=_CONNECTIVITY)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)

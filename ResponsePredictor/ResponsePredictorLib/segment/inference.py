@@ -43,6 +43,9 @@ class SegmentationResult:
     warnings: list[str] = field(default_factory=list)
     # The mask reaches the edge of what the network was shown, inside the scan (a warning says so).
     reaches_edge: bool = False
+    # The voxels (i, j, k; first, last + 1) the network was shown and can change with a click: the box,
+    # or the cube around the first click; None for the whole scan.
+    shown: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def computes_bfloat16(device: torch.device) -> bool:
@@ -235,7 +238,8 @@ class Segmenter:
             keep[a[2]:b[2], a[1]:b[1], a[0]:b[0]] = True
             region_mask &= keep
         # The tumor is what is connected to a tumor point (or the box's centre).
-        region_mask = clean_mask(region_mask, [(image.physical_to_index(p) - start)[::-1] for p in positives] or None)
+        region_mask = clean_mask(region_mask, _indices_in(image, positives, start) or None,
+                                 _indices_in(image, prompts.negatives, start))
         reaches_edge = seen is not None and _reaches_an_inner_face(region_mask, seen[0], seen[1], start, image.size)
         if reaches_edge:
             warnings.append(f"The segmentation reaches the edge of {seen[2]}: the tumor may extend beyond it. {seen[3]}")
@@ -246,7 +250,8 @@ class Segmenter:
         timings["postprocess_s"] = time.perf_counter() - clock
         if not mask.array.any():
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
-        return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge)
+        shown = None if seen is None else tuple(np.clip(start + bound, 0, image.size) for bound in seen[:2])
+        return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge, shown)
 
 
 def _box_in_input(x: MetaTensor, image: Volume, inside_box: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor:
@@ -260,6 +265,11 @@ def _box_in_input(x: MetaTensor, image: Volume, inside_box: tuple[np.ndarray, np
     corners = np.array([voxel_of(x, image.index_to_physical(np.where(choice, last, first)))
                         for choice in np.ndindex(2, 2, 2)])
     return box_channel(shape, corners.min(axis=0), corners.max(axis=0))
+
+
+def _indices_in(image: Volume, points: Sequence, start: np.ndarray) -> list[np.ndarray]:
+    """Voxel indices (k, j, i, as the region's arrays) of ``points`` in the region that begins at ``start``."""
+    return [(image.physical_to_index(p) - start)[::-1] for p in points]
 
 
 def _check_points_seen(region: Volume, prompts: Prompts, seen: tuple) -> None:

@@ -39,5 +39,15 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return np.asarray(filled[0], dtype=bool)
 
 
-def clean_mask(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.ndarray | None) -> np.ndarray:
-    return fill_holes(keep_component(mask, seed_indices))
+def clean_mask(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.ndarray | None,
+               negative_indices: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """The clicked components, their holes filled except a hole at a not-tumor click (voxel indices): a
+    user who clicks "not tumor" inside a lesion (a cavity, a vessel it wraps) means it to stay open."""
+    kept = keep_component(mask, seed_indices)
+    filled = fill_holes(kept)
+    if len(negative_indices) and (filled != kept).any():
+        holes, _ = ndimage.label(filled & ~kept, structure=np.ones((3, 3, 3)))
+        indices = np.clip(np.round(np.atleast_2d(negative_indices)).astype(int), 0, np.array(mask.shape) - 1)
+        opened = np.setdiff1d(holes[tuple(indices.T)], [0])
+        filled &= ~np.isin(holes, opened)
+    return filled

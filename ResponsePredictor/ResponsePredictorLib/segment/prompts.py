@@ -28,12 +28,15 @@ def as_points(value: Any, what: str = "point") -> tuple[Point, ...]:
     """``value`` as a tuple of points: None or empty for none, one point (3 numbers) or several."""
     if value is None:
         return ()
-    array = np.asarray(value, dtype=float)
-    if array.size == 0:
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):  # ragged lists, text
+        array = None
+    if array is not None and array.size == 0:
         return ()
-    if array.ndim == 1:
+    if array is not None and array.ndim == 1:
         array = array[None]
-    if array.ndim != 2 or array.shape[1] != 3 or not np.isfinite(array).all():
+    if array is None or array.ndim != 2 or array.shape[1] != 3 or not np.isfinite(array).all():
         raise RegionError(f"A {what} is 3 finite numbers (x, y, z in mm, LPS); got {value!r}.")
     return tuple(tuple(float(c) for c in point) for point in array)
 

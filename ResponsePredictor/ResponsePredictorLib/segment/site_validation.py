@@ -3,7 +3,8 @@
 Before a model segments a clinic's scans, the clinic can measure it on scans its experts have
 contoured: the cohort manifest's rows (``case``, ``image``, ``mask``), each case segmented as
 ``validation.validate_case`` does (central click, random clicks, a drawn box) and scored against the
-expert's mask. ``responsepredictor models validate`` runs it from a terminal.
+expert's mask, and corrected click by click by the interactive protocol's simulated user.
+``responsepredictor models validate`` runs it from a terminal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..pipeline.case import CaseInput
 from ..pipeline.case_folder import error_message
 from ..pipeline.inputs import read_case_mask, read_image
 from .inference import Segmenter
+from .corrective_clicks import PROTOCOL_CLICKS
 from .validation import RANDOM_CLICKS, LabeledCase, summarize, validate_case
 
 
@@ -37,14 +39,15 @@ def read_labeled_case(case: CaseInput, label: int | None = None) -> LabeledCase:
 
 
 def validate_cases(segmenter: Segmenter, cases: Iterable[CaseInput], label: int | None = None,
-                   clicks: int = RANDOM_CLICKS, progress: Callable[[str, dict | str], None] | None = None) -> dict:
+                   clicks: int = RANDOM_CLICKS, progress: Callable[[str, dict | str], None] | None = None,
+                   protocol_clicks: int = PROTOCOL_CLICKS) -> dict:
     """Validates a segmentation model on contoured cases (``cohort.manifest`` rows with a mask): the figures
     (``summarize``), one row per case and the cases that could not be scored, with why. A case with bad
     input does not stop the others; ``progress(case, row or error)`` hears of each."""
     rows, failed = [], []
     for case in cases:
         try:
-            row, _ = validate_case(segmenter, read_labeled_case(case, label), clicks)
+            row, _ = validate_case(segmenter, read_labeled_case(case, label), clicks, protocol_clicks)
         except InputError as error:
             failed.append({"id": case.case, "error": error_message(error)})
             outcome = failed[-1]["error"]

@@ -2,8 +2,12 @@
 
 Every case is segmented from a click at the tumor's centre, from clicks elsewhere on the tumor and,
 for a model that takes a box, from a box drawn around it; each mask is scored by its Dice overlap with
-the expert's. The same code validates the default model on its held-back crops (the training script)
-and any model on a site's own contoured cases (``site_validation``).
+the expert's. Then the field's interactive protocol: after the central click, a simulated user keeps
+correcting (``corrective_clicks.next_click``: the largest error region, at its point farthest from
+the edge; tumor missed -> a tumor point, wrongly added -> a not-tumor point, for a model that takes
+them), and the Dice after 1, 3 and 5 clicks and the clicks needed to reach Dice 0.85 (NoC@85, counted
+as the cap when never reached) are recorded. The same code validates the default model on its
+held-back crops (the training script) and any model on a site's own contoured cases (``site_validation``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import numpy as np
 
 from ..errors import MaskError
 from ..volume import Volume
-from .inference import Segmenter
+from .corrective_clicks import PROTOCOL_CLICKS, REPORTED_CLICKS, TARGET_DICE, next_click
+from .inference import SegmentationResult, Segmenter
 
 # The widest margin (mm) a box drawn around a tumor leaves on each side, in training and validation.
 BOX_MARGIN_MM = 5.0
@@ -64,26 +69,72 @@ def drawn_box(mask: Volume, seed: int) -> tuple[float, ...]:
     return (*mask.index_to_physical(low), *mask.index_to_physical(high))
 
 
-def validate_case(segmenter: Segmenter, case: LabeledCase, clicks: int = RANDOM_CLICKS) -> tuple[dict, np.ndarray]:
+@dataclass(frozen=True)
+class ClickSession:
+    """The interactive protocol on one case: Dice after each click (the first at the tumor's centre),
+    the clicks given (LPS mm, True for a tumor point), and the first and the last click's results."""
+
+    dice_by_click: list[float]
+    clicks: list[tuple[tuple[float, float, float], bool]]
+    first: SegmentationResult
+    last: SegmentationResult
+
+    def clicks_to(self, target: float = TARGET_DICE) -> int | None:
+        """Clicks until the Dice first reaches ``target``; None when it never did."""
+        return next((n for n, value in enumerate(self.dice_by_click, start=1) if value >= target), None)
+
+
+def click_session(segmenter: Segmenter, case: LabeledCase, max_clicks: int = PROTOCOL_CLICKS) -> ClickSession:
+    """The simulated user on ``case``: the central click, then corrective clicks up to ``max_clicks`` in all
+    (also after the target is reached, for the curve of Dice against clicks). A model without a negative
+    channel gets tumor points only. When the masks agree everywhere the user may click, the Dice stays as
+    it is for the clicks left."""
+    truth = case.mask.array > 0
+    spacing = tuple(case.mask.spacing[::-1])  # the arrays' axes are k, j, i
+    seeds, negatives = [central_seed(case.mask)], []
+    clicks = [(seeds[0], True)]
+    result = first = segmenter.segment_roi(case.image, seed=seeds)
+    dice_by_click = [dice(result.mask.array, truth)]
+    while len(dice_by_click) < max_clicks:
+        within = None if result.shown is None else tuple(slice(a, b) for a, b in zip(result.shown[0][::-1], result.shown[1][::-1]))
+        click = next_click(result.mask.array, truth, spacing, negatives=segmenter.spec.negative_channel, within=within)
+        if click is None:
+            dice_by_click += [dice_by_click[-1]] * (max_clicks - len(dice_by_click))
+            break
+        point = tuple(case.image.index_to_physical(np.asarray(click.index[::-1], float)))
+        (seeds if click.positive else negatives).append(point)
+        clicks.append((point, click.positive))
+        result = segmenter.segment_roi(case.image, seed=seeds, negative=negatives or None)
+        dice_by_click.append(dice(result.mask.array, truth))
+    return ClickSession(dice_by_click, clicks, first, result)
+
+
+def validate_case(segmenter: Segmenter, case: LabeledCase, clicks: int = RANDOM_CLICKS,
+                  protocol_clicks: int = PROTOCOL_CLICKS) -> tuple[dict, np.ndarray]:
     """One case's row (Dice from the central click, the random clicks and a drawn box; the central click's
     wrong voxels split into expert tumor missed and voxels added; whether its mask reaches the edge of
-    what the network saw) and the central click's mask. The mask must hold tumor."""
+    what the network saw; the interactive protocol's Dice by click and clicks to Dice 0.85 unless
+    ``protocol_clicks`` is 1) and the central click's mask. The mask must hold tumor."""
     truth = case.mask.array > 0
     if not truth.any():
         raise MaskError(f"Case {case.id}: the expert mask is empty, so there is no tumor to validate against.")
-    seeds = [central_seed(case.mask)] + random_clicks(case.mask, clicks, seed=case.seed)
-    results = [segmenter.segment_roi(case.image, seed=seed) for seed in seeds]
-    central = results[0].mask.array.astype(bool)
+    session = click_session(segmenter, case, max(1, protocol_clicks))
+    results = [segmenter.segment_roi(case.image, seed=seed) for seed in random_clicks(case.mask, clicks, seed=case.seed)]
+    central = session.first.mask.array.astype(bool)
     row = {
         "id": case.id,
         "tumor_voxels": int(truth.sum()),
         "touches_border": _touches_border(truth),
-        "dice_central_click": dice(central, truth),
-        "dice_random_clicks": [dice(result.mask.array, truth) for result in results[1:]],
+        "dice_central_click": session.dice_by_click[0],
+        "dice_random_clicks": [dice(result.mask.array, truth) for result in results],
         "missed_voxels": int((truth & ~central).sum()),
         "extra_voxels": int((central & ~truth).sum()),
-        "reaches_edge_central_click": results[0].reaches_edge,
+        "reaches_edge_central_click": session.first.reaches_edge,
     }
+    if protocol_clicks > 1:
+        row["dice_by_click"] = session.dice_by_click
+        row[f"clicks_to_{TARGET_DICE:g}"] = session.clicks_to()
+        row["negative_clicks"] = sum(not positive for _, positive in session.clicks)
     if segmenter.spec.box_channel:
         boxed = segmenter.segment_roi(case.image, box=drawn_box(case.mask, seed=case.seed))
         row["dice_box"] = dice(boxed.mask.array, truth)
@@ -111,7 +162,23 @@ def summarize(rows: list[dict]) -> dict:
         figures["dice_random_clicks"] = summary(random)
     if rows and "dice_box" in rows[0]:
         figures["dice_box"] = summary([r["dice_box"] for r in rows])
+    if rows and "dice_by_click" in rows[0]:
+        figures.update(protocol_summary(rows))
     return figures
+
+
+def protocol_summary(rows: list[dict]) -> dict:
+    """The interactive protocol's figures: Dice after 1, 3 and 5 clicks, the mean Dice after every click
+    (the curve), and NoC@85 (clicks to reach the target, the cap for a case that never did)."""
+    curves = np.array([r["dice_by_click"] for r in rows])
+    cap = curves.shape[1]
+    reached = [r[f"clicks_to_{TARGET_DICE:g}"] for r in rows]
+    return {
+        "dice_after_clicks": {str(n): summary(curves[:, n - 1].tolist()) for n in REPORTED_CLICKS if n <= cap},
+        "mean_dice_by_click": curves.mean(axis=0).tolist(),
+        f"noc_{round(TARGET_DICE * 100)}": {**summary([cap if n is None else n for n in reached]), "cap": cap,
+                                            "cases_never_reaching": sum(n is None for n in reached)},
+    }
 
 
 def _touches_border(mask: np.ndarray) -> bool:
