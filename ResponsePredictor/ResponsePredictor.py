@@ -21,8 +21,8 @@ UNSUPPORTED = compatibility.unsupported_reason(sys.version_info[:2],
 if UNSUPPORTED is None:
     from slicer.i18n import tr as _, translate
 
-    from ResponsePredictorLib.slicer_module import background, display, first_use, panel, results, self_test
-    from ResponsePredictorLib.slicer_module import seed as tumor_click  # process() takes a seed= argument
+    from ResponsePredictorLib.slicer_module import background, display, first_use, panel, point_lists, refinement
+    from ResponsePredictorLib.slicer_module import results, self_test
     from ResponsePredictorLib.slicer_module.parameters import ResponsePredictorParameterNode
 else:  # an older Slicer: the module loads and says why it cannot run, rather than failing on its Python
     logging.error(UNSUPPORTED)
@@ -58,7 +58,6 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._runs = None  # results.RunMonitor: a run outlives leaving the module
-        self._seedWatcher = None
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.connect("timeout()", self._pollRun)
@@ -75,7 +74,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = ResponsePredictorLogic()
-        self._seedWatcher = tumor_click.SeedWatcher(lambda action: qt.QTimer.singleShot(0, action), self._updateButtons)
+        self._points = refinement.Refinement(self, qt.QTimer(), qt.QTimer.singleShot, self._updateButtons)
         self._runs = results.RunMonitor(self, self.logic.finishRun,
                                         lambda: self._parameterNode or self.logic.getParameterNode())
         # Only tables and heatmaps this module made can be chosen as outputs: they are refilled.
@@ -89,9 +88,10 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
                              (self.ui.predictButton, "predict"), (self.ui.explainButton, "explain")):
             button.connect("clicked(bool)", lambda checked, step=step: self.onRun(step))
         self.ui.cancelButton.connect("clicked(bool)", lambda checked: self._runs.cancel())
-        self.ui.clearTumorButton.connect("clicked(bool)", lambda checked: self._parameterNode
-                                         and tumor_click.clear_tumor_location(self._parameterNode))
-        self.ui.seedSelector.connect("nodeAddedByUser(vtkMRMLNode*)", tumor_click.make_single_point)
+        self.ui.clearTumorButton.connect("clicked(bool)", lambda checked: self._points.clear())
+        self.ui.seedSelector.connect("nodeAddedByUser(vtkMRMLNode*)", point_lists.make_tumor_list)
+        self.ui.notTumorSelector.connect("nodeAddedByUser(vtkMRMLNode*)", point_lists.make_not_tumor_list)
+        self.ui.undoPointButton.connect("clicked(bool)", lambda checked: self._points.undo())
         self.ui.installButton.connect("clicked(bool)", self.onInstall)
         self.ui.showTableButton.connect("clicked(bool)", self.onShowTable)
         self.ui.heatmapOpacitySlider.connect("valueChanged(double)", self.onOpacityChanged)
@@ -101,7 +101,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._endRun()
         self.removeObservers()
         if self.logic:
-            self._seedWatcher.follow(None)
+            self._points.end(wait=True)
             slicer.app.disconnect("aboutToQuit()", self._endRun)
 
     def enter(self) -> None:
@@ -137,13 +137,13 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
     def _updateButtons(self, caller=None, event=None) -> None:
         parameters = self._parameterNode
-        self._seedWatcher.follow(parameters.seedPoint if parameters else None)
+        self._points.follow(parameters)
         if parameters is None:
             return
-        states = panel.button_states(parameters, running=self._runs.running)
+        states = panel.button_states(parameters, running=self._runs.running, can_undo=self._points.can_undo)
         self.ui.applyButton.enabled, self.ui.segmentButton.enabled = states.apply, states.segment
         self.ui.predictButton.enabled, self.ui.explainButton.enabled = states.predict, states.explain
-        self.ui.cancelButton.enabled = states.cancel
+        self.ui.cancelButton.enabled, self.ui.undoPointButton.enabled = states.cancel, states.undo
 
     def onRun(self, step: str) -> None:
         if not self._ensureDependencies():

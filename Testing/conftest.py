@@ -19,6 +19,8 @@ import pytest
 # Fixtures that load Slicer's own Python (parameterNodeWrapper, ScriptedLoadableModule) from its source
 # at the supported release tags, for every test module here.
 from slicer_python import latest_slicer_python, slicer_python  # noqa: F401
+# A small model folder and scan for the tests that start the real interactive segmentation session.
+from session_model import tiny_case  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_TESTS = os.environ.get("RP_REFERENCE_TESTS")

@@ -159,7 +159,11 @@ class FakeUi(types.SimpleNamespace):
 
 
 class FakeApp:
-    """``slicer.app``: version, temporary folder, event loop, signals, testing mode."""
+    """``slicer.app``: version, temporary folder, event loop, signals, testing mode, the environment
+    Slicer was started in (``startupEnvironment()``, a QProcessEnvironment, as ``slicer.util.startupEnvironment``
+    reads it: ``keys()`` and ``value(name)``; ``startup_marker`` tells it apart from this process's)."""
+
+    startup_marker = ("RP_TEST_STARTUP_ENVIRONMENT", "yes")
 
     def __init__(self, temporary: Path, version: tuple[int, int] = (5, 12), testing: bool = False) -> None:
         self.majorVersion, self.minorVersion = version
@@ -167,6 +171,12 @@ class FakeApp:
         self.testing = testing
         self.connections: dict[str, list] = {}
         self.events = 0
+
+    def startupEnvironment(self):
+        import os
+
+        environment = {**os.environ, self.startup_marker[0]: self.startup_marker[1]}
+        return types.SimpleNamespace(keys=lambda: list(environment), value=environment.get)
 
     def connect(self, signal: str, slot) -> None:
         self.connections.setdefault(signal, []).append(slot)

@@ -30,12 +30,15 @@ class Launched:
 @dataclass
 class RecordingLaunch:
     """``launch_console_process`` (as ``slicer.util.launchConsoleProcess``), keeping what it started:
-    a test's view of a run's launcher processes."""
+    a test's view of a run's launcher processes. ``with_input``: as the interactive session starts,
+    with a pipe for its requests."""
 
     launched: list[Launched] = field(default_factory=list)
+    with_input: bool = False
 
     def __call__(self, args, useStartupEnvironment=True, updateEnvironment=None, cwd=None):
-        process = launch_console_process(args, useStartupEnvironment, updateEnvironment, cwd)
+        process = launch_console_process(args, useStartupEnvironment, updateEnvironment, cwd,
+                                         with_input=self.with_input)
         self.launched.append(Launched(args, updateEnvironment, cwd, process.pid))
         return process
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import sys
+import time
 import types
+import unittest
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from conftest import REPO_ROOT
@@ -102,7 +106,7 @@ def test_engine_names_used_by_the_module_exist():
                     imported[alias.asname or alias.name] = (submodule, None)
                 else:
                     imported[alias.asname or alias.name] = (package_module, alias.name)
-    assert {"background", "panel", "results", "tumor_click", "compatibility"} <= set(imported)
+    assert {"background", "panel", "results", "refinement", "point_lists", "compatibility"} <= set(imported)
     used = [(node.value.id, node.attr) for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported]
     for local, (module, name) in imported.items():
@@ -126,7 +130,7 @@ def test_parameter_node_fields_used_by_the_module_exist():
     used = {node.attr for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("self._parameterNode", "parameters")}
     used -= {"connectGui", "disconnectGui"}
-    assert {"inputVolume", "seedPoint", "outputHeatmap", "outputTable"} <= used
+    assert {"inputVolume", "outputHeatmap", "outputTable"} <= used
     assert used <= fields, f"not parameter-node fields: {used - fields}"
 
 
@@ -290,6 +294,44 @@ def test_cancel_ends_the_run_without_an_error_dialog_and_a_crash_says_so(panel_w
     widget._runs.job.run.finish(1)
     widget._pollRun()
     assert len(errors) == 1 and "ran out of memory" in errors[0][0]
+
+
+def test_refining_at_each_point_runs_a_session_and_undo_in_the_panel(panel_widget, app, sample, monkeypatch, errors):
+    from test_slicer_session import STANDIN_ENGINE
+    from test_slicer_seed import place
+
+    from ResponsePredictorLib.slicer_module import display
+    from ResponsePredictorLib.slicer_module.segment_session import SegmentSession
+
+    start = SegmentSession.start.__func__
+    monkeypatch.setattr(SegmentSession, "start", classmethod(
+        lambda cls, image, **options: start(cls, image, python=STANDIN_ENGINE, **options)))
+    widget = panel_widget
+    parameters = widget._parameterNode
+    x, y, z = sample[0].index_to_physical((46, 46, 46))  # the scan's centre, LPS
+    parameters.seedPoint.SetNthControlPointPosition(0, -x, -y, z)
+    parameters.refineInteractively = True  # the panel's checkbox
+    session = widget._points.session
+    timer = widget._points._timer
+    assert session is not None and timer.isActive() and not widget.ui.undoPointButton.enabled
+    # Started as Slicer starts its console processes (in its startup environment), in its temporary folder.
+    assert session.folder.parent == Path(app.temporaryPath)
+    name, value = app.startup_marker
+    assert psutil.Process(session._process.process.pid).environ().get(name) == value
+    tumor = parameters.seedPoint
+    place(tumor, (-x, -y, z + 2.0))  # a second tumor point: kept, as the panel refines
+    assert tumor.GetNumberOfControlPoints() == 2 and widget.ui.undoPointButton.enabled
+    deadline = time.monotonic() + 60
+    while timer.isActive():
+        assert time.monotonic() < deadline, session.log()
+        timer.slots[0][1]()  # the timer's timeout()
+        time.sleep(0.01)
+    assert display.result_segment_id(parameters.outputSegmentation) is not None and not errors
+    assert session.log().count("request ") == 1
+    widget.ui.undoPointButton.emit("clicked(bool)", False)
+    assert tumor.GetNumberOfControlPoints() == 1 and not widget.ui.undoPointButton.enabled
+    widget.exit()  # leaving the module ends the session
+    assert session.closed and widget._points.session is None
 
 
 def test_runs_from_the_console_say_to_install_the_packages_first(module, scene, sample, runs, monkeypatch):
@@ -504,3 +546,33 @@ def test_logic_segments_then_predicts_from_markups_in_a_background_process(lates
         job.run.cleanup()
     assert "survival" in outputs.prediction and outputs.heatmap is None
     assert shown.table.GetNumberOfRows() >= len(outputs.features)
+
+
+@pytest.mark.slow
+def test_the_self_test_refines_at_the_click_through_slicers_python_launcher(module, app, scene, sample, tmp_path,
+                                                                            monkeypatch):
+    """The self-test's interactive session as in Slicer: ``PythonSlicer`` found on the PATH (here a
+    stand-in for the launcher), Slicer's startup environment, the real engine and the default model."""
+    from slicer_run_helpers import THROUGH_LAUNCHER
+
+    from ResponsePredictorLib.slicer_module import first_use, nodes, self_test
+
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    launcher = bin_folder / "PythonSlicer"
+    launcher.write_text("#!/bin/sh\nexec " + " ".join(f"'{part}'" for part in THROUGH_LAUNCHER) + ' "$@"\n')
+    launcher.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(first_use, "missing_dependencies", lambda: [])
+    image, mask = sample
+    scan = nodes.volume_to_node(image, scene, "CT")
+    k, j, i = (float(np.mean(axis)) for axis in np.nonzero(mask.array))
+    x, y, z = image.index_to_physical((i, j, k))
+    click = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "click")
+    click.AddControlPoint(-x, -y, z)  # RAS
+    shown = []
+    test = unittest.TestCase()  # the assertions Slicer's ScriptedLoadableModuleTest has
+    test.delayDisplay = shown.append
+    self_test.refine_at_the_click(test, scan, click, mask.array > 0)
+    assert shown == ["Refining at the click (interactive segmentation session)"]
+    assert not list(Path(app.temporaryPath).glob("ResponsePredictor-run-*"))  # the session's folder is gone

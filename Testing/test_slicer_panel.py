@@ -52,7 +52,8 @@ def test_failures_are_told_apart(kind, message, status, dialog):
 def test_steps_can_start_only_with_what_they_need_and_never_during_a_run(scene):
     seed = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode")
     parameters = types.SimpleNamespace(inputVolume=scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode"), seedPoint=seed,
-                                       roi=None, inputSegmentation=None, outputSegmentation=None)
+                                       roi=None, inputSegmentation=None, outputSegmentation=None,
+                                       refineInteractively=False)
     states = panel.button_states(parameters, running=False)
     assert not states.apply and not states.segment  # a point list without a placed point is no click
     seed.AddControlPoint(1.0, 2.0, 3.0)

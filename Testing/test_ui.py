@@ -107,6 +107,8 @@ def test_each_parameter_sits_in_a_widget_that_can_hold_its_type():
             expected = "ctkSliderWidget"
         elif annotation == "str":
             expected = "qMRMLSegmentSelectorWidget"  # the module's own connector (segment IDs)
+        elif annotation == "bool":
+            expected = "QCheckBox"  # Slicer's QCheckBoxToBoolConnector
         else:
             raise AssertionError(f"no widget rule for {name}: {annotation}")
         assert widget == expected, f"{name} ({annotation}) is in a {widget}, needs a {expected}"

@@ -35,6 +35,7 @@ from . import (
     report_command,
     run_command,
     segment_command,
+    segment_session_command,
     train_command,
 )
 
@@ -42,6 +43,7 @@ COMMANDS = (
     features_command,
     featuremap_command,
     segment_command,
+    segment_session_command,
     models_command,
     train_command,
     predict_command,

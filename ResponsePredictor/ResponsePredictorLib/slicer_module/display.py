@@ -79,6 +79,15 @@ def result_segment_id(node: slicer.vtkMRMLSegmentationNode) -> str | None:
     return None
 
 
+def remove_result_segment(node: slicer.vtkMRMLSegmentationNode) -> bool:
+    """Remove the segment this module made in ``node``, and only that one; False when there is none."""
+    segment_id = result_segment_id(node)
+    if segment_id is None:
+        return False
+    node.GetSegmentation().RemoveSegment(segment_id)
+    return True
+
+
 def mask_to_segmentation(
     mask: Volume,
     scene: slicer.vtkMRMLScene,

@@ -91,8 +91,9 @@ def engine_environment(status_file: Path) -> dict[str, str]:
 
 class EngineRun:
     """``commands`` run one after the other in child processes (the next only when the one before
-    ended done), their output appended to ``log_path``; the result marker in ``folder``, the run's
-    temporary folder, which ``cleanup()`` removes.
+    ended done), their output appended to ``log_path`` and each line handed to ``listen`` (on the
+    thread that reads it); the result marker in ``folder``, the run's temporary folder, which
+    ``cleanup()`` removes.
 
     ``poll()`` and ``cancel()`` never block (the panel calls them from its timer and buttons);
     ``wait()`` and ``cleanup()`` do (the Python console; Slicer quitting). A run never cleaned up is
@@ -103,10 +104,11 @@ class EngineRun:
     progress_stages: tuple[str, ...] | None = None
 
     def __init__(self, commands: Sequence[Sequence[str]], *, folder: Path, log_path: Path,
-                 launch: Launch | None = None) -> None:
+                 launch: Launch | None = None, listen: Callable[[str], None] | None = None) -> None:
         self.folder, self.log_path = Path(folder), Path(log_path)
         self.cancelled = self.timed_out = False
         self._launch = launch or launch_console_process
+        self._listen = listen
         self._waiting = [list(command) for command in commands]
         self._progress = STARTING
         self._process = self._start_next()
@@ -119,7 +121,7 @@ class EngineRun:
         # folder must go at the end whatever is left running. Every path given to it is absolute.
         popen = self._launch(self._waiting.pop(0), useStartupEnvironment=True,
                              updateEnvironment=engine_environment(status), cwd=str(self.folder.parent))
-        return LoggedProcess(popen, self.log_path, self.progress_stages)
+        return LoggedProcess(popen, self.log_path, self.progress_stages, self._listen)
 
     def poll(self) -> int | None:
         """The last command's exit code once the run has ended, else None (the next command may start)."""

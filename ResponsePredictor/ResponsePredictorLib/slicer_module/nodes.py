@@ -66,6 +66,11 @@ def require_node(node: Any, class_name: str, what: str) -> None:
         raise InputError(f"The {what} must be a {class_name}; got {kind}.")
 
 
+def alive(node: Any) -> Any:
+    """The node if it is still in a scene (the user may have deleted it meanwhile), else None."""
+    return node if node is not None and node.GetScene() is not None else None
+
+
 def require_untransformed(node: slicer.vtkMRMLTransformableNode, what: str) -> None:
     """``InputError`` when ``node`` is under a transform that moves it: the module reads and writes
     node geometry as it is stored, while clicks and boxes are world positions, so the two would not

@@ -59,6 +59,7 @@ class RunSettings:
     inputVolume: Any = None
     seedPoint: Any = None
     roi: Any = None
+    refineInteractively: bool = False  # the tumor is the one segmented point by point
     inputSegmentation: Any = None
     segmentId: str = ""
     segmentationModel: str = ""  # "" : the catalog's default
@@ -103,6 +104,7 @@ class ButtonStates:
     predict: bool
     explain: bool
     cancel: bool
+    undo: bool = False
 
 
 class TumorSource(Enum):
@@ -116,9 +118,11 @@ def tumor_source(settings: Any, step: str) -> TumorSource | None:
 
     ``segment`` segments at the click. Any other step takes a chosen input segmentation as it is (a
     click is then ignored); else ``all`` segments at the click, and otherwise the tumor is the segment
-    this module made in the output segmentation (never an arbitrary segment of the user's).
+    this module made in the output segmentation (never an arbitrary segment of the user's). While
+    refining interactively, the points have segmented the tumor already: no run segments it again
+    (that would throw away every point but the newest).
     """
-    has_click = seed.has_click(settings.seedPoint, settings.roi)
+    has_click = not settings.refineInteractively and seed.has_click(settings.seedPoint, settings.roi)
     if step == "segment":
         return TumorSource.CLICK if has_click else None
     if settings.inputSegmentation is not None:
@@ -128,12 +132,13 @@ def tumor_source(settings: Any, step: str) -> TumorSource | None:
     return TumorSource.OWN if settings.outputSegmentation is not None else None
 
 
-def button_states(parameters: Any, running: bool) -> ButtonStates:
+def button_states(parameters: Any, running: bool, can_undo: bool = False) -> ButtonStates:
     """Which step buttons can start now: those with a scan and a tumor, none while a run is going,
-    only Cancel then."""
+    only Cancel then. Undo: while refining, once a point was placed."""
     ready = not running and parameters.inputVolume is not None
     # Apply runs "all": the buttons in STEPS' order.
-    return ButtonStates(*(ready and tumor_source(parameters, step) is not None for step in STEPS), cancel=running)
+    return ButtonStates(*(ready and tumor_source(parameters, step) is not None for step in STEPS), cancel=running,
+                        undo=can_undo and parameters.refineInteractively)
 
 
 def progress_view(progress: Any) -> tuple[int | None, str]:

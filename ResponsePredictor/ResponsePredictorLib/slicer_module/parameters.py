@@ -49,6 +49,8 @@ class ModelReference(Validator):
 class ResponsePredictorParameterNode:
     """
     inputVolume - the scan. seedPoint / roi - where the tumor is (the ROI wins when both are set).
+    refineInteractively - each tumor point (seedPoint, which then keeps every point) and not-tumor point
+    (notTumorPoints) re-segments at once in a background session (refinement.py); runs take that tumor.
     inputSegmentation, segmentId - an existing tumor segment, used as it is: nothing is segmented and a
     click or box is ignored, except by the segment step (panel.tumor_source).
     segmentationModel - catalog id. preset - radiomics preset, or the one the model records.
@@ -60,6 +62,8 @@ class ResponsePredictorParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     seedPoint: Optional[vtkMRMLMarkupsFiducialNode]
     roi: Optional[vtkMRMLMarkupsROINode]
+    refineInteractively: bool = False
+    notTumorPoints: Optional[vtkMRMLMarkupsFiducialNode]
     inputSegmentation: Optional[vtkMRMLSegmentationNode]
     segmentId: str = ""
     segmentationModel: Annotated[str, Choice(SEGMENTATION_MODELS)] = SEGMENTATION_MODELS[0]

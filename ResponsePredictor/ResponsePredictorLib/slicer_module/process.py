@@ -14,6 +14,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,34 +41,45 @@ class Launch(Protocol):
 
 def launch_console_process(args: list[str], useStartupEnvironment: bool = True,
                            updateEnvironment: dict[str, str] | None = None,
-                           cwd: str | None = None) -> subprocess.Popen[str]:
-    """``slicer.util.launchConsoleProcess`` for use outside Slicer, where this process's environment
-    is the startup one: output and errors on one text pipe, and on Windows no console window
-    (one would open for every run, and closing it would kill the job)."""
-    environment = {**os.environ, **(updateEnvironment or {})}
+                           cwd: str | None = None, *, with_input: bool = False,
+                           startup_environment: Callable[[], Mapping[str, str]] | None = None) -> subprocess.Popen[str]:
+    """``slicer.util.launchConsoleProcess``: output and errors on one text pipe, and on Windows no
+    console window (one would open for every run, and closing it would kill the job).
+
+    ``startup_environment``: where the environment comes from when ``useStartupEnvironment`` (in
+    Slicer ``slicer.util.startupEnvironment``, without what Slicer's launcher set); default this
+    process's, which outside Slicer is the startup one. ``with_input``: the child's stdin is a text
+    pipe the caller writes to (``Popen.stdin``). Slicer's own function gives the child none, so it
+    would read Slicer's stdin; the interactive session needs its requests.
+    """
+    base = startup_environment() if useStartupEnvironment and startup_environment else os.environ
+    environment = {**base, **(updateEnvironment or {})}
     hidden = None
     if os.name == "nt":
         hidden = subprocess.STARTUPINFO()
         hidden.dwFlags = subprocess.STARTF_USESHOWWINDOW
         hidden.wShowWindow = subprocess.SW_HIDE
-    return subprocess.Popen(args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, startupinfo=hidden, cwd=cwd)
+    return subprocess.Popen(args, env=environment, stdin=subprocess.PIPE if with_input else None,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                            startupinfo=hidden, cwd=cwd)
 
 
 class LoggedProcess:
     """A started process whose output a thread copies, line by line, into ``log_path`` (appended).
 
     The thread must run: a pipe nobody reads fills up and then blocks the child. It also keeps the
-    latest progress line of ``stages`` (None: any), so that the panel's timer reads no file.
+    latest progress line of ``stages`` (None: any), so that the panel's timer reads no file, and
+    hands every line to ``listen`` (on the thread), for a process that answers on its output.
 
     Every process seen under this one is remembered (``poll`` looks): one whose parent has ended no
     longer shows in the tree, and must still be ended with it.
     """
 
     def __init__(self, process: subprocess.Popen[str], log_path: Path,
-                 stages: tuple[str, ...] | None = None) -> None:
+                 stages: tuple[str, ...] | None = None, listen: Callable[[str], None] | None = None) -> None:
         self.process = process
         self.stages = stages
+        self.listen = listen
         self.progress: Progress | None = None
         self._tree: set[psutil.Process] = set()  # every process seen under this one
         self._terminated: set[psutil.Process] = set()  # those sent SIGTERM
@@ -94,6 +106,8 @@ class LoggedProcess:
                     progress = parse_progress(line)
                     if progress is not None and (self.stages is None or progress.stage in self.stages):
                         self.progress = progress
+                    if self.listen is not None:
+                        self.listen(line)
         except (ValueError, OSError):  # the log was closed by _drain: what comes after is not kept
             pass
         finally:

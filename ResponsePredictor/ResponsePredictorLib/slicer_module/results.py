@@ -18,7 +18,7 @@ import slicer
 from ..errors import InputError, MaskError
 from . import background, display, seed
 from .display import CaseNodes
-from .nodes import box_from_roi, labelmap_from_segmentation, require_untransformed, volume_from_node
+from .nodes import alive, box_from_roi, labelmap_from_segmentation, require_untransformed, volume_from_node
 from .panel import PRESET_FROM_MODEL, RunSettings, TumorSource, failure_view, progress_view, tumor_source
 from .process import Launch
 
@@ -94,14 +94,9 @@ def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | No
     return CaseJob(run, step, settings, segments=tumor is None)
 
 
-def _alive(node: Any) -> Any:
-    """The node if it is still in a scene (the user may have deleted it during the run), else None."""
-    return node if node is not None and node.GetScene() is not None else None
-
-
 def _targets(settings: RunSettings) -> CaseNodes:
     """The output nodes asked for that are still there (None: a new one is made)."""
-    return CaseNodes(_alive(settings.outputSegmentation), _alive(settings.outputTable), _alive(settings.outputHeatmap))
+    return CaseNodes(alive(settings.outputSegmentation), alive(settings.outputTable), alive(settings.outputHeatmap))
 
 
 def finish_case(job: CaseJob, volume_rendering_logic: slicer.vtkSlicerVolumeRenderingLogic | None = None
@@ -112,7 +107,7 @@ def finish_case(job: CaseJob, volume_rendering_logic: slicer.vtkSlicerVolumeRend
     removed during the run. Nothing is loaded then.
     """
     outputs = job.run.result()
-    scan = _alive(job.settings.inputVolume)
+    scan = alive(job.settings.inputVolume)
     if scan is None:
         raise InputError("The scan was removed from the scene before the analysis ended; nothing was loaded.")
     nodes = display.show_case(outputs, scan, _targets(job.settings), segmentation=job.segments,

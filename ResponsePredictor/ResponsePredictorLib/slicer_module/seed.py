@@ -62,15 +62,17 @@ def keep_newest_point(node: slicer.vtkMRMLMarkupsNode) -> int:
 
 
 def watch(node: slicer.vtkMRMLMarkupsNode, defer: Callable[[Callable[[], None]], None],
-          changed: Callable[[], None] = lambda: None) -> list[int]:
-    """Trim ``node`` each time a point is placed in it, and call ``changed`` when its points change.
+          changed: Callable[[], None] = lambda: None, trim: Callable[[], bool] = lambda: True) -> list[int]:
+    """Trim ``node`` each time a point is placed in it (while ``trim()`` says so), and call ``changed``
+    when its points change.
 
     Returns the observer tags (remove them with ``node.RemoveObserver``). ``defer`` runs the trimming
     later (in Slicer ``lambda f: qt.QTimer.singleShot(0, f)``): the markups widget that placed the
     point still uses its index while the event is being handled.
     """
     def placed(caller, event):
-        defer(lambda: keep_newest_point(caller))
+        if trim():
+            defer(lambda: keep_newest_point(caller))
         changed()
 
     return [node.AddObserver(slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, placed),
@@ -104,11 +106,17 @@ def clear_tumor_location(parameters) -> None:
 
 
 class SeedWatcher:
-    """Watches whichever list is the tumor click (``watch``): the panel keeps one and switches it."""
+    """Watches whichever list is the tumor click (``watch``): the panel keeps one and switches it.
+
+    ``keep_one``: the module's list is trimmed to its newest point. Interactive refinement turns it
+    off, as there the list holds every tumor point (``point_lists``); turned on again, the next
+    placed point trims the list.
+    """
 
     def __init__(self, defer: Callable[[Callable[[], None]], None], changed: Callable[[], None]) -> None:
         self._defer, self._changed = defer, changed
         self.node, self._tags = None, []
+        self.keep_one = True
 
     def follow(self, node) -> None:
         """Watch ``node`` (None: nothing) instead of the list watched so far."""
@@ -118,5 +126,6 @@ class SeedWatcher:
             self.node.RemoveObserver(tag)
         self.node, self._tags = node, []
         if node is not None:
-            keep_newest_point(node)
-            self._tags = watch(node, self._defer, self._changed)
+            if self.keep_one:
+                keep_newest_point(node)
+            self._tags = watch(node, self._defer, self._changed, trim=lambda: self.keep_one)

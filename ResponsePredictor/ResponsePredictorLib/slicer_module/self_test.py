@@ -1,4 +1,5 @@
-"""The module's self-test inside Slicer (ResponsePredictorTest): the bundled case from a click on its tumor.
+"""The module's self-test inside Slicer (ResponsePredictorTest): the bundled case from a click on its tumor,
+in a background run, then refined at that click in the interactive segmentation session.
 
 Needs the Slicer application (``slicer.mrmlScene``, the layout, volume rendering) and the engine's
 packages; the module's test class skips it in Slicer's testing mode when the packages are missing.
@@ -7,13 +8,18 @@ packages; the module's test class skips it in Slicer's testing mode when the pac
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import slicer
 import vtk
 
 from ..resources import sample_case
-from . import display, seed
+from ..session_protocol import Prompts
+from . import display, refinement, seed
+from .nodes import volume_from_node
+
+SESSION_TIMEOUT_S = 600
 
 
 def sample_case_from_a_click(test, logic) -> None:
@@ -63,4 +69,32 @@ def sample_case_from_a_click(test, logic) -> None:
     test.assertIsNotNone(slicer.modules.volumerendering.logic().GetFirstVolumeRenderingDisplayNode(nodes.heatmap))
     composite = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode()
     test.assertEqual(composite.GetForegroundVolumeID(), nodes.heatmap.GetID())
+    refine_at_the_click(test, scan, click, truth)
     test.delayDisplay("Test passed")
+
+
+def refine_at_the_click(test, scan, click, truth: np.ndarray) -> None:
+    """The interactive session as the panel starts it in Slicer (PythonSlicer in Slicer's startup
+    environment, its requests on stdin, which the launcher forwards): a tumor point, the mask back."""
+    from ..volume import read_volume
+
+    test.delayDisplay("Refining at the click (interactive segmentation session)")
+    session = refinement.start_session(volume_from_node(scan), None, "cpu")
+    try:
+        session.submit(Prompts((seed.seed_position(click),)))
+        deadline, refined = time.monotonic() + SESSION_TIMEOUT_S, []
+        while not refined:
+            test.assertIsNone(session.poll(), session.log())
+            test.assertLess(time.monotonic(), deadline, session.log())
+            slicer.app.processEvents()
+            refined = session.receive()
+            time.sleep(0.05)
+        answer = refined[0].answer
+        test.assertIsNone(answer.error, session.log())
+        found = read_volume(answer.mask).array > 0
+        overlap = 2 * np.count_nonzero(found & truth) / (np.count_nonzero(found) + np.count_nonzero(truth))
+        test.assertGreater(overlap, 0.5)  # Dice
+    finally:
+        session.close()
+        session.wait(30)
+        session.cleanup()
