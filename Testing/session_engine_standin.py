@@ -41,7 +41,6 @@ def main(argv: list[str]) -> None:
     from ResponsePredictorLib import engine_status
     from ResponsePredictorLib.cli.segment_session_command import write_new_file
     from ResponsePredictorLib.errors import InputError
-    from ResponsePredictorLib.segment.prompts import Prompts as EnginePrompts
     from ResponsePredictorLib.session_protocol import Answer, Ready, RequestError, answer_line, read_request
     from ResponsePredictorLib.volume import read_volume
 
@@ -59,8 +58,8 @@ def main(argv: list[str]) -> None:
             continue
         prompts = request.prompts
         try:
-            EnginePrompts.of(prompts.tumor or None, prompts.not_tumor or None, prompts.box).check(image)
-            mask = image.with_array(ball_mask(image, prompts.tumor, prompts.not_tumor))
+            prompts.check(image)
+            mask = image.with_array(ball_mask(image, prompts.seeds, prompts.negatives))
             write_new_file(mask, Path(request.mask))
         except InputError as error:
             print(answer_line(Answer(request.id, error=str(error))), flush=True)

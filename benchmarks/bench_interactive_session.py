@@ -122,7 +122,7 @@ def refine(session: SegmentSession, prompts: Prompts):
 def bare_call(segmenter: Segmenter, image: Volume, prompts: Prompts) -> float:
     time.sleep(PAUSES.uniform(*PAUSE_S))
     clock = time.perf_counter()
-    segmenter.segment_roi(image, seed=prompts.tumor, negative=prompts.not_tumor or None)
+    segmenter.segment_roi(image, seed=prompts.seeds, negative=prompts.negatives or None)
     return time.perf_counter() - clock
 
 
@@ -156,11 +156,11 @@ def run_case(name: str, image: Volume, truth: Volume, segmenter: Segmenter, clic
                 Path(answer.mask).unlink()
                 if bare_s is None:
                     bare_s = bare_call(segmenter, image, prompts)
-                steps.append({"tumor_points": len(prompts.tumor), "not_tumor_points": len(prompts.not_tumor),
+                steps.append({"tumor_points": len(prompts.seeds), "not_tumor_points": len(prompts.negatives),
                               "round_trip_s": refined.round_trip_seconds, "engine_s": answer.seconds,
                               "read_back_s": read_s, "bare_segment_roi_s": bare_s,
                               "dice": dice(mask, truth.array > 0)})
-                print(f"  step {step + 1}: {len(prompts.tumor)} tumor + {len(prompts.not_tumor)} not-tumor points, "
+                print(f"  step {step + 1}: {len(prompts.seeds)} tumor + {len(prompts.negatives)} not-tumor points, "
                       f"round trip {refined.round_trip_seconds:.3f} s, bare {bare_s:.3f} s, Dice {steps[-1]['dice']:.3f}")
                 point, positive = next_point(mask, truth, negatives, clicked, seed=step)
                 last = tumor if positive else not_tumor

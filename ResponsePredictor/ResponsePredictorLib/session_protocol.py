@@ -32,12 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .segment.prompts import Point, Prompts  # hashable: a client remembers the mask each set of prompts gave
 
 PROTOCOL = 1
 PREFIX = "RP-SESSION"
-
-Point = tuple[float, float, float]
-Box = tuple[float, float, float, float, float, float]
 
 
 class RequestError(InputError):
@@ -46,21 +44,6 @@ class RequestError(InputError):
     def __init__(self, message: str, request_id: int | None = None) -> None:
         super().__init__(message)
         self.request_id = request_id
-
-
-@dataclass(frozen=True)
-class Prompts:
-    """Where the user showed the tumor: tumor points, not-tumor points, a box (LPS mm). Hashable, so
-    that a client can remember the mask each set of prompts gave."""
-
-    tumor: tuple[Point, ...] = ()
-    not_tumor: tuple[Point, ...] = ()
-    box: Box | None = None
-
-    @property
-    def shows_tumor(self) -> bool:
-        """Whether these prompts can be segmented: a tumor point or a box (not-tumor points alone cannot)."""
-        return bool(self.tumor) or self.box is not None
 
 
 @dataclass(frozen=True)
@@ -97,8 +80,8 @@ class Answer:
 
 def request_line(request: Request) -> str:
     prompts = request.prompts
-    return json.dumps({"id": request.id, "tumor": [list(p) for p in prompts.tumor],
-                       "not_tumor": [list(p) for p in prompts.not_tumor],
+    return json.dumps({"id": request.id, "tumor": [list(p) for p in prompts.seeds],
+                       "not_tumor": [list(p) for p in prompts.negatives],
                        "box": None if prompts.box is None else list(prompts.box), "mask": request.mask})
 
 

@@ -91,8 +91,7 @@ def answer(segmenter: Segmenter, image: Volume, line: str) -> Answer:
         return Answer(error.request_id, error=str(error))
     prompts = request.prompts
     try:
-        result = segmenter.segment_roi(image, seed=prompts.tumor or None, negative=prompts.not_tumor or None,
-                                       box=prompts.box)
+        result = segmenter.segment_roi(image, seed=prompts.seeds, negative=prompts.negatives, box=prompts.box)
         write_new_file(result.mask, Path(request.mask))
     except InputError as error:
         return Answer(request.id, error=str(error))

@@ -53,6 +53,11 @@ class Prompts:
     negatives: tuple[Point, ...] = ()
     box: Box | None = None
 
+    @property
+    def shows_tumor(self) -> bool:
+        """Whether these prompts can be segmented: a tumor point or a box (not-tumor points alone cannot)."""
+        return bool(self.seeds) or self.box is not None
+
     @classmethod
     def of(cls, seed: Any = None, negative: Any = None, box: Any = None) -> Prompts:
         """From the API's and the command line's forms: ``seed`` and ``negative`` one point or several."""
@@ -64,7 +69,7 @@ class Prompts:
     def check(self, image: Volume) -> None:
         """``RegionError`` unless the clicks show a tumor in ``image``: a tumor click or a box, every
         click inside the image, and no voxel clicked as tumor and as not tumor."""
-        if not self.seeds and self.box is None:
+        if not self.shows_tumor:
             raise RegionError("Show the tumor: give a point on it (seed) or a box around it; "
                               "not-tumor points alone say only where it is not.")
         for kind, points in (("tumor point", self.seeds), ("not-tumor point", self.negatives)):
