@@ -15,8 +15,8 @@ segmentation model:
   written; then the panel's read of the mask file back. The clicks are the simulated user's of the
   engine's validation (``segment.corrective_clicks``): the first at the tumor's centre, each next one
   in the largest region where the mask and the expert's disagree, a tumor point in missed tumor or a
-  not-tumor point in what was wrongly added. A model without a not-tumor channel (the default
-  model 1.5.1) gets tumor points only: the largest missed region, or a random tumor voxel when none
+  not-tumor point in what was wrongly added. A model without a not-tumor channel (such as 1.5.1,
+  the default before 1.6.1) gets tumor points only: the largest missed region, or a random tumor voxel when none
   is missed;
 - its peer in the same run, interleaved step by step: the bare ``Segmenter.segment_roi`` call with the
   same points in this process (warmed up first), the work the session does minus the process
