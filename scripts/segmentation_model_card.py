@@ -114,6 +114,8 @@ only). Same held-back patients, product inference path (`Segmenter.segment_roi` 
 
 {chr(10).join(lines)}
 
+![Mean Dice against clicks on the held-back crops](../../../../benchmarks/results/{validation['clicks_figure']})
+
 Mean Dice after clicks 1-10: {curve}.{paired} The curve: `benchmarks/results/{validation['clicks_figure']}`; the
 lowest-Dice cases after 5 clicks, with their clicks: `benchmarks/results/{validation['worst_cases_after_clicks_figure']}`.
 """
