@@ -67,6 +67,12 @@ def test_manifest_takes_several_tumor_points_not_tumor_points_and_a_box_with_the
     assert "negative" not in first.extra
 
 
+def test_manifest_keeps_reading_points_and_boxes_written_with_semicolons(tmp_path):
+    path = write_manifest(tmp_path / "m.csv", ['a,a.nrrd,"1;2;3",', 'b,b.nrrd,,"0,0,0;9,9,9"'], header="case,image,seed,roi")
+    first, second = read_manifest(path).cases
+    assert first.seed == (1.0, 2.0, 3.0) and second.roi == (0, 0, 0, 9, 9, 9)
+
+
 @pytest.fixture
 def light_settings(tmp_path):
     params = tmp_path / "light.yaml"

@@ -77,6 +77,23 @@ def test_not_tumor_points_need_a_model_that_takes_them(tmp_path):
     assert taken.error is None and Path(taken.mask).is_file()
 
 
+class FailingNetwork(ThresholdNetwork):
+    def forward(self, x):
+        raise RuntimeError("out of memory")
+
+
+def test_an_internal_failure_is_answered_and_the_next_request_still_served(tmp_path, capsys):
+    image, _, centre = sphere_case()
+    tumor = tuple(image.index_to_physical(centre))
+    failed = answer(Segmenter(ModelSpec.from_dict(SPEC), FailingNetwork(), device="cpu"), image,
+                    request(1, tmp_path / "a.nrrd", tumor=[tumor]))
+    assert failed.error == "internal error (RuntimeError): out of memory" and not (tmp_path / "a.nrrd").exists()
+    assert "Traceback" in capsys.readouterr().err  # for the log
+    served = answer(Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu"), image,
+                    request(2, tmp_path / "b.nrrd", tumor=[tumor]))
+    assert served.error is None and Path(served.mask).is_file()
+
+
 @pytest.mark.parametrize("line, message", [
     ('{"id": 1, "tumor": [[1, 2]], "mask": "/x.nrrd"}', "tumor point is 3 finite numbers"),
     ('{"id": 1, "tumor": [[1, 2, 3]], "box": [1, 2, 3], "mask": "/x.nrrd"}', "box is 6 finite numbers"),

@@ -249,6 +249,10 @@ def test_the_tumor_list_keeps_every_point_while_refining_and_only_the_newest_oth
     click(panel_points, panel_points.tumor, C)
     assert panel_points.tumor.GetNumberOfControlPoints() == 2
     panel_points.parameters.refineInteractively = False
+    run_deferred(panel_points)
+    # The click that decided the region stays for the one-click path, not the correction placed last.
+    assert panel_points.tumor.GetNumberOfControlPoints() == 1
+    assert np.allclose(panel_points.tumor.GetNthControlPointPositionWorld(0), ras(A))
     click(panel_points, panel_points.tumor, B)  # the one-click tumor location again: a new click moves it
     assert panel_points.tumor.GetNumberOfControlPoints() == 1
 
@@ -258,8 +262,11 @@ def test_clear_forgets_the_tumor_and_not_tumor_points(panel_points):
     click(panel_points, panel_points.tumor, A)
     click(panel_points, panel_points.not_tumor, B)
     settle(panel_points)
+    refined = tumor_segment(panel_points)
     panel_points.refinement.clear()
+    settle(panel_points)
     assert panel_points.tumor.GetNumberOfControlPoints() == 0 and panel_points.not_tumor.GetNumberOfControlPoints() == 0
+    assert refined.any() and np.array_equal(tumor_segment(panel_points), refined)  # the refined tumor stays
     users = panel_points.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "my landmarks")
     place(users, ras(B))
     panel_points.parameters.notTumorPoints = users

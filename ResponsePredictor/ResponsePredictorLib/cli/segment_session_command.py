@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +96,9 @@ def answer(segmenter: Segmenter, image: Volume, line: str) -> Answer:
         write_new_file(result.mask, Path(request.mask))
     except InputError as error:
         return Answer(request.id, error=str(error))
+    except Exception as error:  # noqa: BLE001 - an internal failure (out of memory...) must not end the session
+        traceback.print_exc(file=sys.stderr)
+        return Answer(request.id, error=f"internal error ({type(error).__name__}): {error}")
     return Answer(request.id, request.mask, int(result.mask.array.sum()), round(time.perf_counter() - clock, 4),
                   tuple(result.warnings))
 

@@ -102,8 +102,11 @@ def _case(row: dict[str, str], line: int, folder: Path, problems: list[str]) -> 
 
 
 def _points(text: str, column: str, where: str, problems: list[str]) -> tuple[tuple[float, ...], ...] | None:
-    """Points "x,y,z" separated by ';' (None for an empty cell)."""
+    """Points "x,y,z" separated by ';' (None for an empty cell). One point written "x;y;z", as earlier
+    manifests could, stays one point."""
     groups = [group for group in text.strip().split(";") if group.strip()]
+    if len(groups) == 3 and not any(re.search(r"[,\s]", group.strip("()[] ")) for group in groups):
+        groups = [",".join(groups)]
     points = tuple(_numbers(group, 3, column, where, problems) for group in groups)
     return points if points and None not in points else None
 
@@ -112,7 +115,9 @@ def _numbers(text: str, count: int, column: str, where: str, problems: list[str]
     text = text.strip()
     if not text:
         return None
-    parts = [part for part in re.split(r"[,\s]+", text.strip("()[] ")) if part]
+    # ';' also separates a box's numbers, as earlier manifests wrote "x0,y0,z0;x1,y1,z1" (a point's never
+    # reach here with one: ``_points`` splits points on it).
+    parts = [part for part in re.split(r"[,\s;]+", text.strip("()[] ")) if part]
     try:
         values = tuple(float(part) for part in parts)
     except ValueError:

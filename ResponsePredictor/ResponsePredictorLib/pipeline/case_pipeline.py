@@ -170,7 +170,7 @@ class Pipeline:
             "roi": None if not segmented or case.roi is None else [float(c) for c in case.roi],
             "covariates": covariate_values(self._given_covariates(case.extra)),
         }
-        if segmented and case.negative:  # only when given: a case without them keeps its earlier fingerprint
+        if segmented and as_points(case.negative):  # only when given: a case without them keeps its earlier fingerprint
             inputs["negative"] = _points_record(case.negative, single=False)
         settings = self.settings_record(segmented)
         settings_sha256 = digest(settings)

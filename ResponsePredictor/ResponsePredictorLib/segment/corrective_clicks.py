@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 _CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
 # The protocol's figures: Dice after these numbers of clicks, and clicks to reach TARGET_DICE counted up to
@@ -38,6 +37,9 @@ def next_click(prediction: np.ndarray, truth: np.ndarray, spacing: Sequence[floa
     ``negatives`` False: the user of a model without a negative channel, who can only add tumor points.
     ``within``: the part of the arrays the model was shown; errors elsewhere no click can correct.
     """
+    # Imported here: the command line reads this module's protocol constants when it starts.
+    from scipy import ndimage
+
     prediction, truth = prediction.astype(bool), truth.astype(bool)
     allowed = np.ones(truth.shape, bool) if within is None else np.zeros(truth.shape, bool)
     if within is not None:

@@ -138,7 +138,7 @@ class Segmenter:
         """The whole scan with sliding windows; a guided model also needs a ``seed``."""
         if self.spec.seed_channel and seed is None:
             raise RegionError(f"Model {self.spec.id} is guided by a click: give a seed point on the tumor.")
-        prompts = self._checked(image, seed, negative, None) if seed is not None else Prompts()
+        prompts = Prompts() if seed is None and negative is None else self._checked(image, seed, negative, None)
         start, stop = np.zeros(3, int), np.asarray(image.size)
         anchor = np.asarray(prompts.seeds[0], float) if prompts.seeds else None
         return self._run(image, start, stop, anchor, prompts, None, probability, [], fixed_size=False)
@@ -220,7 +220,7 @@ class Segmenter:
                 inputs, self.spec.roi_size, self.sw_batch_size, self.infer_window,
                 overlap=self.overlap, mode="gaussian",
             )
-            tumor = _tumor_probability(logits)[0].cpu()
+            tumor = tumor_probability(logits)[0].cpu()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         timings["inference_s"] = time.perf_counter() - clock
@@ -319,7 +319,8 @@ def _reaches_an_inner_face(mask: np.ndarray, low: np.ndarray, high: np.ndarray, 
     return False
 
 
-def _tumor_probability(logits: torch.Tensor) -> torch.Tensor:
+def tumor_probability(logits: torch.Tensor) -> torch.Tensor:
+    """The tumor probability of a network's logits (batch, classes, ...) -> (batch, ...)."""
     # Two classes: softmax; one output channel: a sigmoid.
     if logits.shape[1] == 1:
         return torch.sigmoid(logits)[:, 0]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError
-from ..volume import Volume
+
+if TYPE_CHECKING:  # SimpleITK loads only where a scan is read (the Slicer panel imports this module)
+    from ..volume import Volume
 
 Point = tuple[float, float, float]
 Box = tuple[float, float, float, float, float, float]

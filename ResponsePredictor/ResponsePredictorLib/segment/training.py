@@ -36,7 +36,7 @@ from scipy.ndimage import distance_transform_edt
 
 from ..volume import Volume
 from ..devices import resolve_device
-from .inference import computes_bfloat16
+from .inference import computes_bfloat16, tumor_probability
 from .network import build_network, load_weights
 from .corrective_clicks import next_click
 from .preprocess import box_channel, clicks_on_grid, image_transforms, mask_transforms, to_metatensor
@@ -275,7 +275,7 @@ def add_corrective_clicks(network: torch.nn.Module, inputs: torch.Tensor, labels
     channel_of = {True: 1, False: spec.in_channels - 1}
     for _ in range(clicks):
         with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bfloat16):
-            prediction = network(inputs).float().argmax(dim=1).cpu().numpy()
+            prediction = (tumor_probability(network(inputs).float()) >= 0.5).cpu().numpy()
         for sample in range(len(inputs)):
             click = next_click(prediction[sample], truth[sample], spec.spacing)
             if click is None:

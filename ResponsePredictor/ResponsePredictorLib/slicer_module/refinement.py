@@ -104,6 +104,9 @@ class Refinement:
         """Follow the panel's parameter node: its lists, and a session for its scan, model and device."""
         self._parameters = parameters
         refining = parameters is not None and parameters.refineInteractively
+        was_refining = not self._seeds.keep_one
+        if was_refining and not refining and parameters is not None:
+            seed.keep_first_point(parameters.seedPoint)  # refinement switched off: one click again
         self._seeds.keep_one = not refining
         self._seeds.follow(parameters.seedPoint if parameters is not None else None)
         self._lists.follow(*((parameters.seedPoint, parameters.notTumorPoints) if refining else ()))
@@ -117,6 +120,8 @@ class Refinement:
     def clear(self) -> None:
         """Forget where the tumor is (the panel's Clear): its tumor points and not-tumor points, and the box."""
         if self._parameters is not None:
+            # No points is not "show the mask from before the first point": the refined segment stays.
+            self._masks.pop(Prompts(), None)
             seed.clear_tumor_location(self._parameters)
             point_lists.clear_not_tumor_points(self._parameters)
 

@@ -48,10 +48,21 @@ def keep_newest_point(node: slicer.vtkMRMLMarkupsNode) -> int:
 
     A point still being placed (preview) stays: the user is moving the seed.
     """
-    if node is None or not is_single_point(node):
-        return 0
-    keep = newest_point(node)
-    if keep is None:
+    return _keep_one(node, newest_point(node) if node is not None else None)
+
+
+def keep_first_point(node: slicer.vtkMRMLMarkupsNode) -> int:
+    """In the module's seed list, remove every placed point but the first: when refinement ends, the
+    one-click path keeps the click that decided the region refinement segmented, not a correction."""
+    first = None
+    if node is not None:
+        first = next((index for index in range(node.GetNumberOfControlPoints())
+                      if node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined), None)
+    return _keep_one(node, first)
+
+
+def _keep_one(node, keep: int | None) -> int:
+    if node is None or not is_single_point(node) or keep is None:
         return 0
     removed = 0
     for index in reversed(range(node.GetNumberOfControlPoints())):
