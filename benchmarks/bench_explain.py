@@ -30,13 +30,13 @@ import argparse
 import datetime
 import json
 import platform
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from radiomics_model import RADIOMICS_MODEL
+from revision import git_revision
 
 from ResponsePredictorLib.explain import contribution_map, occlusion_map
 from ResponsePredictorLib.explain.scores import model_rows
@@ -98,7 +98,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {THREADS} threads; "
                    f"{platform.platform()}; Python {platform.python_version()}",
-        "repository": _git_revision(),
+        "repository": git_revision(),
         "load_average_start": [round(v, 2) for v in load_at_start],
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
         "case": {"name": "lung2 (pyradiomics)", "size": list(image.size), "spacing": list(image.spacing),
@@ -163,14 +163,6 @@ def _example_picture(saved) -> None:
     save_overlay_picture(image, mask, heatmap, EXAMPLE_PNG,
                          title="Sample case nsclc070: contribution map of the default overall-survival model (research use)",
                          lines=[heatmap.description])
-
-
-def _git_revision() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

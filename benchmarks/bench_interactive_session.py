@@ -36,7 +36,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +56,7 @@ from ResponsePredictorLib.segment.validation import central_seed, dice, random_c
 from ResponsePredictorLib.session_protocol import Prompts  # noqa: E402
 from ResponsePredictorLib.slicer_module.segment_session import SegmentSession  # noqa: E402
 from ResponsePredictorLib.volume import Volume, read_mask, read_volume  # noqa: E402
+from revision import git_revision  # noqa: E402
 
 DATA = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 RESULTS = REPO_ROOT / "benchmarks" / "results"
@@ -183,14 +183,6 @@ def run_case(name: str, image: Volume, truth: Volume, segmenter: Segmenter, clic
     }
 
 
-def _git_revision() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20, help="refinements per case (default 20)")
@@ -206,7 +198,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {THREADS} threads; "
                    f"{platform.platform()}; Python {platform.python_version()}",
-        "repository": _git_revision(),
+        "repository": git_revision(),
         "model": f"{model.spec.id} {model.spec.version}", "not_tumor_points": model.spec.negative_channel,
         "precision": "bfloat16 mixed" if segmenter.bfloat16 else "float32", "goal_s": GOAL_S,
         "cases": [],
