@@ -64,8 +64,7 @@ def placed_points(node: slicer.vtkMRMLMarkupsNode | None) -> tuple[tuple[float, 
     """The list's placed points in LPS mm, in list order (None: no list, no points)."""
     if node is None:
         return ()
-    return tuple(point_from_markups(node, index) for index in range(node.GetNumberOfControlPoints())
-                 if node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined)
+    return tuple(point_from_markups(node, index) for index in seed.placed_indices(node))
 
 
 def current_prompts(parameters: Any) -> Prompts:

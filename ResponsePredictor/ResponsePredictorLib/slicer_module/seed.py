@@ -35,12 +35,16 @@ def is_single_point(node) -> bool:
     return node is not None and node.GetAttribute(SINGLE_POINT) == "true"
 
 
+def placed_indices(node: slicer.vtkMRMLMarkupsNode) -> list[int]:
+    """Indices of the list's placed points (a defined position, not one still being placed), in list order."""
+    return [index for index in range(node.GetNumberOfControlPoints())
+            if node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined]
+
+
 def newest_point(node: slicer.vtkMRMLMarkupsNode) -> int | None:
     """Index of the most recently placed point with a defined position (new points are appended)."""
-    for index in reversed(range(node.GetNumberOfControlPoints())):
-        if node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined:
-            return index
-    return None
+    placed = placed_indices(node)
+    return placed[-1] if placed else None
 
 
 def keep_newest_point(node: slicer.vtkMRMLMarkupsNode) -> int:
@@ -48,28 +52,23 @@ def keep_newest_point(node: slicer.vtkMRMLMarkupsNode) -> int:
 
     A point still being placed (preview) stays: the user is moving the seed.
     """
-    return _keep_one(node, newest_point(node) if node is not None else None)
+    return _keep_one(node, newest=True)
 
 
 def keep_first_point(node: slicer.vtkMRMLMarkupsNode) -> int:
     """In the module's seed list, remove every placed point but the first: when refinement ends, the
     one-click path keeps the click that decided the region refinement segmented, not a correction."""
-    first = None
-    if node is not None:
-        first = next((index for index in range(node.GetNumberOfControlPoints())
-                      if node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined), None)
-    return _keep_one(node, first)
+    return _keep_one(node, newest=False)
 
 
-def _keep_one(node, keep: int | None) -> int:
-    if node is None or not is_single_point(node) or keep is None:
+def _keep_one(node, newest: bool) -> int:
+    if node is None or not is_single_point(node):
         return 0
-    removed = 0
-    for index in reversed(range(node.GetNumberOfControlPoints())):
-        if index != keep and node.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined:
-            node.RemoveNthControlPoint(index)
-            removed += 1
-    return removed
+    placed = placed_indices(node)
+    gone = placed[:-1] if newest else placed[1:]
+    for index in reversed(gone):
+        node.RemoveNthControlPoint(index)
+    return len(gone)
 
 
 def watch(node: slicer.vtkMRMLMarkupsNode, defer: Callable[[Callable[[], None]], None],
