@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..volume import Volume, crop_padded
 from .postprocess import clean_mask
 from .preprocess import box_channel, click_channel, image_transforms, to_metatensor, voxel_of
-from .prompts import Box, Point, Prompts, RegionError, rounded
+from .prompts import Box, Point, Prompts, RegionError, nearest_voxel, rounded
 from .spec import ModelSpec
 
 # Voxels added around a region so that interpolation at its border sees real neighbours.
@@ -276,12 +276,11 @@ def _check_points_seen(region: Volume, prompts: Prompts, seen: tuple) -> None:
     """``RegionError`` for a point outside what the network is shown (``seen``: first and last voxel + 1,
     i, j, k of ``region``, and its name): it could not change the mask there."""
     low, high, name, advice = seen
-    for kind, points in (("tumor point", prompts.seeds), ("not-tumor point", prompts.negatives)):
-        for point in points:
-            index = np.floor(region.physical_to_index(point) + 0.5)
-            if np.any(index < low) or np.any(index >= high):
-                raise RegionError(f"The {kind} {rounded(point)} mm lies outside {name}, so it cannot change the "
-                                  f"mask. {advice}")
+    for kind, point in prompts.points():
+        index = np.asarray(nearest_voxel(region, point))
+        if np.any(index < low) or np.any(index >= high):
+            raise RegionError(f"The {kind} {rounded(point)} mm lies outside {name}, so it cannot change the "
+                              f"mask. {advice}")
 
 
 def _within_context(region: Volume, centre_index: np.ndarray, context_mm: float, fill: float) -> Volume:

@@ -23,8 +23,7 @@ def keep_component(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.nda
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         return labels == int(np.argmax(sizes))
-    clicks = np.atleast_2d(np.asarray(seed_indices, float))
-    indices = np.clip(np.round(clicks).astype(int), 0, np.array(mask.shape) - 1)
+    indices = _voxels(seed_indices, mask.shape)
     chosen = labels[tuple(indices.T)]
     if (chosen == 0).any():
         # A click fell just outside the prediction: take the component whose voxel is nearest.
@@ -47,7 +46,12 @@ def clean_mask(mask: np.ndarray, seed_indices: Sequence[np.ndarray] | np.ndarray
     filled = fill_holes(kept)
     if len(negative_indices) and (filled != kept).any():
         holes, _ = ndimage.label(filled & ~kept, structure=np.ones((3, 3, 3)))
-        indices = np.clip(np.round(np.atleast_2d(negative_indices)).astype(int), 0, np.array(mask.shape) - 1)
+        indices = _voxels(negative_indices, mask.shape)
         opened = np.setdiff1d(holes[tuple(indices.T)], [0])
         filled &= ~np.isin(holes, opened)
     return filled
+
+
+def _voxels(indices: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Continuous voxel indices (one or several) as the nearest voxels inside an array of ``shape``, (n, 3)."""
+    return np.clip(np.round(np.atleast_2d(np.asarray(indices, float))).astype(int), 0, np.array(shape) - 1)

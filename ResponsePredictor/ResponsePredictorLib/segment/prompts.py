@@ -7,7 +7,7 @@ the whole 3D mask, not only the voxels near it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,20 +74,25 @@ class Prompts:
         if not self.shows_tumor:
             raise RegionError("Show the tumor: give a point on it (seed) or a box around it; "
                               "not-tumor points alone say only where it is not.")
-        for kind, points in (("tumor point", self.seeds), ("not-tumor point", self.negatives)):
-            for point in points:
-                index = image.physical_to_index(point)
-                if not image.contains_index(index):
-                    raise RegionError(
-                        f"The {kind} {rounded(point)} mm lies outside the image (voxel {rounded(index)} of "
-                        f"{image.size}); coordinates are LPS millimetres in the image's physical space.")
-        tumor = {_voxel(image, p): p for p in self.seeds}
-        for point in self.negatives:
-            if _voxel(image, point) in tumor:
+        for kind, point in self.points():
+            index = image.physical_to_index(point)
+            if not image.contains_index(index):
                 raise RegionError(
-                    f"The not-tumor point {rounded(point)} mm and the tumor point {rounded(tumor[_voxel(image, point)])} mm "
-                    "fall on the same voxel: remove one of them.")
+                    f"The {kind} {rounded(point)} mm lies outside the image (voxel {rounded(index)} of "
+                    f"{image.size}); coordinates are LPS millimetres in the image's physical space.")
+        tumor = {nearest_voxel(image, p): p for p in self.seeds}
+        for point in self.negatives:
+            clash = tumor.get(nearest_voxel(image, point))
+            if clash is not None:
+                raise RegionError(f"The not-tumor point {rounded(point)} mm and the tumor point {rounded(clash)} mm "
+                                  "fall on the same voxel: remove one of them.")
+
+    def points(self) -> Iterator[tuple[str, Point]]:
+        """Every click with what it says ("tumor point", "not-tumor point"), as messages name them."""
+        yield from (("tumor point", point) for point in self.seeds)
+        yield from (("not-tumor point", point) for point in self.negatives)
 
 
-def _voxel(image: Volume, point: Point) -> tuple[int, ...]:
-    return tuple(np.floor(image.physical_to_index(point) + 0.5).astype(int))
+def nearest_voxel(image: Volume, point: Point) -> tuple[int, int, int]:
+    """The index (i, j, k) of ``image``'s voxel whose centre is nearest to ``point`` (LPS mm)."""
+    return tuple(int(c) for c in np.floor(image.physical_to_index(point) + 0.5))
