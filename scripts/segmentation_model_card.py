@@ -104,7 +104,7 @@ def protocol_section(validation: dict) -> str:
     lines.append(f"| clicks to reach Dice 0.85 (NoC@85; at most {noc['cap']}, a case that never reaches it counts {noc['cap']}) "
                  f"| {clicks(noc)} |" + (f" {clicks(reference['noc_85'])} |" if reference else ""))
     curve = ", ".join(f"{value:.3f}" for value in validation["mean_dice_by_click"][:10])
-    paired = paired_line(validation, reference) if reference else ""
+    paired = paired_line(reference) if reference else ""
     return f"""
 ### Interactive correction (the field's protocol)
 Click 1 at the tumor voxel nearest the expert mask's centroid; each next click at the point farthest from the
@@ -121,22 +121,13 @@ lowest-Dice cases after 5 clicks, with their clicks: `benchmarks/results/{valida
 """
 
 
-def paired_line(validation: dict, reference: dict) -> str:
-    """This model minus the reference on the same patients, after 1, 3 and 5 clicks: the mean difference
-    and its 95% bootstrap interval (patients resampled, fixed seed)."""
-    import numpy as np
-
-    theirs = {int(str(row["id"]).removeprefix("patient_")): row["dice_by_click"] for row in reference["cases"]}
-    ours = {row["id"]: row["dice_by_click"] for row in validation["cases"]}
-    patients = sorted(set(ours) & set(theirs))
-    parts = []
-    for count in (1, 3, 5):
-        difference = np.array([ours[p][count - 1] - theirs[p][count - 1] for p in patients])
-        rng = np.random.default_rng(0)
-        boot = [rng.choice(difference, size=len(difference)).mean() for _ in range(2000)]
-        parts.append(f"after {count} click{'s' if count > 1 else ''} {difference.mean():+.3f} "
-                     f"(95% CI {np.percentile(boot, 2.5):+.3f} to {np.percentile(boot, 97.5):+.3f})")
-    return (f" Paired with {reference['model']['id']} {reference['model']['version']} on the same {len(patients)} "
+def paired_line(reference: dict) -> str:
+    """This model minus the reference on the same patients, as the training script paired them."""
+    paired = reference["paired"]
+    parts = [f"after {count} click{'s' if int(count) > 1 else ''} {figure['mean']:+.3f} "
+             f"(95% CI {figure['ci95'][0]:+.3f} to {figure['ci95'][1]:+.3f})" for count, figure in paired.items()]
+    patients = next(iter(paired.values()))["n"]
+    return (f" Paired with {reference['model']['id']} {reference['model']['version']} on the same {patients} "
             f"patients (this model minus it): {'; '.join(parts)}.")
 
 

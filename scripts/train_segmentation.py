@@ -48,7 +48,7 @@ from ResponsePredictorLib.segment.network import build_network, load_weights, sa
 from ResponsePredictorLib.segment.postprocess import clean_mask
 from ResponsePredictorLib.segment.spec import ModelSpec
 from ResponsePredictorLib.segment.training import TrainingConfig, train, training_sample, uses_bfloat16
-from ResponsePredictorLib.segment.corrective_clicks import TARGET_DICE
+from ResponsePredictorLib.segment.corrective_clicks import REPORTED_CLICKS, TARGET_DICE
 from ResponsePredictorLib.segment.validation import (
     LabeledCase,
     central_seed,
@@ -212,6 +212,15 @@ def draw_click_curves(curves: list[tuple[str, list[dict]]], path: Path) -> Path:
     return save_figure(figure, path)
 
 
+def paired_with_reference(rows: list[dict], reference: dict) -> dict:
+    """This model minus the reference on the same patients after each reported number of clicks: the mean
+    difference of Dice with its 95% bootstrap interval (``summary``: patients resampled, fixed seed)."""
+    theirs = {int(str(row["id"]).removeprefix("patient_")): row["dice_by_click"] for row in reference["cases"]}
+    ours = {row["id"]: row["dice_by_click"] for row in rows}
+    patients = sorted(set(ours) & set(theirs))
+    return {str(n): summary([ours[p][n - 1] - theirs[p][n - 1] for p in patients]) for n in REPORTED_CLICKS}
+
+
 def reference_record(path: Path, validation_ids: list[int]) -> dict:
     """An earlier model's ``models validate`` report on the same held-back crops: its figures and rows.
     Refused when it scored other crops (the figures would not compare)."""
@@ -331,6 +340,7 @@ def main() -> None:
     reference = reference_record(args.reference, [c["id"] for c in validation_cases]) if args.reference else None
     curves = [(f"{spec.id} {spec.version}", rows)]
     if reference:
+        reference["paired"] = paired_with_reference(rows, reference)
         curves.append((f"{reference['model']['id']} {reference['model']['version']} (tumor points only)", reference["cases"]))
     clicks_figure = draw_click_curves(curves, args.results.with_name(CLICKS_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
