@@ -128,6 +128,8 @@ def test_dicom_stores_wide_integers_with_an_intercept(tmp_path: Path) -> None:
 def test_dicom_quantizes_fractional_values_within_half_a_step(tmp_path: Path) -> None:
     volume = make_volume(np.float32)
     files = write_dicom_series(volume, tmp_path, modality="PT")
+    for file in files:
+        edit(file, Units="GML")  # a PET already in SUV keeps its values (test_pet_suv.py: those in Bq/ml)
     slope = float(pydicom.dcmread(files[0]).RescaleSlope)
     back = read_dicom_series(tmp_path)
     assert back.array.dtype == np.float64
@@ -189,9 +191,13 @@ def series_folder(
 
 
 def edit(path: Path, **elements: object) -> None:
+    """Set elements of the header of the DICOM file at ``path``; None removes one."""
     header = pydicom.dcmread(path)
     for keyword, value in elements.items():
-        setattr(header, keyword, value)
+        if value is not None:
+            setattr(header, keyword, value)
+        elif keyword in header:
+            delattr(header, keyword)
     header.save_as(path)
 
 
@@ -290,7 +296,7 @@ def test_per_slice_rescaling_is_applied_slice_by_slice(tmp_path: Path) -> None:
     # GDCM picks the pixel type from the first slice; its whole-number slope must not truncate the others.
     slopes = [1.0, 0.5, 1.25, 3.0]
     for file, slope in zip(files, slopes):
-        edit(file, RescaleSlope=slope, RescaleIntercept=-2)
+        edit(file, RescaleSlope=slope, RescaleIntercept=-2, Units="GML")
     expected = volume.array * np.array(slopes)[:, None, None] - 2
     np.testing.assert_array_equal(read_dicom_series(folder).array, expected)
 

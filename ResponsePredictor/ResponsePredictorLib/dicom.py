@@ -4,7 +4,8 @@ Reading splits the work between two libraries: pydicom reads every file's header
 to find the series, sort the slices along the slice normal and check that they form one regular
 grid; SimpleITK's ``ImageSeriesReader`` (GDCM) then decodes the pixels of exactly those files in
 that order and applies RescaleSlope/Intercept. The geometry comes from the headers, in LPS (DICOM's
-patient coordinate system is LPS, as SimpleITK's is), so nothing is converted.
+patient coordinate system is LPS, as SimpleITK's is), so nothing is converted. A PET series comes
+back in SUV body weight (pet_suv.py), from the PET elements of its first slice's full header.
 
 Every problem found in the headers is a ``DicomSeriesError`` that says what is wrong, in which
 file(s) and what the user can do.
@@ -27,6 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from .errors import DicomSeriesError, ImageReadError
+from .pet_suv import suv_body_weight_factor
 from .volume import IMAGE_SUFFIXES, Volume, itk_reason
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,16 @@ GAP_FACTOR = 1.5
 IRREGULAR_FRACTION = 0.05
 # Direction cosines and pixel spacings that differ by less than this are the same.
 HEADER_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class SeriesIdentity:
+    """What tells scans apart: their modality, the frame of reference they share (None where absent), their UID."""
+
+    modality: str
+    frame_of_reference_uid: str | None
+    series_uid: str
+
 
 @dataclass(frozen=True)
 class _Slice:
@@ -89,17 +101,44 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> Volu
     """Read the DICOM image series in ``folder`` (searched recursively) as a ``Volume``.
 
     ``series_uid`` (SeriesInstanceUID) chooses the series when the folder holds several; without
-    it such a folder is an error that lists them. Files that are not DICOM are skipped.
+    it such a folder is an error that lists them. Files that are not DICOM are skipped. A PET series
+    (Modality PT) in Bq/ml is converted to SUV body weight; one already in SUV (Units GML) is kept.
     """
+    folder, chosen = _chosen_series(folder, series_uid)
+    slices, spacing = _sorted_regular_slices(folder, chosen)
+    factor = _suv_factor(folder, chosen.uid, slices[0].path) if chosen.modality == "PT" else 1.0
+    volume = _read_pixels(folder, slices, spacing)
+    return volume if factor == 1.0 else volume.with_array(volume.array * factor)
+
+
+def series_identity(folder: str | Path, series_uid: str | None = None) -> SeriesIdentity:
+    """The modality and frame of reference of the DICOM series in ``folder``, chosen as ``read_dicom_series`` does.
+
+    For callers that compare two scans' frames of reference or pick settings by modality; the
+    series itself is not checked or read.
+    """
+    folder, chosen = _chosen_series(folder, series_uid)
+    frame = pydicom.dcmread(chosen.slices[0].path, specific_tags=["FrameOfReferenceUID"]).get("FrameOfReferenceUID")
+    return SeriesIdentity(chosen.modality, str(frame) if frame else None, chosen.uid)
+
+
+def _chosen_series(folder: str | Path, series_uid: str | None) -> tuple[Path, _Series]:
+    """The folder as a path and its series chosen by ``series_uid`` (needed only where there are several)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ImageReadError(
             f"{folder} is not a folder; a DICOM series is read from the folder that holds its files."
         )
     series, skipped = _scan(folder)
-    chosen = _choose(folder, series, skipped, series_uid)
-    slices, spacing = _sorted_regular_slices(folder, chosen)
-    return _read_pixels(folder, slices, spacing)
+    return folder, _choose(folder, series, skipped, series_uid)
+
+
+def _suv_factor(folder: Path, uid: str, path: Path) -> float:
+    """The factor to SUV body weight of the PET series ``uid``, from the full header of its file ``path``."""
+    try:
+        return suv_body_weight_factor(pydicom.dcmread(path, stop_before_pixels=True))
+    except DicomSeriesError as error:
+        raise DicomSeriesError(f"Series {uid} in {folder}: {error}") from None
 
 
 def series_uid_of_file(path: str | Path) -> str | None:
