@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..engine_status import report_progress
 from ..features import available_presets
 from ..pipeline.settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
+from .scan_options import add_scan_options, scan_options
 
 if TYPE_CHECKING:
     from ..cohort import CaseOutcome
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a cohort from a manifest: segment, features, predict, heatmap, report per case",
         description="Run every case of MANIFEST.csv (columns case, image, and mask or seed 'x,y,z' or roi "
-        "'x0,y0,z0,x1,y1,z1' in LPS mm; other columns, such as the clinical values the model needs, are carried). "
+        "'x0,y0,z0,x1,y1,z1' in LPS mm; a case's other co-registered scans in columns image_NAME with an optional "
+        "mask_NAME, e.g. image_PET, image_MR_T1; other columns, such as the clinical values the model needs, are carried). "
         "Each case is written to OUT_DIR/cases/CASE/ and the table to OUT_DIR/results.csv. Run it again to resume: "
         "cases done with the same inputs and settings are skipped, failed ones are retried. A failed case is "
         "recorded (status and error) and the others go on.",
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     settings.add_argument("--preset", choices=available_presets(),
                           help="feature settings, only with --model none or a model that does not record its own")
     settings.add_argument("--params", type=Path, help="pyradiomics parameter file (same condition as --preset)")
+    add_scan_options(parser)
     parser.add_argument("--heatmap", choices=[*HEATMAP_METHODS, "none"], default=None,
                         help="heatmap method (default: contribution; none without a model)")
     parser.add_argument("--no-report", action="store_true", help="do not draw each case's report picture")
@@ -52,10 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
     model = None if args.model.lower() == NO_MODEL else args.model
     heatmap = args.heatmap if args.heatmap is not None else ("contribution" if model else "none")
+    scans = scan_options(args)
     return PipelineSettings(
         model=model, segmentation_model=args.segmentation_model, preset=args.preset,
         params=str(args.params) if args.params else None, heatmap=None if heatmap == "none" else heatmap,
         report=not args.no_report, device=args.device, keep_identifiers=args.keep_identifiers,
+        scan_presets=scans.presets, scan_params=scans.params, peritumoral=scans.peritumoral, peritumoral_body=scans.body,
     )
 
 

@@ -4,7 +4,10 @@ Columns: ``case`` (an identifier that becomes the case's folder name), ``image``
 folder), and per case a ``mask`` (label image, DICOM SEG or RTSTRUCT) or where to segment: ``seed``
 "x,y,z" (several tumor points: "x,y,z;x,y,z") and/or ``roi`` "x0,y0,z0,x1,y1,z1", with optional
 ``negative`` points (not tumor) "x,y,z;x,y,z", in LPS millimetres, so that a research assistant's clicks
-give the same masks every run. Every other column (clinical covariates,
+give the same masks every run. A case's other co-registered scans are columns ``image_<NAME>``
+(``image_PET``, ``image_MR_T1``) with an optional ``mask_<NAME>`` (that scan's own tumor mask; without
+it the primary mask is carried onto the scan); an empty ``image_<NAME>`` cell is a scan the case lacks.
+Every other column (clinical covariates,
 outcomes, anything) is carried into the case's input and the results table. Relative paths are
 taken from the manifest's folder. Files that are missing are not the manifest's error: those cases
 fail on their own, with the reason recorded, and the others run.
@@ -13,16 +16,19 @@ fail on their own, with the reason recorded, and the others run.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import TableError
+from ..errors import SettingsError, TableError
+from ..features.columns import check_scan_name
 from ..pipeline import CaseInput
+from ..pipeline.case import ScanInput
 
 CASE, IMAGE, MASK, SEED, ROI, NEGATIVE = "case", "image", "mask", "seed", "roi", "negative"
 INPUT_COLUMNS = (CASE, IMAGE, MASK, SEED, ROI, NEGATIVE)
+SCAN_IMAGE, SCAN_MASK = "image_", "mask_"  # prefixes of the other scans' columns
 # Case ids name folders: letters, digits, '.', '_' and '-', not starting with '.', at most 128 characters.
 SAFE_CASE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 ERRORS_SHOWN = 10
@@ -37,6 +43,7 @@ class Manifest:
     path: Path
     cases: list[CaseInput]
     carried: list[str]  # the other columns, in the manifest's order
+    scans: list[str] = field(default_factory=list)  # the other scans' names, in the manifest's order
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -60,10 +67,11 @@ def read_manifest(path: str | Path) -> Manifest:
         raise ManifestError(f"{path} has repeated column names: {', '.join(repeated)}.")
     if table.empty:
         raise ManifestError(f"{path} lists no cases.")
+    scans = _scan_names(path, list(table.columns))
 
     problems: list[str] = []
     folder = path.resolve().parent
-    cases = [_case(row, line, folder, problems) for line, row in zip(range(2, len(table) + 2), table.to_dict("records"))]
+    cases = [_case(row, line, folder, problems, scans) for line, row in zip(range(2, len(table) + 2), table.to_dict("records"))]
     ids = table[CASE].str.strip()
     for case_id in ids[ids.duplicated() & (ids != "")].unique():
         lines = [str(line) for line, value in zip(range(2, len(table) + 2), ids) if value == case_id]
@@ -72,11 +80,31 @@ def read_manifest(path: str | Path) -> Manifest:
         shown = "; ".join(problems[:ERRORS_SHOWN])
         more = f" (and {len(problems) - ERRORS_SHOWN} more)" if len(problems) > ERRORS_SHOWN else ""
         raise ManifestError(f"{path}: {shown}{more}. Nothing was run.")
-    carried = [column for column in table.columns if column not in INPUT_COLUMNS]
-    return Manifest(path, [case for case in cases if case is not None], carried)
+    inputs = _input_columns(scans)
+    carried = [column for column in table.columns if column not in inputs]
+    return Manifest(path, [case for case in cases if case is not None], carried, scans)
 
 
-def _case(row: dict[str, str], line: int, folder: Path, problems: list[str]) -> CaseInput | None:
+def _scan_names(path: Path, columns: list[str]) -> list[str]:
+    """The other scans' names from their image_<NAME> columns; a mask_<NAME> needs its image_<NAME>."""
+    names = [column[len(SCAN_IMAGE):] for column in columns if column.startswith(SCAN_IMAGE)]
+    for name in names:
+        try:
+            check_scan_name(name)
+        except SettingsError as error:
+            raise ManifestError(f"{path}: column {SCAN_IMAGE}{name}: {error}") from None
+    orphans = [column for column in columns if column.startswith(SCAN_MASK) and column[len(SCAN_MASK):] not in names]
+    if orphans:
+        raise ManifestError(f"{path}: {', '.join(orphans)} name(s) no scan: each mask_<NAME> goes with an image_<NAME> "
+                            "column.")
+    return names
+
+
+def _input_columns(scans: list[str]) -> set[str]:
+    return {*INPUT_COLUMNS, *(SCAN_IMAGE + name for name in scans), *(SCAN_MASK + name for name in scans)}
+
+
+def _case(row: dict[str, str], line: int, folder: Path, problems: list[str], scans: list[str]) -> CaseInput | None:
     case_id = row[CASE].strip()
     where = f"line {line}" + (f" (case {case_id!r})" if case_id else "")
     count = len(problems)
@@ -94,11 +122,23 @@ def _case(row: dict[str, str], line: int, folder: Path, problems: list[str]) -> 
     box = _numbers(row.get(ROI, ""), 6, ROI, where, problems)
     if not mask and seed is None and box is None and len(problems) == count:
         problems.append(f"{where}: give a mask, or a seed or roi to segment the tumor from")
+    others = {name: _scan(row, name, folder, where, problems) for name in scans}
     if len(problems) > count:
         return None
-    extra = {column: value for column, value in row.items() if column not in INPUT_COLUMNS}
+    inputs = _input_columns(scans)
+    extra = {column: value for column, value in row.items() if column not in inputs}
     return CaseInput(case_id, _resolve(image, folder), _resolve(mask, folder) if mask else None,
-                     None if seed is None else (seed[0] if len(seed) == 1 else seed), box, extra, negative)
+                     None if seed is None else (seed[0] if len(seed) == 1 else seed), box, extra, negative, others)
+
+
+def _scan(row: dict[str, str], name: str, folder: Path, where: str, problems: list[str]) -> ScanInput | None:
+    """Another scan of the case; None where the case lacks it (an empty image cell)."""
+    image, mask = row.get(SCAN_IMAGE + name, "").strip(), row.get(SCAN_MASK + name, "").strip()
+    if not image:
+        if mask:
+            problems.append(f"{where}: {SCAN_MASK}{name} is given without its scan ({SCAN_IMAGE}{name} is empty)")
+        return None
+    return ScanInput(_resolve(image, folder), _resolve(mask, folder) if mask else None)
 
 
 def _points(text: str, column: str, where: str, problems: list[str]) -> tuple[tuple[float, ...], ...] | None:

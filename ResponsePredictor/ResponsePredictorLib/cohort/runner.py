@@ -65,6 +65,7 @@ def run_cohort(
         raise InputError("Give a Dask client or a scheduler address, not both.")
     # Built here first, so that a wrong model or setting is said once, before any case runs.
     pipeline = Pipeline.from_settings(settings)
+    pipeline.recipe.with_scans(manifest.scans)  # every other scan's settings found (its name says its modality)
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Progress(len(manifest.cases), progress, bar=progress_bar)
     counts = {DONE: 0, SKIPPED: 0, FAILED: 0}

@@ -2,8 +2,8 @@
 
 ``results.csv`` is rebuilt from the case folders (and the manifest's carried columns) at the end of
 every run, in manifest order: case, status, error, warnings (the case's warnings, e.g. a segmentation
-that reaches the edge of what the model saw or a covariate taken as unknown, joined by " | "), the
-carried columns, the prediction (columns ``prediction_<output>``), then the features. A case never
+that reaches the edge of what the model saw or a covariate taken as unknown, joined by " | "), for a
+manifest with other scans ``missing_scans`` (the scans a case lacks, joined by ";"), the carried columns, the prediction (columns ``prediction_<output>``), then the features. A case never
 run, or whose run was interrupted, has status ``not run``.
 """
 
@@ -28,7 +28,7 @@ LOCKS_DIR = ".locks"
 NOT_RUN = "not run"
 PREDICTION_PREFIX = "prediction_"
 # The run's bookkeeping columns, before the carried ones: never features.
-BOOKKEEPING = ("status", "error", "warnings")
+BOOKKEEPING = ("status", "error", "warnings", "missing_scans")
 
 
 def case_folder(out_dir: str | Path, case: str) -> Path:
@@ -51,7 +51,7 @@ def case_lock(out_dir: str | Path, case: str) -> Iterator[None]:
 def write_results_table(out_dir: str | Path, manifest: Manifest) -> Path:
     """Rebuild ``results.csv`` atomically from the case folders."""
     remove_partial_files(out_dir)  # a table being written when an earlier run was killed
-    rows = [_row(out_dir, case.case, case.extra, manifest.carried) for case in manifest.cases]
+    rows = [_row(out_dir, case.case, case.extra, manifest) for case in manifest.cases]
     columns: dict[str, None] = {}  # every row's columns in first-seen order: failed cases have fewer
     for row in rows:
         columns.update(dict.fromkeys(row))
@@ -59,13 +59,16 @@ def write_results_table(out_dir: str | Path, manifest: Manifest) -> Path:
                                Path(out_dir) / RESULTS_CSV)
 
 
-def _row(out_dir: str | Path, case: str, extra: dict[str, Any], carried: list[str]) -> dict[str, Any]:
+def _row(out_dir: str | Path, case: str, extra: dict[str, Any], manifest: Manifest) -> dict[str, Any]:
     folder = case_folder(out_dir, case)
     record = read_record(folder)
     row: dict[str, Any] = {CASE_COLUMN: case, "status": record["status"] if record else NOT_RUN,
                            "error": (record or {}).get("error") or "",
                            "warnings": " | ".join((record or {}).get("warnings") or [])}
-    row.update({column: extra.get(column, "") for column in carried})
+    if manifest.scans:
+        scans = ((record or {}).get("provenance") or {}).get("scans") or {}
+        row["missing_scans"] = ";".join(name for name, scan in scans.items() if scan.get("status") == "missing")
+    row.update({column: extra.get(column, "") for column in manifest.carried})
     if record and record["status"] == DONE:
         files = set(record.get("files", []))
         if "prediction.json" in files:

@@ -37,6 +37,7 @@ from ..volume import Volume
 from .grid import to_input_grid, tumor_mask
 from .heatmap import Heatmap, display_range
 from ..predict.table import RADIOMIC_NAME
+from ..features.columns import base_name, column_origin
 from .model_inputs import NotExplainableError, covariate_values, model_inputs, model_settings, restricted_settings
 from .scores import model_rows, score_units, towards
 
@@ -57,6 +58,7 @@ def contribution_map(
     settings: Mapping[str, Any] | None = None,
     case_features: Mapping[str, float] | None = None,
     timings: dict[str, float] | None = None,
+    scan: str | None = None,
 ) -> Heatmap:
     """The signed contribution map of ``saved`` for this case, on ``image``'s grid (0 outside the tumor).
 
@@ -64,21 +66,30 @@ def contribution_map(
     training). ``settings``: the pyradiomics settings of the model's features, for a model that does
     not record them. ``case_features``: the case's whole-tumor features when already extracted with
     those settings (the prediction needed them), so that they are not extracted again. ``timings``,
-    when given, receives the seconds each stage took.
+    when given, receives the seconds each stage took. ``scan``: for a multimodal model, the other scan
+    that ``image`` and ``mask`` are (its features are mapped, with ``settings`` its settings; the rest
+    of the model's inputs, other scans' included, are the case's values from ``case_features``).
     """
     clock = StageClock(timings)
     settings = model_settings(saved, settings)
     mask, label = tumor_mask(image, mask, settings)
-    inputs = model_inputs(saved)
+    inputs = model_inputs(saved).on_scan(scan)
     refusal = inputs.why_no_contribution_map()
     if refusal is not None:
         raise NotExplainableError(refusal)
+    if not inputs.mapped:
+        raise NotExplainableError(f"The model maps no feature of the {scan or 'primary'} scan: its mapped features are "
+                                  f"of the {', '.join(str(key or 'primary') for key, names in inputs.maps.items() if names)} scan(s).")
     clinical, notes = covariate_values(inputs, covariates)
     constant_radiomic = [name for name in inputs.constant if RADIOMIC_NAME.match(name)]
     known = dict(case_features or {})
     missing = [name for name in constant_radiomic + inputs.mapped if name not in known]
     if missing:  # whole-tumor values: the case's own contributions anchor the map, and tree models read them
-        known.update(FeatureExtractor(restricted_settings(missing, settings)).extract(image, mask, label).features)
+        if any(column_origin(name).scan != scan or column_origin(name).shell_mm for name in missing):
+            raise NotExplainableError(f"Give the case's features of its other scans and shells (case_features): "
+                                      f"{', '.join(missing[:5])} are missing.")
+        extracted = FeatureExtractor(restricted_settings([base_name(n) for n in missing], settings)).extract(image, mask, label)
+        known.update({name: extracted.features[base_name(name)] for name in missing})
     case = {**clinical, **{name: known[name] for name in constant_radiomic}}
     case_shares = saved.model.contributions(model_rows(saved, {**case, **{name: known[name] for name in inputs.mapped}}, 1))
     case_mapped = float(case_shares[inputs.mapped].to_numpy().sum())
@@ -87,11 +98,12 @@ def contribution_map(
 
     from ..features import compute_feature_maps
 
-    maps = compute_feature_maps(image, mask, inputs.mapped, settings, radius=radius, label=label, device=device, backend=backend)
+    maps = compute_feature_maps(image, mask, [base_name(name) for name in inputs.mapped], settings, radius=radius,
+                                label=label, device=device, backend=backend)
     clock.lap("feature maps")
 
-    grid = maps[inputs.mapped[0]]
-    stack = np.stack([maps[name].array.ravel() for name in inputs.mapped], axis=1)
+    grid = maps[base_name(inputs.mapped[0])]
+    stack = np.stack([maps[base_name(name)].array.ravel() for name in inputs.mapped], axis=1)
     voxels = np.flatnonzero(np.isfinite(stack).any(axis=1))
     local = np.full(grid.array.size, np.nan, np.float32)
     for start in range(0, len(voxels), CHUNK):

@@ -3,18 +3,20 @@
 A model's table holds radiomic features and clinical covariates. Only the columns the fitted model
 actually uses matter (a coefficient that is not 0, a feature some tree splits on). Of those, the
 radiomic features of a class with a voxel-wise map can vary over the tumor; shape features and
-covariates are one number per case.
+covariates are one number per case. A multimodal model's tumor features of each scan are mapped over
+that scan (``ModelInputs.on_scan``); its peritumoral features are one number per case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..features.columns import column_origin
 from ..predict import SavedModel
 from ..predict.table import RADIOMIC_NAME
 
@@ -26,12 +28,31 @@ class NotExplainableError(InputError):
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """The model's input columns that change its prediction, in table order."""
+    """The model's input columns that change its prediction, in table order, as seen from one scan."""
 
     used: list[str]  # every column with an effect on the prediction
-    mapped: list[str]  # radiomic features with a voxel-wise map
-    constant: list[str]  # used columns that are one number per case (shape, covariates, no map)
+    # Per scan (None: the primary), the used tumor features of that scan with a voxel-wise map.
+    maps: dict[str | None, list[str]]
     batch: str | None = None  # the centre column of a model harmonised by ComBat: every row needs it
+    scan: str | None = None  # the scan a heatmap is made over (None: the primary)
+
+    @property
+    def mapped(self) -> list[str]:
+        """The features mapped over this scan."""
+        return self.maps.get(self.scan, [])
+
+    @property
+    def constant(self) -> list[str]:
+        """Used columns that are one number per case here (shape, covariates, shells, other scans' features)."""
+        return [name for name in self.used if name not in self.mapped]
+
+    @property
+    def multimodal(self) -> bool:
+        """Whether the model reads another scan's or a shell's features."""
+        return any(column_origin(name).scan or column_origin(name).shell_mm for name in self.radiomic)
+
+    def on_scan(self, scan: str | None) -> ModelInputs:
+        return replace(self, scan=scan)
 
     @property
     def radiomic(self) -> list[str]:
@@ -42,8 +63,8 @@ class ModelInputs:
         return [name for name in self.used if not RADIOMIC_NAME.match(name)]
 
     def why_no_contribution_map(self) -> str | None:
-        """Why a contribution map cannot show this model (every input is one number per tumor), or None."""
-        if self.mapped:
+        """Why no contribution map can show this model over any scan (every input is one number per tumor), or None."""
+        if any(self.maps.values()):  # over one scan or another
             return None
         return (f"No contribution heatmap: the model's inputs ({', '.join(self.used) or 'none'}) are one number per "
                 "tumor, with no voxel-wise map (shape features and clinical covariates). The occlusion heatmap "
@@ -58,8 +79,12 @@ def model_inputs(saved: SavedModel) -> ModelInputs:
     kept = pipeline.head.filter.kept_[used_kept_columns(pipeline.head.learner)]
     used_sources = set(encoder.sources_[kept].tolist())
     used = [column for index, column in enumerate(encoder.columns_) if index in used_sources]
-    mapped = [name for name in used if RADIOMIC_NAME.match(name) and mappable(name)]
-    return ModelInputs(used, mapped, [name for name in used if name not in mapped], saved.model.batch)
+    maps: dict[str | None, list[str]] = {}
+    for name in used:
+        origin = column_origin(name)
+        if origin.radiomic and origin.shell_mm is None and mappable(origin.base):
+            maps.setdefault(origin.scan, []).append(name)
+    return ModelInputs(used, maps, saved.model.batch)
 
 
 def used_kept_columns(learner: Any) -> np.ndarray:

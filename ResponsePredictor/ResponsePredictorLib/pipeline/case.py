@@ -11,9 +11,19 @@ from ..volume import Volume
 
 if TYPE_CHECKING:  # explain is imported only by pipelines that make heatmaps
     from ..explain import Heatmap
+    from .scans import ScanResult
 
 Point = tuple[float, float, float]
 Box = tuple[float, float, float, float, float, float]
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """Another scan of the case, co-registered with the primary (the same physical coordinates): a file,
+    DICOM series folder or ``Volume``, with its own tumor mask or None (the primary's is carried onto it)."""
+
+    image: str | Path | Volume
+    mask: str | Path | Volume | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class CaseInput:
     ``seed`` (a point on the tumor, or several) and/or ``roi`` (two opposite corners), corrected by
     ``negative`` points (not tumor there), in LPS millimetres. ``extra``: the case's other values
     (clinical covariates the model needs, outcomes and anything else carried into the results).
+    ``scans``: the case's other scans by name (``PET``, ``MR_T1``); None for a scan the case lacks.
     """
 
     case: str
@@ -34,6 +45,7 @@ class CaseInput:
     roi: Box | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     negative: Sequence[Point] | None = None
+    scans: Mapping[str, ScanInput | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,3 +68,4 @@ class CaseResult:
     prediction_kind: str | None = None  # "binary", "survival", or None without an outcome model
     image_was_dicom: bool = False
     source_image: Path | None = None  # the file or DICOM folder read, when the image came from disk
+    scans: dict[str, ScanResult] = field(default_factory=dict)  # the other scans, by name

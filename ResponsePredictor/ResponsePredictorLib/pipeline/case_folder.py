@@ -6,6 +6,8 @@
     prediction.json      the model's outputs, contributions and the covariates it was given
     report.png           the case's picture (when asked for)
     seg.dcm              the mask as DICOM SEG (when the scan was a DICOM series)
+    scans/NAME/          per other scan of the case: mask.nrrd (its own or the carried mask, on its
+                         grid) and heatmap.nrrd, .json (when the model maps that scan's features)
     result.json          status, error, timings, provenance, fingerprints: written LAST
 
 Every file is written atomically, and result.json only once all others are in place, so a folder
@@ -36,6 +38,8 @@ FORMAT_VERSION = 1
 DONE, FAILED = "done", "failed"
 # Every file a case folder may hold besides result.json: what a rewrite may leave stale.
 OUTPUT_FILES = ("mask.nrrd", "heatmap.nrrd", "heatmap.json", "features.json", "prediction.json", "report.png", "seg.dcm")
+SCANS_DIR = "scans"  # the other scans' files: scans/<NAME>/<one of SCAN_FILES>
+SCAN_FILES = ("mask.nrrd", "heatmap.nrrd", "heatmap.json")
 # The temporary names ``files.atomic_file`` writes under: ".<name>.<random>.partial<suffix>".
 PARTIAL_PATTERN = ".*.partial*"
 
@@ -52,11 +56,12 @@ def write_case(result: CaseResult, folder: str | Path, *, report: bool = False, 
             "case": result.case, "kind": result.prediction_kind, "prediction": result.prediction,
             "contributions": result.contributions, "covariates": result.covariates,
         }, folder / "prediction.json").name)
-    if result.heatmap is not None:
-        from ..explain import write_heatmap
-
-        written.append(write_heatmap(result.heatmap, folder / "heatmap.nrrd").name)
-        written.append("heatmap.json")
+    written += _write_heatmap(result.heatmap, folder, "heatmap.nrrd")
+    for name, scan in result.scans.items():
+        if scan.mask is not None:
+            written.append(f"{SCANS_DIR}/{name}/mask.nrrd")
+            write_volume(scan.mask, folder / written[-1])
+        written += _write_heatmap(scan.heatmap, folder, f"{SCANS_DIR}/{name}/heatmap.nrrd")
     if result.image_was_dicom and result.source_image is not None:
         # Where highdicom cannot be had (Slicer, whose DICOM module holds pydicom and highdicom at its own
         # versions), the case is still done: the mask is in mask.nrrd, and the result says why no seg.dcm.
@@ -79,6 +84,16 @@ def write_case(result: CaseResult, folder: str | Path, *, report: bool = False, 
         "warnings": result.warnings, "provenance": result.provenance,
     }
     return write_json(record, folder / RESULT_JSON)
+
+
+def _write_heatmap(heatmap: Any, folder: Path, name: str) -> list[str]:
+    """The heatmap's two files (relative names), or none without a heatmap."""
+    if heatmap is None:
+        return []
+    from ..explain import write_heatmap
+
+    write_heatmap(heatmap, folder / name)
+    return [name, name.removesuffix(".nrrd") + ".json"]
 
 
 def _write_seg(result: CaseResult, path: Path, keep_identifiers: bool) -> Path:
@@ -140,7 +155,7 @@ def is_done(folder: str | Path, key: str) -> bool:
 
 def remove_partial_files(folder: str | Path) -> int:
     """Delete temporary files an interrupted write left in ``folder``; returns how many."""
-    leftovers = list(Path(folder).glob(PARTIAL_PATTERN))
+    leftovers = [*Path(folder).glob(PARTIAL_PATTERN), *Path(folder).glob(f"{SCANS_DIR}/*/{PARTIAL_PATTERN}")]
     for path in leftovers:
         path.unlink(missing_ok=True)
     return len(leftovers)
@@ -156,5 +171,7 @@ def _begin(folder: Path) -> int:
 
 
 def _remove_stale(folder: Path, written: Iterable[str]) -> None:
-    for name in set(OUTPUT_FILES) - set(written):
+    kept = set(written)
+    scan_files = [path.relative_to(folder).as_posix() for name in SCAN_FILES for path in folder.glob(f"{SCANS_DIR}/*/{name}")]
+    for name in (set(OUTPUT_FILES) | set(scan_files)) - kept:
         (folder / name).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,14 +18,18 @@ import pandas as pd
 from ..engine_status import report_progress
 from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
+from ..features.columns import check_scan_name, column_origin
+from ..features.recipe import DICOM_MODALITY, FeatureRecipe
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
 from ..segment.prompts import as_points
 from ..timing import StageClock
 from ..volume import Volume
 from .case import CaseInput, CaseResult
-from .inputs import read_case_mask, read_image
+from .inputs import read_case_mask, read_image, series_folder
 from .provenance import covariate_values, digest, input_digest, software_versions
+from .scans import DONE as SCAN_DONE
+from .scans import CaseRegions, Primary, ScanResult
 from .settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
 
 if TYPE_CHECKING:
@@ -58,6 +62,10 @@ class Pipeline:
         report: bool = True,
         device: str = "auto",
         keep_identifiers: bool = False,
+        scan_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        peritumoral: Sequence[float] = (),
+        peritumoral_body: bool = False,
+        primary_modality: str | None = None,
     ) -> None:
         if heatmap is not None and heatmap not in HEATMAP_METHODS:
             raise SettingsError(f"Unknown heatmap method {heatmap!r}; use {', '.join(HEATMAP_METHODS)} or none.")
@@ -67,6 +75,10 @@ class Pipeline:
         self.notes: list[str] = []  # said of every case this pipeline runs
         self.feature_settings = self._feature_settings(outcome, feature_settings)
         self.extractor = FeatureExtractor(self.feature_settings)
+        self.recipe = self._recipe(outcome, FeatureRecipe(self.feature_settings, {name: dict(value) for name, value in
+                                                                                  (scan_settings or {}).items()},
+                                                          tuple(peritumoral), peritumoral_body, primary_modality))
+        self.regions = CaseRegions(self.recipe, self.extractor, device)
         self.heatmap = self._explainable(heatmap)
         self.report = report
         self.device = device
@@ -85,9 +97,12 @@ class Pipeline:
         explicit = None
         if settings.preset or settings.params:
             explicit = load_settings(preset=settings.preset, params=settings.params)
+        scans = {name: load_settings(preset=preset) for name, preset in settings.scan_presets}
+        scans.update({name: load_settings(params=params) for name, params in settings.scan_params})
         return cls(outcome, feature_settings=explicit, segmentation=settings.segmentation_model,
                    heatmap=settings.heatmap, report=settings.report, device=settings.device,
-                   keep_identifiers=settings.keep_identifiers)
+                   keep_identifiers=settings.keep_identifiers, scan_settings=scans, peritumoral=settings.peritumoral,
+                   peritumoral_body=settings.peritumoral_body, primary_modality=settings.preset)
 
     @classmethod
     def from_defaults(cls, **settings: Any) -> Pipeline:
@@ -110,13 +125,32 @@ class Pipeline:
             self.notes.append(f"The model does not record its feature settings; the '{FALLBACK_PRESET}' preset was used.")
         return load_settings(preset=FALLBACK_PRESET)
 
+    def _recipe(self, outcome: SavedModel | None, explicit: FeatureRecipe) -> FeatureRecipe:
+        """The model's recorded scans and shells when it has them (other ones refused), else ``explicit``."""
+        recorded = outcome.feature_recipe if outcome is not None else None
+        if recorded is None:
+            return explicit
+        recipe = FeatureRecipe.from_dict(self.feature_settings, recorded)
+        if explicit.multimodal and (explicit.scans, explicit.peritumoral_mm, explicit.body) != (
+                {name: recipe.scans.get(name) for name in explicit.scans}, recipe.peritumoral_mm, recipe.body):
+            raise SettingsError(
+                f"The model {outcome.directory.name} records the settings of its scans and shells "
+                f"({', '.join(recipe.scans) or 'no other scans'}; shells {list(recipe.peritumoral_mm) or 'none'}); "
+                "leave the scan settings and peritumoral distances out, so that it is fed the features it knows."
+            )
+        return recipe
+
     def _explainable(self, heatmap: str | None) -> str | None:
         """The heatmap method, or None with a note when the model has nothing a contribution map could show
         (its inputs are all one number per tumor, e.g. a model on tumor volume alone)."""
-        if heatmap != "contribution":
-            return heatmap
         from ..explain.model_inputs import model_inputs
 
+        if heatmap != "contribution":
+            if heatmap is not None and model_inputs(self.outcome).multimodal:
+                self.notes.append("No occlusion heatmap: it explains models of one scan's tumor, and this model also "
+                                  "reads other scans or peritumoral shells (the contribution heatmap shows each scan).")
+                return None
+            return heatmap
         refusal = model_inputs(self.outcome).why_no_contribution_map()
         if refusal is None:
             return heatmap
@@ -172,17 +206,22 @@ class Pipeline:
         }
         if segmented and as_points(case.negative):  # only when given: a case without them keeps its earlier fingerprint
             inputs["negative"] = _points_record(case.negative, single=False)
-        settings = self.settings_record(segmented)
+        if case.scans:  # likewise: a case of one scan keeps its earlier fingerprint
+            inputs["scans"] = {name: None if scan is None else {
+                "image_sha256": input_digest(scan.image),
+                "mask_sha256": None if scan.mask is None else input_digest(scan.mask)} for name, scan in case.scans.items()}
+        settings = self.settings_record(segmented, list(case.scans))
         settings_sha256 = digest(settings)
         return CaseFingerprint(inputs, settings_sha256, digest([inputs, settings_sha256]))
 
-    def settings_record(self, segmented: bool) -> dict[str, Any]:
-        """Every setting that shapes a case's outputs (the segmentation model only where it segments)."""
+    def settings_record(self, segmented: bool, scans: Sequence[str] = ()) -> dict[str, Any]:
+        """Every setting that shapes a case's outputs (the segmentation model only where it segments; the
+        other scans' and the shells' settings only where there are any)."""
         segmentation = None
         if segmented:
             model = self.segmentation_model
             segmentation = {"id": model.spec.id, "version": model.spec.version, "weights_sha256": model.weights_sha256}
-        return {
+        record = {
             "result_version": RESULT_VERSION,
             "feature_settings": self.feature_settings,
             "outcome_model": self.outcome.fingerprint if self.outcome is not None else None,
@@ -191,6 +230,9 @@ class Pipeline:
             "report": self.report,
             "keep_identifiers": self.keep_identifiers,
         }
+        if scans or self.recipe.multimodal:
+            record["feature_recipe"] = self.recipe.with_scans(scans).to_dict()
+        return record
 
     def _given_covariates(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         """The model's inputs found among the case's values, numbers as numbers (a manifest's "2" and
@@ -210,6 +252,8 @@ class Pipeline:
         """The case end to end; bad input raises an ``InputError`` saying what is wrong."""
         if case.mask is None and case.seed is None and case.roi is None:
             raise InputError(f"Case {case.case}: give a mask, or a seed point or box (roi) to segment the tumor from.")
+        for name in case.scans:
+            check_scan_name(name)
         timings: dict[str, float] = {}
         warnings = list(self.notes)
         clock = StageClock(timings)
@@ -218,6 +262,8 @@ class Pipeline:
         # Fractions of one case run by the Slicer module (for a cohort, the runner counts cases).
         report_progress("read", 0.1, "Reading the scan")
         image, was_dicom = read_image(case.image)
+        if was_dicom:
+            self._check_primary_modality(case.image)
         clock.lap("read_s")
         probability = None
         if case.mask is not None:
@@ -232,7 +278,16 @@ class Pipeline:
             clock.lap("segment_s")
         report_progress("features", 0.4, "Computing the radiomic features")
         features = self.extractor.extract(image, mask).features
+        features.update(self.regions.shell_features(None, image, mask, warnings))
         clock.lap("features_s")
+        scans: dict[str, ScanResult] = {}
+        if case.scans:
+            report_progress("features", 0.55, "Computing the other scans' features")
+            primary = Primary(image, mask, case.image, was_dicom)
+            for name, scan in case.scans.items():
+                scans[name], scan_features = self.regions.scan(name, scan, primary, warnings)
+                features.update(scan_features)
+            clock.lap("scans_s")
 
         prediction: dict[str, float] = {}
         contributions: dict[str, float] = {}
@@ -240,12 +295,16 @@ class Pipeline:
         heatmap = None
         if self.outcome is not None:
             report_progress("predict", 0.7, "Predicting the response")
-            covariates = self._covariates(case, features, warnings)
+            covariates = self._covariates(case, features, warnings, scans)
             prediction, contributions = self._predict(case.case, features, covariates)
             clock.lap("predict_s")
         if self.heatmap is not None:
             report_progress("heatmap", 0.75, "Making the heatmap")
-            heatmap = self._heatmap(image, mask, covariates, features)
+            if self._maps_scan(None):
+                heatmap = self._heatmap(image, mask, covariates, features)
+            for result in scans.values():
+                if result.status == SCAN_DONE and self._maps_scan(result.name):
+                    result.heatmap = self._heatmap(result.image, result.mask, covariates, features, result.name)
             clock.lap("heatmap_s")
 
         provenance = {
@@ -259,12 +318,16 @@ class Pipeline:
             "mask_source": mask_source,
             "heatmap": self.heatmap,
         }
+        if scans or self.recipe.multimodal:
+            provenance["feature_recipe"] = self.recipe.with_scans(list(scans)).to_dict()
+            provenance["scans"] = {name: result.record() for name, result in scans.items()}
         return CaseResult(
             case=case.case, image=image, mask=mask, probability=probability, features=features,
             prediction=prediction, contributions=contributions, heatmap=heatmap, timings=timings,
             provenance=provenance, warnings=warnings, covariates=covariates, extra=dict(case.extra),
             prediction_kind=self.outcome.model.kind if self.outcome is not None else None,
             image_was_dicom=was_dicom, source_image=None if isinstance(case.image, Volume) else Path(case.image),
+            scans=scans,
         )
 
     def write(self, result: CaseResult, folder: str | Path) -> Path:
@@ -274,14 +337,23 @@ class Pipeline:
         report_progress("write", 0.9, "Writing the results" + (" and the case report" if self.report else ""))
         return write_case(result, folder, report=self.report, keep_identifiers=self.keep_identifiers)
 
-    def _covariates(self, case: CaseInput, features: Mapping[str, float], warnings: list[str]) -> dict[str, Any]:
+    def _covariates(self, case: CaseInput, features: Mapping[str, float], warnings: list[str],
+                    scans: Mapping[str, ScanResult]) -> dict[str, Any]:
         """The clinical values the model takes besides the features: numbers as floats, categories as
-        text, unknown as NaN (the model then uses its training median, or no category)."""
+        text, unknown as NaN (the model then uses its training median, or no category). The features of a
+        scan the case lacks are unknown too, said once (the scan's warning)."""
         model = self.outcome.model
         encoder = model.pipeline_.encoder
         values: dict[str, Any] = {}
+        done = {name for name, result in scans.items() if result.status == SCAN_DONE}
         for name in model.feature_names_in_:
             if name in features:
+                continue
+            scan = column_origin(name).scan
+            if scan is not None and scan not in done:
+                if scan not in scans and not any(column_origin(key).scan == scan for key in values):
+                    warnings.append(f"No {scan} scan given for this case: the model takes its features as unknown.")
+                values[name] = math.nan
                 continue
             raw = case.extra.get(name)
             missing = raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
@@ -315,13 +387,36 @@ class Pipeline:
         contributions = {name: float(value) for name, value in model.contributions(table).iloc[0].items()}
         return outputs, contributions
 
-    def _heatmap(self, image: Volume, mask: Volume, covariates: Mapping[str, Any], features: Mapping[str, float]):
+    def _heatmap(self, image: Volume, mask: Volume, covariates: Mapping[str, Any], features: Mapping[str, float],
+                 scan: str | None = None):
+        """The heatmap over the primary scan, or over another ``scan`` (its mapped features; contribution maps only)."""
         from .. import explain
 
         if self.heatmap == "contribution":
+            settings = self.feature_settings if scan is None else self.recipe.scan_settings(scan)
             return explain.contribution_map(self.outcome, image, mask, covariates, device=self.device,
-                                            settings=self.feature_settings, case_features=features)
+                                            settings=settings, case_features=features, scan=scan)
         return explain.occlusion_map(self.outcome, image, mask, covariates, settings=self.feature_settings)
+
+    def _maps_scan(self, scan: str | None) -> bool:
+        """Whether the heatmap method shows ``scan`` (None: the primary): occlusion the primary only, a
+        contribution map a scan whose features the model maps."""
+        if self.heatmap != "contribution":
+            return scan is None
+        from ..explain.model_inputs import model_inputs
+
+        return bool(model_inputs(self.outcome).on_scan(scan).mapped)
+
+    def _check_primary_modality(self, source: str | Path) -> None:
+        expected = DICOM_MODALITY.get(self.recipe.primary_modality or "")
+        if not expected:
+            return
+        from ..dicom import series_identity
+
+        found = series_identity(series_folder(source)).modality
+        if found and found != expected:
+            raise InputError(f"The scan is a DICOM {found} series, but the features' settings are for {expected} "
+                             f"({self.recipe.primary_modality} preset): choose the settings of its modality.")
 
     def _outcome_record(self) -> dict[str, Any] | None:
         if self.outcome is None:

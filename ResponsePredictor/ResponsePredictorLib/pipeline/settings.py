@@ -26,3 +26,7 @@ class PipelineSettings:
     report: bool = True
     device: str = "auto"
     keep_identifiers: bool = False
+    scan_presets: tuple[tuple[str, str], ...] = ()
+    scan_params: tuple[tuple[str, str], ...] = ()
+    peritumoral: tuple[float, ...] = ()
+    peritumoral_body: bool = False

@@ -63,6 +63,9 @@ class SavedModel:
     # Tumor volume alone, clinical alone, the plain learner, fitted on the model's training table (none in
     # a model saved before references existed).
     references: list[FittedReference] = field(default_factory=list)
+    # The other scans' settings and the peritumoral shells of a multimodal model (``features.recipe``
+    # ``FeatureRecipe.to_dict``); None for a model of one scan's tumor.
+    feature_recipe: dict[str, Any] | None = None
 
 
 def save_model(
@@ -73,12 +76,14 @@ def save_model(
     card_markdown: str,
     feature_settings: dict[str, Any] | None = None,
     references: Sequence[FittedReference] = (),
+    feature_recipe: dict[str, Any] | None = None,
 ) -> str:
     """Write the model folder (replacing an earlier model there) and return its fingerprint.
 
     ``feature_settings``: the pyradiomics settings (as ``features.load_settings`` returns them) that
     produced the model's radiomic features, when known. ``references``: the fitted references
-    (``TrainingResult.references``) that ``evaluate`` scores beside the model.
+    (``TrainingResult.references``) that ``evaluate`` scores beside the model. ``feature_recipe``: the
+    other scans' settings and the shells, for a model of a multimodal table.
     """
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not (directory / MANIFEST).is_file():
@@ -86,7 +91,7 @@ def save_model(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
     try:
-        files = _write_files(staging, model, outcome, card, card_markdown, feature_settings, references)
+        files = _write_files(staging, model, outcome, card, card_markdown, feature_settings, references, feature_recipe)
         manifest = json.dumps({"format": FORMAT, "files": files}, indent=2, sort_keys=True).encode()
         (staging / MANIFEST).write_bytes(manifest)
         staging.chmod(0o755)
@@ -141,10 +146,10 @@ def load_model(directory: str | Path, fingerprint: str | None = None) -> SavedMo
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ModelFileError(f"{directory} matches its manifest but its content is malformed ({type(error).__name__}: {error}).") from None
-    settings = document.get("feature_settings")
-    if settings is not None and not isinstance(settings, dict):
+    settings, recipe = document.get("feature_settings"), document.get("feature_recipe")
+    if any(value is not None and not isinstance(value, dict) for value in (settings, recipe)):
         raise ModelFileError(f"{directory} matches its manifest but its feature settings are not a mapping.")
-    return SavedModel(model, outcome, document.get("card", {}), actual, directory, settings, references)
+    return SavedModel(model, outcome, document.get("card", {}), actual, directory, settings, references, recipe)
 
 
 def _write_files(
@@ -155,6 +160,7 @@ def _write_files(
     card_markdown: str,
     feature_settings: dict[str, Any] | None,
     references: Sequence[FittedReference],
+    feature_recipe: dict[str, Any] | None,
 ) -> dict[str, str]:
     arrays: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
@@ -162,6 +168,7 @@ def _write_files(
         "format": FORMAT, "format_version": FORMAT_VERSION, "outcome": outcome.to_dict(),
         "model": _encode(model.to_state(), arrays, texts), "versions": library_versions(), "card": card,
         "feature_settings": feature_settings,
+        **({"feature_recipe": feature_recipe} if feature_recipe is not None else {}),
         "references": [_encode(reference.to_state(), arrays, texts) for reference in references],
     }
     payload = {MODEL_JSON: json.dumps(document, indent=1, default=_plain).encode(), CARD_MD: card_markdown.encode()}

@@ -1,0 +1,142 @@
+"""A case's regions beyond the primary scan's tumor: its other scans and the peritumoral shells.
+
+Each other scan is read, checked against the primary scan (the same DICOM frame of reference when
+both are DICOM, a modality that agrees with its name) and given a tumor mask: its own, or the primary
+mask carried onto its grid (``regions.carry_mask``: partial-volume coverage, refused when the scan
+does not show the whole tumor). A scan the case lacks is recorded as missing, not as a failure: its
+columns stay empty and a model imputes them. Features are extracted per scan with that scan's
+settings (``features.recipe``), prefixed by its name (``features.columns``); each shell's with its
+distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..features import FeatureExtractor
+from ..features.columns import column_prefix
+from ..features.recipe import DICOM_MODALITY, FeatureRecipe, without_shape
+from ..volume import Volume
+from .case import ScanInput
+from .inputs import read_case_mask, read_image, series_folder
+
+if TYPE_CHECKING:
+    from ..explain import Heatmap
+
+DONE, MISSING = "done", "missing"
+OWN_MASK, CARRIED = "own mask", "carried from the primary scan"
+
+
+@dataclass
+class ScanResult:
+    """One other scan of a case: what was read and made of it (image and mask on its own grid)."""
+
+    name: str
+    status: str  # DONE or MISSING
+    image: Volume | None = None
+    mask: Volume | None = None
+    mask_source: str | None = None
+    was_dicom: bool = False
+    source: Path | None = None  # the file or DICOM folder read
+    heatmap: Heatmap | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """What the case's provenance says of the scan."""
+        record: dict[str, Any] = {"status": self.status}
+        if self.status == DONE:
+            record.update(mask_source=self.mask_source, source=None if self.source is None else str(self.source),
+                          spacing_mm=list(self.image.spacing), tumor_voxels=int((self.mask.array > 0).sum()))
+        return record
+
+
+@dataclass(frozen=True)
+class Primary:
+    """The primary scan as the other scans are checked against it."""
+
+    image: Volume
+    mask: Volume
+    source: str | Path | Volume
+    was_dicom: bool
+
+
+class CaseRegions:
+    """The feature extractors of a recipe, built once per pipeline and used for every case."""
+
+    def __init__(self, recipe: FeatureRecipe, primary: FeatureExtractor, device: str = "auto") -> None:
+        self.recipe = recipe
+        self.device = device
+        self._extractors: dict[tuple[str | None, bool], FeatureExtractor] = {(None, False): primary}
+
+    def extractor(self, scan: str | None, shell: bool = False) -> FeatureExtractor:
+        """The extractor of ``scan``'s (None: the primary's) tumor or shells."""
+        key = (scan, shell)
+        if key not in self._extractors:
+            settings = self.recipe.primary if scan is None else self.recipe.scan_settings(scan)
+            self._extractors[key] = FeatureExtractor(without_shape(settings) if shell else settings, device=self.device)
+        return self._extractors[key]
+
+    def shell_features(self, scan: str | None, image: Volume, mask: Volume, warnings: list[str]) -> dict[str, float]:
+        """Every shell's features on one scan (the primary when ``scan`` is None), prefixed."""
+        if not self.recipe.peritumoral_mm:
+            return {}
+        from ..regions import body_mask, peritumoral_shell, shell_reaches_outside
+
+        within = body_mask(image) if self.recipe.body and self.recipe.modality(scan) == "ct" else None
+        features: dict[str, float] = {}
+        for distance in self.recipe.peritumoral_mm:
+            if shell_reaches_outside(mask, distance):
+                warnings.append(f"The {distance:g} mm shell reaches past the edge of the {scan or 'primary'} scan: its "
+                                "features cover the part inside the scan only.")
+            shell = peritumoral_shell(mask, distance, within=within)
+            values = self.extractor(scan, shell=True).extract(image, shell).features
+            prefix = column_prefix(scan, distance)
+            features.update({prefix + name: value for name, value in values.items()})
+        return features
+
+    def scan(self, name: str, scan: ScanInput | None, primary: Primary, warnings: list[str]) -> tuple[ScanResult, dict[str, float]]:
+        """Scan ``name`` of a case read, given its mask, and its features (tumor and shells), prefixed."""
+        if scan is None:
+            warnings.append(f"No {name} scan for this case: its features are left empty (a model takes them as unknown).")
+            return ScanResult(name, MISSING), {}
+        image, was_dicom = read_image(scan.image)
+        if was_dicom:
+            self._check_dicom(name, scan.image, primary)
+        if scan.mask is not None:
+            mask, _ = read_case_mask(scan.mask, image, scan.image if was_dicom else None)
+            source = OWN_MASK
+        else:
+            from ..regions import carry_mask
+
+            mask, source = carry_mask(primary.mask, image, what=f"the {name} scan"), CARRIED
+        features = {column_prefix(name, None) + key: value
+                    for key, value in self.extractor(name).extract(image, mask).features.items()}
+        features.update(self.shell_features(name, image, mask, warnings))
+        path = None if isinstance(scan.image, Volume) else Path(scan.image)
+        return ScanResult(name, DONE, image, mask, source, was_dicom, path), features
+
+    def _check_dicom(self, name: str, source: Any, primary: Primary) -> None:
+        """A DICOM scan must be of its name's modality and, when the primary is DICOM too, in its frame of reference."""
+        from ..dicom import series_identity
+
+        identity = series_identity(series_folder(source))
+        expected = DICOM_MODALITY.get(self.recipe.modality(name) or "")
+        if expected and identity.modality and identity.modality != expected:
+            raise InputError(f"The {name} scan is a DICOM {identity.modality} series, not {expected}: check the "
+                             f"manifest's image_{name} column, or give its settings (--scan-preset {name}=...).")
+        if not primary.was_dicom:
+            return
+        reference = series_identity(series_folder(primary.source))
+        if identity.frame_of_reference_uid and reference.frame_of_reference_uid \
+                and identity.frame_of_reference_uid != reference.frame_of_reference_uid:
+            raise InputError(
+                f"The {name} scan is in another DICOM frame of reference than the primary scan "
+                f"({identity.frame_of_reference_uid} vs {reference.frame_of_reference_uid}): their coordinates do not "
+                "match, so the tumor cannot be placed on it. Register the scans first (e.g. in 3D Slicer) and give "
+                f"the registered {name} scan as NRRD or NIfTI."
+            )
+
