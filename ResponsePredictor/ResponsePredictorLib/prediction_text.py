@@ -24,6 +24,19 @@ def ranked_contributions(contributions: Mapping[str, float], count: int = 5) -> 
     return sorted(shares, key=lambda item: abs(item[1]), reverse=True)[:count]
 
 
+def grouped_contributions(contributions: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The contributions summed by scan and region ("primary scan tumor", "PET peri5mm", "clinical"), largest
+    effect first: where in a multimodal case the prediction comes from."""
+    from .features.columns import column_origin
+
+    totals: dict[str, float] = {}
+    for name, value in contributions.items():
+        if name != BASELINE and value is not None and math.isfinite(float(value)):
+            group = column_origin(name).group
+            totals[group] = totals.get(group, 0.0) + float(value)
+    return sorted(totals.items(), key=lambda item: abs(item[1]), reverse=True)
+
+
 def event_words(outcome: Mapping[str, Any], definition: str = "") -> str:
     """The event a survival model predicts, in words: "death" when its definition says so, else its column."""
     return "death" if "death" in definition.lower() else str(outcome.get("event", "the event"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import SettingsError
 from ..features import BACKENDS, FeatureExtractor, FeatureResult, available_presets, load_settings
+from .scan_options import add_scan_options, named_value, scan_options
 from ..tables import CASE_COLUMN, write_feature_table, write_json
 from ..volume import read_mask, read_volume
 
@@ -38,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fast (our engine, default) or pyradiomics (pyradiomics itself, where installed; needed for LBP images)",
     )
     parser.add_argument("--device", default="auto", help="auto (a CUDA GPU when present), cpu or cuda (fast backend)")
+    parser.add_argument("--scan", action="append", default=[], metavar="NAME=IMAGE",
+                        help="another scan of the patient, co-registered with IMAGE (e.g. PET=pet.nii.gz): its features "
+                        "are added, prefixed NAME_, over its own mask (--scan-mask) or the mask carried onto its grid")
+    parser.add_argument("--scan-mask", action="append", default=[], metavar="NAME=MASK",
+                        help="the tumor mask of the other scan NAME, on that scan's grid")
+    add_scan_options(parser)
     parser.add_argument("--diagnostics", type=Path, help="also write the diagnostics (versions, settings, image and "
                         "region at each step, as pyradiomics' diagnostics_* entries) to this JSON file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output CSV")
@@ -59,13 +67,43 @@ def run(args: argparse.Namespace) -> None:
     image = read_volume(args.image, series_uid=args.series)
     mask = read_mask(args.mask, image, resample=args.resample_mask)
     case = args.case or case_name(args.image)
+    options = scan_options(args)
+    others = dict(named_value(text, "--scan") for text in args.scan)
+    masks = dict(named_value(text, "--scan-mask") for text in args.scan_mask)
+    if set(masks) - set(others):
+        raise SettingsError(f"--scan-mask names scan(s) without --scan: {', '.join(sorted(set(masks) - set(others)))}.")
     if args.all_labels:
+        if others or options.peritumoral:
+            raise SettingsError("Other scans and peritumoral shells are of one tumor: choose its --label, not --all-labels.")
         results = extractor.extract_labels(image, mask)
         named = [(f"{case}_label{result.label}", result) for result in results]
     else:
         named = [(case, extractor.extract(image, mask, args.label))]
+        if others or options.peritumoral:
+            named[0][1].features.update(_region_features(args, settings, options, image, mask, others, masks))
     write_results(named, args.output, args.diagnostics)
     print(f"{len(named[0][1].features)} features of {len(named)} label(s) written to {args.output}")
+
+
+def _region_features(args: argparse.Namespace, settings: dict, options, image, mask, others: dict[str, str],
+                     masks: dict[str, str]) -> dict[str, float]:
+    """The shells' and the other scans' features of the case, as a cohort run computes them."""
+    from ..features.recipe import FeatureRecipe
+    from ..pipeline.case import ScanInput
+    from ..pipeline.scans import CaseRegions, Primary
+
+    scans = {name: load_settings(preset=preset) for name, preset in options.presets}
+    scans.update({name: load_settings(params=params) for name, params in options.params})
+    recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, None if args.params else (args.preset or "ct"))
+    regions = CaseRegions(recipe, FeatureExtractor(settings, device=args.device), args.device)
+    warnings: list[str] = []
+    features = regions.shell_features(None, image, mask, warnings)
+    primary = Primary(image, mask, args.image, args.image.is_dir())
+    for name, path in others.items():
+        features.update(regions.scan(name, ScanInput(Path(path), masks.get(name)), primary, warnings)[1])
+    for warning in warnings:
+        print(f"Note: {warning}")
+    return features
 
 
 def write_results(named: list[tuple[str, FeatureResult]], output: Path, diagnostics: Path | None) -> None:

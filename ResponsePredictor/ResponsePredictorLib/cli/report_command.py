@@ -57,6 +57,7 @@ def redraw_cases(out_dir: Path, manifest_path: Path) -> int:
         folder = case_folder(out_dir, case.case)
         record = read_record(folder)
         if record is not None and record.get("status") == DONE:
-            case_report(folder, image=case.image)
+            case_report(folder, image=case.image,
+                        scans={name: scan.image for name, scan in case.scans.items() if scan is not None})
             count += 1
     return count

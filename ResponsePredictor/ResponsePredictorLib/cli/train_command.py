@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .scan_options import add_scan_options, scan_options
+
+if TYPE_CHECKING:
+    from ..features.recipe import FeatureRecipe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     features.add_argument("--preset", metavar="NAME", help="radiomics preset the table's features were computed with "
                           "(recorded in the model, so that new cases and heatmaps use the same settings)")
     features.add_argument("--params", type=Path, metavar="FILE", help="pyradiomics parameter file of the table's features")
+    add_scan_options(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
     parser.set_defaults(run=run, parser=parser)
 
@@ -70,12 +78,31 @@ def run(args: argparse.Namespace) -> None:
     if is_results_table(table):  # a run's results.csv, outcomes carried from its manifest
         table, note = training_rows(table)
         print(note)
+    recipe = _recipe(args, feature_settings, table.columns)
     result = train_model(table, outcome, model=model, exclude=args.exclude, folds=args.folds, repeats=args.repeats,
                          permutations=args.permutations, n_jobs=args.jobs, info=info, clinical=args.clinical)
     fingerprint = save_model(result.model, outcome, args.output, result.card, result.card_markdown, feature_settings,
-                             result.references)
+                             result.references, None if recipe is None else recipe.to_dict())
     settings = result.validation.settings
     print(f"{model.learner} on {settings['cases']} cases, nested cross-validation ({settings['repeats']} x "
           f"{settings['outer_folds']}-fold, inner {settings['inner_folds']}-fold):")
     print(result.validation.summary())
     print(f"Model saved to {args.output} (fingerprint {fingerprint}) in {time.perf_counter() - started:.1f} s")
+
+
+def _recipe(args: argparse.Namespace, feature_settings: dict[str, Any] | None, columns: Iterable[str]) -> FeatureRecipe | None:
+    """The other scans' settings and the shells of a multimodal table, recorded with its primary settings."""
+    from ..errors import SettingsError
+    from ..features import load_settings
+    from ..features.recipe import table_recipe
+
+    options = scan_options(args)
+    given = {name: load_settings(preset=preset) for name, preset in options.presets}
+    given.update({name: load_settings(params=params) for name, params in options.params})
+    if feature_settings is None:
+        if given or options.body:
+            raise SettingsError("The other scans' settings are recorded with the primary scan's: give --preset or --params too.")
+        return None  # features computed elsewhere: nothing recorded, as for one scan
+    if options.peritumoral:
+        raise SettingsError("--peritumoral is read from the table's columns (peri<MM>mm_...) when training: leave it out.")
+    return table_recipe(columns, feature_settings, given, options.body, args.preset)

@@ -134,3 +134,22 @@ def without_shape(settings: Mapping[str, Any]) -> dict[str, Any]:
     if not kept:
         raise SettingsError("The settings compute shape features only: a peritumoral shell has none of its own.")
     return {**dict(settings), "featureClass": kept}
+
+
+def table_recipe(columns: Iterable[str], primary: Mapping[str, Any], given: Mapping[str, dict[str, Any]],
+                 body: bool = False, primary_modality: str | None = None) -> FeatureRecipe | None:
+    """The recipe a feature table was computed with, read from its columns' scan and shell prefixes (each
+    scan's settings: ``given`` for it, else its modality's preset); None for a table of one scan's tumor."""
+    from .columns import column_origin
+
+    origins = [origin for origin in map(column_origin, columns) if origin.radiomic]
+    scans = list(dict.fromkeys(origin.scan for origin in origins if origin.scan))
+    shells = sorted({origin.shell_mm for origin in origins if origin.shell_mm is not None})
+    unused = sorted(set(given) - set(scans))
+    if unused:
+        raise SettingsError(f"Settings are given for scan(s) the table has no columns of: {', '.join(unused)}.")
+    if not scans and not shells:
+        if body:
+            raise SettingsError("The table has no peritumoral columns (peri<MM>mm_...) for the body limit to apply to.")
+        return None
+    return FeatureRecipe(dict(primary), dict(given), tuple(shells), body, primary_modality).with_scans(scans)

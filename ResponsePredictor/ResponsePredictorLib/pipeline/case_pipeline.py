@@ -300,11 +300,12 @@ class Pipeline:
             clock.lap("predict_s")
         if self.heatmap is not None:
             report_progress("heatmap", 0.75, "Making the heatmap")
+            known = {**features, **covariates}  # a missing scan's features among the covariates, as unknown
             if self._maps_scan(None):
-                heatmap = self._heatmap(image, mask, covariates, features)
+                heatmap = self._heatmap(image, mask, covariates, known)
             for result in scans.values():
                 if result.status == SCAN_DONE and self._maps_scan(result.name):
-                    result.heatmap = self._heatmap(result.image, result.mask, covariates, features, result.name)
+                    result.heatmap = self._heatmap(result.image, result.mask, covariates, known, result.name)
             clock.lap("heatmap_s")
 
         provenance = {
