@@ -11,8 +11,12 @@ so that ``make test`` runs exactly them again in the reference environment (``py
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -25,6 +29,18 @@ from session_model import tiny_case  # noqa: F401
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_TESTS = os.environ.get("RP_REFERENCE_TESTS")
 DATA_DIR = Path(os.environ.get("RP_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
+
+
+@functools.cache
+def script_module(name: str) -> ModuleType:
+    """A module of scripts/ (not a package), loaded once."""
+    if name in sys.modules:  # a script on sys.path imported it already
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
 
 
 def data_path(*parts: str) -> Path:

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, REPO_ROOT, data_path
+from conftest import DATA_DIR, REPO_ROOT, data_path, script_module
 
 from ResponsePredictorLib.errors import MaskError
 from ResponsePredictorLib.features import FeatureExtractor, compute_feature_maps, load_settings
@@ -74,18 +72,6 @@ REQUIRED = {
 
 
 @functools.cache
-def _script(name: str):
-    """A module of scripts/ (not a package), loaded as test_ibsi.py loads it."""
-    if name in sys.modules:  # test_ibsi.py (or a script on sys.path) loaded it already
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-@functools.cache
 def pyradiomics_case(name: str) -> tuple[Volume, Volume]:
     image = read_volume(data_path("pyradiomics", f"{name}_image.nrrd"))
     return image, read_mask(data_path("pyradiomics", f"{name}_label.nrrd"), image)
@@ -94,7 +80,7 @@ def pyradiomics_case(name: str) -> tuple[Volume, Volume]:
 @functools.cache
 def ibsi_phantom(dataset: str) -> tuple[Volume, Volume]:
     """An IBSI phantom as scripts/ibsi_compliance.py reads it ("A": the CT phantom, "phantom": the digital one)."""
-    found = _script("ibsi_compliance").DATASETS[dataset]
+    found = script_module("ibsi_compliance").DATASETS[dataset]
     data_path("ibsi", found.phantom)
     image_path, mask_path = found.image_paths(DATA_DIR)
     image = read_volume(image_path)
@@ -104,7 +90,7 @@ def ibsi_phantom(dataset: str) -> tuple[Volume, Volume]:
 @functools.cache
 def nsclc_case(patient: str) -> tuple[Volume, Volume]:
     """An NSCLC crop read by scripts/nsclc_crops.py (1 mm voxels); crops with an empty mask skip."""
-    image, mask = _script("nsclc_crops").read_crop(data_path("nsclc_crops", "images", f"patient_{patient}.npz"))
+    image, mask = script_module("nsclc_crops").read_crop(data_path("nsclc_crops", "images", f"patient_{patient}.npz"))
     if not mask.array.any():
         pytest.skip(f"patient_{patient}'s crop has an empty mask")
     return image, mask

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import tomllib
@@ -10,7 +9,7 @@ import tomllib
 import jsonschema
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, script_module
 
 MODULE_DIR = REPO_ROOT / "ResponsePredictor"
 
@@ -24,10 +23,7 @@ def cmake_list(name: str) -> set[str]:
 
 def on_disk() -> dict[str, list[str]]:
     """What the lists must name, by the rule scripts/update_cmake_lists.py writes them with."""
-    spec = importlib.util.spec_from_file_location("update_cmake_lists", REPO_ROOT / "scripts" / "update_cmake_lists.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script.module_files()
+    return script_module("update_cmake_lists").module_files()
 
 
 def test_cmake_lists_every_engine_file():

@@ -8,23 +8,13 @@ documentation live in ``scripts/ibsi_compliance.py``, which also writes ``docs/I
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, data_path
+from conftest import REPO_ROOT, data_path, script_module
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("ibsi_compliance", REPO_ROOT / "scripts" / "ibsi_compliance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-ibsi = _load_script()
+ibsi = script_module("ibsi_compliance")
 DATASETS = list(ibsi.DATASETS.values())
 IDS = list(ibsi.DATASETS)
 
