@@ -72,14 +72,16 @@ def run(args: argparse.Namespace) -> None:
     masks = dict(named_value(text, "--scan-mask") for text in args.scan_mask)
     if set(masks) - set(others):
         raise SettingsError(f"--scan-mask names scan(s) without --scan: {', '.join(sorted(set(masks) - set(others)))}.")
+    extended = bool(others or options.peritumoral or options.deep)
     if args.all_labels:
-        if others or options.peritumoral:
-            raise SettingsError("Other scans and peritumoral shells are of one tumor: choose its --label, not --all-labels.")
+        if extended:
+            raise SettingsError("Other scans, peritumoral shells and deep features are of one tumor: choose its --label, "
+                                "not --all-labels.")
         results = extractor.extract_labels(image, mask)
         named = [(f"{case}_label{result.label}", result) for result in results]
     else:
         named = [(case, extractor.extract(image, mask, args.label))]
-        if others or options.peritumoral:
+        if extended:
             named[0][1].features.update(_region_features(args, settings, options, image, mask, others, masks))
     write_results(named, args.output, args.diagnostics)
     print(f"{len(named[0][1].features)} features of {len(named)} label(s) written to {args.output}")
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
 
 def _region_features(args: argparse.Namespace, settings: dict, options, image, mask, others: dict[str, str],
                      masks: dict[str, str]) -> dict[str, float]:
-    """The shells' and the other scans' features of the case, as a cohort run computes them."""
+    """The shells', the other scans' and the deep features of the case, as a cohort run computes them."""
     from ..features.recipe import FeatureRecipe
     from ..pipeline.case import ScanInput
     from ..pipeline.scans import CaseRegions, Primary
@@ -101,6 +103,11 @@ def _region_features(args: argparse.Namespace, settings: dict, options, image, m
     primary = Primary(image, mask, args.image, args.image.is_dir())
     for name, path in others.items():
         features.update(regions.scan(name, ScanInput(Path(path), masks.get(name)), primary, warnings)[1])
+    if options.deep:
+        from ..embedding import deep_extractor
+
+        tumor = mask if args.label is None else mask.with_array((mask.array == args.label).astype("uint8"))
+        features.update(deep_extractor(options.deep, device=args.device).extract(image, tumor))
     for warning in warnings:
         print(f"Note: {warning}")
     return features

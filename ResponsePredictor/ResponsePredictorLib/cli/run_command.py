@@ -61,6 +61,7 @@ def pipeline_settings(args: argparse.Namespace) -> PipelineSettings:
         params=str(args.params) if args.params else None, heatmap=None if heatmap == "none" else heatmap,
         report=not args.no_report, device=args.device, keep_identifiers=args.keep_identifiers,
         scan_presets=scans.presets, scan_params=scans.params, peritumoral=scans.peritumoral, peritumoral_body=scans.body,
+        deep_features=scans.deep,
     )
 
 

@@ -1,5 +1,5 @@
-"""Command-line options of multimodal cases, shared by ``features``, ``run`` and ``train``: the other
-scans' feature settings and the peritumoral shells."""
+"""Command-line options of the features beyond the primary tumor's radiomics, shared by ``features``, ``run``
+and ``train``: the other scans' feature settings, the peritumoral shells and the deep features."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class ScanOptions:
     params: tuple[tuple[str, str], ...]  # (scan name, parameter file)
     peritumoral: tuple[float, ...]
     body: bool
+    deep: str | None  # the network of the deep features (a catalog id, a folder, "default"), or None
 
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,10 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
                         "the tumor, inside the scan), on every scan, prefixed peri<MM>mm_")
     parser.add_argument("--peritumoral-body", action="store_true",
                         help="limit a CT's peritumoral shells to the body (voxels above -500 HU, holes filled)")
+    parser.add_argument("--deep-features", nargs="?", const="default", metavar="MODEL",
+                        help="also the tumor's deep features (columns deep_0, ...): a segmentation network's encoder "
+                        "outputs averaged over the tumor; MODEL a catalog id or model folder (default: the shipped "
+                        "segmentation network)")
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
@@ -44,7 +49,7 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
     distances = checked_distances(part for part in args.peritumoral.split(",") if part.strip())
     if args.peritumoral_body and not distances:
         raise SettingsError("--peritumoral-body limits the shells of --peritumoral MM: give the distances too.")
-    return ScanOptions(presets, params, distances, args.peritumoral_body)
+    return ScanOptions(presets, params, distances, args.peritumoral_body, args.deep_features)
 
 
 def named_value(text: str, option: str) -> tuple[str, str]:

@@ -91,18 +91,25 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _recipe(args: argparse.Namespace, feature_settings: dict[str, Any] | None, columns: Iterable[str]) -> FeatureRecipe | None:
-    """The other scans' settings and the shells of a multimodal table, recorded with its primary settings."""
+    """The other scans' settings, the shells and the deep features' source of a table, recorded with its primary
+    settings."""
     from ..errors import SettingsError
     from ..features import load_settings
     from ..features.recipe import table_recipe
 
     options = scan_options(args)
+    deep = None
+    if options.deep:
+        from ..embedding import deep_extractor
+
+        deep = deep_extractor(options.deep, device="cpu").source
     given = {name: load_settings(preset=preset) for name, preset in options.presets}
     given.update({name: load_settings(params=params) for name, params in options.params})
     if feature_settings is None:
-        if given or options.body:
-            raise SettingsError("The other scans' settings are recorded with the primary scan's: give --preset or --params too.")
+        if given or options.body or options.deep:
+            raise SettingsError("The other scans' settings and the deep features' source are recorded with the primary "
+                                "scan's settings: give --preset or --params too.")
         return None  # features computed elsewhere: nothing recorded, as for one scan
     if options.peritumoral:
         raise SettingsError("--peritumoral is read from the table's columns (peri<MM>mm_...) when training: leave it out.")
-    return table_recipe(columns, feature_settings, given, options.body, args.preset)
+    return table_recipe(columns, feature_settings, given, options.body, args.preset, deep)

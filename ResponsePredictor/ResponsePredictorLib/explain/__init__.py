@@ -7,6 +7,8 @@
 
 ``contribution_map``: voxel-wise feature maps through the model's preprocessing and contributions.
 ``occlusion_map``: model-agnostic, the change in prediction when blocks of the tumor are removed.
+``deep_feature_map``: for models of deep features, the change in prediction when blocks of the tumor are
+left out of the features' pooling.
 ``gradcam_map`` and ``network_occlusion_map``: for CNN models, through ``monai.visualize``.
 See docs/explain.md for how to read them and their limits.
 """
@@ -19,7 +21,7 @@ from typing import Any
 _WHERE = {
     "COLORMAPS": "heatmap", "Heatmap": "heatmap", "read_heatmap": "heatmap", "write_heatmap": "heatmap",
     "contribution_map": "contribution", "NotExplainableError": "model_inputs", "gradcam_map": "network",
-    "network_occlusion_map": "network", "occlusion_map": "occlusion",
+    "network_occlusion_map": "network", "occlusion_map": "occlusion", "deep_feature_map": "deep",
 }
 __all__ = sorted(_WHERE)
 

@@ -36,7 +36,7 @@ from ..timing import StageClock
 from ..volume import Volume
 from .grid import to_input_grid, tumor_mask
 from .heatmap import Heatmap, display_range
-from ..predict.table import RADIOMIC_NAME
+from ..predict.table import is_radiomic
 from ..features.columns import base_name, column_origin
 from .model_inputs import NotExplainableError, covariate_values, model_inputs, model_settings, restricted_settings
 from .scores import model_rows, score_units, towards
@@ -81,12 +81,13 @@ def contribution_map(
         raise NotExplainableError(f"The model maps no feature of the {scan or 'primary'} scan: its mapped features are "
                                   f"of the {', '.join(str(key or 'primary') for key, names in inputs.maps.items() if names)} scan(s).")
     clinical, notes = covariate_values(inputs, covariates)
-    constant_radiomic = [name for name in inputs.constant if RADIOMIC_NAME.match(name)]
+    constant_radiomic = [name for name in inputs.constant if is_radiomic(name)]
     known = dict(case_features or {})
     missing = [name for name in constant_radiomic + inputs.mapped if name not in known]
     if missing:  # whole-tumor values: the case's own contributions anchor the map, and tree models read them
-        if any(column_origin(name).scan != scan or column_origin(name).shell_mm for name in missing):
-            raise NotExplainableError(f"Give the case's features of its other scans and shells (case_features): "
+        if any(column_origin(name).scan != scan or column_origin(name).shell_mm or column_origin(name).deep
+               for name in missing):
+            raise NotExplainableError(f"Give the case's features of its other scans, shells and deep features (case_features): "
                                       f"{', '.join(missing[:5])} are missing.")
         extracted = FeatureExtractor(restricted_settings([base_name(n) for n in missing], settings)).extract(image, mask, label)
         known.update({name: extracted.features[base_name(name)] for name in missing})

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..features.columns import column_origin
 from ..predict import SavedModel
-from ..predict.table import RADIOMIC_NAME
+from ..predict.table import RADIOMIC_NAME, is_radiomic
 
 
 
@@ -47,24 +47,30 @@ class ModelInputs:
         return [name for name in self.used if name not in self.mapped]
 
     @property
-    def multimodal(self) -> bool:
-        """Whether the model reads another scan's or a shell's features."""
-        return any(column_origin(name).scan or column_origin(name).shell_mm for name in self.radiomic)
+    def extended(self) -> bool:
+        """Whether the model reads another scan's, a shell's or deep features (beyond the primary tumor's radiomics)."""
+        return any(column_origin(name).scan or column_origin(name).shell_mm or column_origin(name).deep
+                   for name in self.radiomic)
 
     def on_scan(self, scan: str | None) -> ModelInputs:
         return replace(self, scan=scan)
 
     @property
     def radiomic(self) -> list[str]:
-        return [name for name in self.used if RADIOMIC_NAME.match(name)]
+        """The image features used: radiomic and deep."""
+        return [name for name in self.used if is_radiomic(name)]
 
     @property
     def covariates(self) -> list[str]:
-        return [name for name in self.used if not RADIOMIC_NAME.match(name)]
+        return [name for name in self.used if not is_radiomic(name)]
+
+    @property
+    def deep(self) -> list[str]:
+        return [name for name in self.used if column_origin(name).deep]
 
     def why_no_contribution_map(self) -> str | None:
         """Why no contribution map can show this model over any scan (every input is one number per tumor), or None."""
-        if any(self.maps.values()):  # over one scan or another
+        if any(self.maps.values()) or self.deep:  # over one scan or another, or the deep features' map
             return None
         return (f"No contribution heatmap: the model's inputs ({', '.join(self.used) or 'none'}) are one number per "
                 "tumor, with no voxel-wise map (shape features and clinical covariates). The occlusion heatmap "

@@ -42,9 +42,9 @@ def occlusion_map(
     settings = model_settings(saved, settings)
     mask, label = tumor_mask(image, mask, settings)
     inputs = model_inputs(saved)
-    if inputs.multimodal:
-        raise NotExplainableError("The occlusion heatmap explains models of one scan's tumor; this model also reads other "
-                                  "scans or peritumoral shells: use the contribution heatmap.")
+    if inputs.extended:
+        raise NotExplainableError("The occlusion heatmap explains models of one scan's radiomic features; this model also "
+                                  "reads other scans, peritumoral shells or deep features: use the contribution heatmap.")
     if not inputs.radiomic:
         raise NotExplainableError("The model uses no radiomic feature: removing part of the tumor cannot change its prediction.")
     extractor = FeatureExtractor(restricted_settings(inputs.radiomic, settings))

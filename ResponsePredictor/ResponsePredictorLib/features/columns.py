@@ -19,20 +19,23 @@ SCAN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 # The words of a pyradiomics name that a scan name must not be, or the columns would read ambiguously.
 RESERVED = {"original", "log", "wavelet", "square", "squareroot", "logarithm", "exponential", "gradient", "lbp",
             "diagnostics", "case"}
-# Group labels: the primary scan's own tumor, a scan's tumor, and what is no radiomic feature.
-PRIMARY, TUMOR, CLINICAL = "primary scan", "tumor", "clinical"
+# Group labels: the primary scan's own tumor, a scan's tumor, deep features, and the rest (covariates).
+PRIMARY, TUMOR, DEEP, CLINICAL = "primary scan", "tumor", "deep features", "clinical"
 
 
 @dataclass(frozen=True)
 class ColumnOrigin:
     scan: str | None  # None: the primary scan
     shell_mm: float | None  # None: the tumor itself
-    base: str  # the pyradiomics name (or the column itself, for a covariate)
+    base: str  # the pyradiomics name (or the column itself, for a covariate or a deep feature)
     radiomic: bool = True
+    deep: bool = False  # a deep feature of the primary tumor (``deep_<i>``)
 
     @property
     def group(self) -> str:
         """"PET peri5mm", "primary scan tumor", "clinical": how contributions are grouped."""
+        if self.deep:
+            return DEEP
         if not self.radiomic:
             return CLINICAL
         region = TUMOR if self.shell_mm is None else shell_label(self.shell_mm)
@@ -63,8 +66,10 @@ def column_prefix(scan: str | None, shell_mm: float | None) -> str:
 
 def column_origin(name: str) -> ColumnOrigin:
     """The scan and region of a feature column (its prefixes; a column without them: the primary's tumor)."""
-    from ..predict.table import RADIOMIC_NAME
+    from ..predict.table import DEEP_NAME, RADIOMIC_NAME
 
+    if DEEP_NAME.match(name):
+        return ColumnOrigin(None, None, name, radiomic=False, deep=True)
     match = RADIOMIC_NAME.match(name)
     if match is None:
         return ColumnOrigin(None, None, name, radiomic=False)

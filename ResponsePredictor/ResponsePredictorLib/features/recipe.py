@@ -1,10 +1,12 @@
-"""What a case's feature table is computed from when it has several scans or peritumoral shells.
+"""What a case's feature table is computed from when it has several scans, peritumoral shells or deep
+features.
 
 The primary scan's settings are the single-scan settings (a preset, a parameter file or the model's
 own). Each other scan gets the preset of its modality, read from its name (``PET``, ``CT``, ``MR_T1``:
 see ``MODALITY_WORDS``) unless the user gives settings for that name; the DICOM Modality of the
 series is checked against it. Shells take the settings of their scan without the shape classes (the
-shape of a shell is the tumor's shape grown by the distance: nothing of its own).
+shape of a shell is the tumor's shape grown by the distance: nothing of its own). Deep features are
+named by their source (``embedding.DeepFeatureExtractor.source``: the model, its weights, its layers).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class FeatureRecipe:
     ``scans``: settings given for other scans by name (the rest by their modality, ``scan_settings``).
     ``peritumoral_mm``: shell distances. ``body``: a CT's shells limited to the body.
     ``primary_modality``: the primary scan's preset name (ct, pet, mr) when known, for the body limit
-    and the check against its DICOM Modality.
+    and the check against its DICOM Modality. ``deep``: the source of the primary tumor's deep features.
     """
 
     primary: dict[str, Any]
@@ -43,6 +45,7 @@ class FeatureRecipe:
     peritumoral_mm: tuple[float, ...] = ()
     body: bool = False
     primary_modality: str | None = None
+    deep: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in self.scans:
@@ -54,10 +57,10 @@ class FeatureRecipe:
             raise SettingsError("Limiting shells to the body needs peritumoral distances (--peritumoral MM).")
 
     @property
-    def multimodal(self) -> bool:
-        """Whether anything beyond the primary scan's tumor is asked for (explicitly: other scans of a case
-        count whatever the recipe says)."""
-        return bool(self.scans or self.peritumoral_mm)
+    def extended(self) -> bool:
+        """Whether anything beyond the primary scan's radiomic tumor features is asked for (explicitly: other
+        scans of a case count whatever the recipe says)."""
+        return bool(self.scans or self.peritumoral_mm or self.deep)
 
     def modality(self, name: str | None) -> str | None:
         """The preset name of a scan's modality (None: the primary's, when known), or None when unknown."""
@@ -80,12 +83,12 @@ class FeatureRecipe:
         """This recipe with every scan of ``names`` given its settings (fixed, as a model records them)."""
         resolved = {name: self.scan_settings(name) for name in names}
         return FeatureRecipe(self.primary, {**self.scans, **resolved}, self.peritumoral_mm, self.body,
-                             self.primary_modality)
+                             self.primary_modality, self.deep)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the primary's settings (recorded on their own, as for a single scan)."""
         return {"scans": self.scans, "peritumoral_mm": list(self.peritumoral_mm), "body": self.body,
-                "primary_modality": self.primary_modality}
+                "primary_modality": self.primary_modality, **({"deep": self.deep} if self.deep else {})}
 
     @classmethod
     def from_dict(cls, primary: Mapping[str, Any], record: Mapping[str, Any] | None) -> FeatureRecipe:
@@ -94,7 +97,7 @@ class FeatureRecipe:
         if not isinstance(scans, dict) or not all(isinstance(value, dict) for value in scans.values()):
             raise SettingsError("A feature recipe's 'scans' must map scan names to pyradiomics settings.")
         return cls(dict(primary), dict(scans), tuple(record.get("peritumoral_mm") or ()), bool(record.get("body")),
-                   record.get("primary_modality"))
+                   record.get("primary_modality"), record.get("deep"))
 
 
 def modality_preset(name: str) -> str:
@@ -137,19 +140,26 @@ def without_shape(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table_recipe(columns: Iterable[str], primary: Mapping[str, Any], given: Mapping[str, dict[str, Any]],
-                 body: bool = False, primary_modality: str | None = None) -> FeatureRecipe | None:
+                 body: bool = False, primary_modality: str | None = None,
+                 deep: dict[str, Any] | None = None) -> FeatureRecipe | None:
     """The recipe a feature table was computed with, read from its columns' scan and shell prefixes (each
-    scan's settings: ``given`` for it, else its modality's preset); None for a table of one scan's tumor."""
+    scan's settings: ``given`` for it, else its modality's preset) and its deep columns (whose source is
+    ``deep``); None for a table of one scan's radiomic tumor features."""
     from .columns import column_origin
 
+    columns = list(columns)
     origins = [origin for origin in map(column_origin, columns) if origin.radiomic]
     scans = list(dict.fromkeys(origin.scan for origin in origins if origin.scan))
     shells = sorted({origin.shell_mm for origin in origins if origin.shell_mm is not None})
     unused = sorted(set(given) - set(scans))
     if unused:
         raise SettingsError(f"Settings are given for scan(s) the table has no columns of: {', '.join(unused)}.")
-    if not scans and not shells:
+    has_deep = any(column_origin(column).deep for column in columns)
+    if has_deep != (deep is not None):
+        raise SettingsError("The table has deep feature columns (deep_0, ...): say which model made them "
+                            "(--deep-features MODEL)." if has_deep else "The table has no deep feature columns.")
+    if not scans and not shells and not has_deep:
         if body:
             raise SettingsError("The table has no peritumoral columns (peri<MM>mm_...) for the body limit to apply to.")
         return None
-    return FeatureRecipe(dict(primary), dict(given), tuple(shells), body, primary_modality).with_scans(scans)
+    return FeatureRecipe(dict(primary), dict(given), tuple(shells), body, primary_modality, deep).with_scans(scans)

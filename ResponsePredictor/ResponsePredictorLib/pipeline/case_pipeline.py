@@ -66,6 +66,7 @@ class Pipeline:
         peritumoral: Sequence[float] = (),
         peritumoral_body: bool = False,
         primary_modality: str | None = None,
+        deep_features: LoadedModel | str | Path | None = None,
     ) -> None:
         if heatmap is not None and heatmap not in HEATMAP_METHODS:
             raise SettingsError(f"Unknown heatmap method {heatmap!r}; use {', '.join(HEATMAP_METHODS)} or none.")
@@ -75,10 +76,12 @@ class Pipeline:
         self.notes: list[str] = []  # said of every case this pipeline runs
         self.feature_settings = self._feature_settings(outcome, feature_settings)
         self.extractor = FeatureExtractor(self.feature_settings)
-        self.recipe = self._recipe(outcome, FeatureRecipe(self.feature_settings, {name: dict(value) for name, value in
-                                                                                  (scan_settings or {}).items()},
-                                                          tuple(peritumoral), peritumoral_body, primary_modality))
+        self.deep = self._deep_extractor(outcome, deep_features, device)
+        self.recipe = self._recipe(outcome, FeatureRecipe(
+            self.feature_settings, {name: dict(value) for name, value in (scan_settings or {}).items()}, tuple(peritumoral),
+            peritumoral_body, primary_modality, None if self.deep is None else self.deep.source))
         self.regions = CaseRegions(self.recipe, self.extractor, device)
+        self._check_deep_modality()
         self.heatmap = self._explainable(heatmap)
         self.report = report
         self.device = device
@@ -102,7 +105,8 @@ class Pipeline:
         return cls(outcome, feature_settings=explicit, segmentation=settings.segmentation_model,
                    heatmap=settings.heatmap, report=settings.report, device=settings.device,
                    keep_identifiers=settings.keep_identifiers, scan_settings=scans, peritumoral=settings.peritumoral,
-                   peritumoral_body=settings.peritumoral_body, primary_modality=settings.preset)
+                   peritumoral_body=settings.peritumoral_body, primary_modality=settings.preset,
+                   deep_features=settings.deep_features)
 
     @classmethod
     def from_defaults(cls, **settings: Any) -> Pipeline:
@@ -125,13 +129,45 @@ class Pipeline:
             self.notes.append(f"The model does not record its feature settings; the '{FALLBACK_PRESET}' preset was used.")
         return load_settings(preset=FALLBACK_PRESET)
 
+    def _deep_extractor(self, outcome: SavedModel | None, given: LoadedModel | str | Path | None, device: str):
+        """The deep features' extractor: of the model the outcome model was trained with (its weights checked), or
+        of ``given`` (a loaded model, a catalog id or a folder; "default": the catalog's default), or None."""
+        recorded = ((outcome.feature_recipe or {}).get("deep") if outcome is not None else None)
+        if recorded is None and given is None:
+            return None
+        from ..embedding import DEFAULT_SOURCE, deep_extractor
+
+        if recorded is None:
+            return deep_extractor(given, device=device)
+        if given is not None and str(given) not in (DEFAULT_SOURCE, recorded["model"]):
+            raise SettingsError(f"The model {outcome.directory.name} was trained on the deep features of "
+                                f"{recorded['model']}; leave --deep-features out or name that model.")
+        extractor = deep_extractor(recorded["model"], device=device)
+        if extractor.source["weights_sha256"] != recorded["weights_sha256"]:
+            raise SettingsError(
+                f"The model {outcome.directory.name} was trained on the deep features of {recorded['model']} "
+                f"{recorded.get('version', '')} (weights {recorded['weights_sha256'][:12]}); this installation has "
+                f"other weights under that name ({extractor.source['weights_sha256'][:12]}), whose features it does not know."
+            )
+        return extractor
+
+    def _check_deep_modality(self) -> None:
+        """Deep features of a network trained on one modality are refused on a primary scan of another."""
+        modality = self.recipe.primary_modality
+        if self.deep is None or modality is None:
+            return
+        network = self.deep.model.spec.modality.upper()
+        if network not in (modality.upper(), DICOM_MODALITY[modality]):
+            raise SettingsError(f"The deep features come from {self.deep.model.spec.id}, a network for {network} scans; the "
+                                f"primary scan is {modality.upper()}. Use a network of that modality, or no deep features.")
+
     def _recipe(self, outcome: SavedModel | None, explicit: FeatureRecipe) -> FeatureRecipe:
-        """The model's recorded scans and shells when it has them (other ones refused), else ``explicit``."""
+        """The model's recorded scans, shells and deep features when it has them (other ones refused), else ``explicit``."""
         recorded = outcome.feature_recipe if outcome is not None else None
         if recorded is None:
             return explicit
         recipe = FeatureRecipe.from_dict(self.feature_settings, recorded)
-        if explicit.multimodal and (explicit.scans, explicit.peritumoral_mm, explicit.body) != (
+        if (explicit.scans or explicit.peritumoral_mm or explicit.body) and (explicit.scans, explicit.peritumoral_mm, explicit.body) != (
                 {name: recipe.scans.get(name) for name in explicit.scans}, recipe.peritumoral_mm, recipe.body):
             raise SettingsError(
                 f"The model {outcome.directory.name} records the settings of its scans and shells "
@@ -146,9 +182,10 @@ class Pipeline:
         from ..explain.model_inputs import model_inputs
 
         if heatmap != "contribution":
-            if heatmap is not None and model_inputs(self.outcome).multimodal:
-                self.notes.append("No occlusion heatmap: it explains models of one scan's tumor, and this model also "
-                                  "reads other scans or peritumoral shells (the contribution heatmap shows each scan).")
+            if heatmap is not None and model_inputs(self.outcome).extended:
+                self.notes.append("No occlusion heatmap: it explains models of one scan's radiomic features, and this "
+                                  "model also reads other scans, peritumoral shells or deep features (the contribution "
+                                  "heatmap shows them).")
                 return None
             return heatmap
         refusal = model_inputs(self.outcome).why_no_contribution_map()
@@ -230,7 +267,7 @@ class Pipeline:
             "report": self.report,
             "keep_identifiers": self.keep_identifiers,
         }
-        if scans or self.recipe.multimodal:
+        if scans or self.recipe.extended:
             record["feature_recipe"] = self.recipe.with_scans(scans).to_dict()
         return record
 
@@ -280,6 +317,10 @@ class Pipeline:
         features = self.extractor.extract(image, mask).features
         features.update(self.regions.shell_features(None, image, mask, warnings))
         clock.lap("features_s")
+        if self.deep is not None:
+            report_progress("features", 0.5, "Computing the deep features")
+            features.update(self.deep.extract(image, mask))
+            clock.lap("deep_features_s")
         scans: dict[str, ScanResult] = {}
         if case.scans:
             report_progress("features", 0.55, "Computing the other scans' features")
@@ -319,7 +360,7 @@ class Pipeline:
             "mask_source": mask_source,
             "heatmap": self.heatmap,
         }
-        if scans or self.recipe.multimodal:
+        if scans or self.recipe.extended:
             provenance["feature_recipe"] = self.recipe.with_scans(list(scans)).to_dict()
             provenance["scans"] = {name: result.record() for name, result in scans.items()}
         return CaseResult(
@@ -394,6 +435,8 @@ class Pipeline:
         from .. import explain
 
         if self.heatmap == "contribution":
+            if scan is None and not self._inputs().mapped:  # a model whose varying inputs are deep features
+                return explain.deep_feature_map(self.outcome, self.deep, image, mask, features, covariates)
             settings = self.feature_settings if scan is None else self.recipe.scan_settings(scan)
             return explain.contribution_map(self.outcome, image, mask, covariates, device=self.device,
                                             settings=settings, case_features=features, scan=scan)
@@ -404,9 +447,13 @@ class Pipeline:
         contribution map a scan whose features the model maps."""
         if self.heatmap != "contribution":
             return scan is None
+        inputs = self._inputs().on_scan(scan)
+        return bool(inputs.mapped or (scan is None and inputs.deep))
+
+    def _inputs(self):
         from ..explain.model_inputs import model_inputs
 
-        return bool(model_inputs(self.outcome).on_scan(scan).mapped)
+        return model_inputs(self.outcome)
 
     def _check_primary_modality(self, source: str | Path) -> None:
         expected = DICOM_MODALITY.get(self.recipe.primary_modality or "")

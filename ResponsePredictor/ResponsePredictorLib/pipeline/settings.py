@@ -30,3 +30,4 @@ class PipelineSettings:
     scan_params: tuple[tuple[str, str], ...] = ()
     peritumoral: tuple[float, ...] = ()
     peritumoral_body: bool = False
+    deep_features: str | None = None

@@ -160,6 +160,11 @@ RADIOMIC_NAME = re.compile(
 )
 
 
+# A deep feature of the tumor (``embedding``): deep_0, deep_1, ...
+DEEP_NAME = re.compile(r"^deep_\d+$")
+
+
 def is_radiomic(column: str) -> bool:
-    """Whether a column is a radiomic feature (or an extraction's diagnostic entry) by its name."""
-    return column.startswith(DIAGNOSTICS_PREFIX) or RADIOMIC_NAME.match(column) is not None
+    """Whether a column is an image feature by its name: radiomic, deep, or an extraction's diagnostic entry
+    (what harmonisation adjusts, and what the clinical reference leaves out)."""
+    return column.startswith(DIAGNOSTICS_PREFIX) or RADIOMIC_NAME.match(column) is not None or bool(DEEP_NAME.match(column))

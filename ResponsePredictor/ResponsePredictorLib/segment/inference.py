@@ -25,12 +25,43 @@ from ..devices import resolve_device
 from ..errors import InputError
 from ..volume import Volume, crop_padded
 from .postprocess import clean_mask
-from .preprocess import box_channel, click_channel, image_transforms, to_metatensor, voxel_of
+from .preprocess import box_channel, click_channel, image_transforms, mask_transforms, to_metatensor, voxel_of
 from .prompts import Box, Point, Prompts, RegionError, nearest_voxel, rounded
 from .spec import ModelSpec
 
 # Voxels added around a region so that interpolation at its border sees real neighbours.
 INTERPOLATION_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class NetworkInput:
+    """What the network is shown of a scan: its input (batch of one, channels first) and how it was made."""
+
+    inputs: torch.Tensor  # (1, channels, i, j, k) on the segmenter's device
+    x: MetaTensor  # the image channel with its affine and the transforms applied (MONAI can invert them)
+    transforms: Compose  # the geometry and window that made ``x`` from the region
+    mask_transforms: Compose  # the same geometry for a mask (nearest neighbour)
+    start: np.ndarray  # the region's first voxel in the scan (i, j, k); it ends before ``stop``
+    stop: np.ndarray
+    seen: tuple | None  # what the network can change (see ``_run``)
+    positives: list[np.ndarray]  # the tumor points marked in the seed channel (LPS mm)
+
+    def mask_on_input(self, mask: Volume) -> torch.Tensor:
+        """A mask on the scan's grid brought onto the network's input grid, (i, j, k) bool."""
+        region = crop_padded(mask, tuple(self.start), tuple(self.stop), 0)
+        return torch.as_tensor(self.mask_transforms(to_metatensor(region)))[0] > 0.5
+
+    def to_region(self, values: torch.Tensor) -> np.ndarray:
+        """Values on the input grid (one channel: (i, j, k) or (1, i, j, k)) back on the cropped region's grid (k, j, i), float32: MONAI
+        undoes the resampling and orientation recorded on ``x``."""
+        on_input = self.x.clone()
+        on_input.set_array(values)
+        restored = self.transforms.inverse(on_input)
+        return np.asarray(restored.as_tensor().numpy()[0].transpose(2, 1, 0), dtype=np.float32)
+
+    def to_scan(self, values: torch.Tensor, image: Volume) -> Volume:
+        """Values on the input grid as a Volume on the scan's grid (0 beyond the region shown)."""
+        return _paste(image, self.to_region(values), self.start, self.stop)
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,19 @@ class Segmenter:
         """
         prompts = self._checked(image, seed, negative, box)
         warnings: list[str] = []
+        return self._run(image, *self._roi_region(image, prompts, warnings), prompts, probability, warnings)
+
+    def roi_input(self, image: Volume, *, seed: Point | Sequence[Point] | None = None, box: Box | None = None,
+                  negative: Point | Sequence[Point] | None = None) -> NetworkInput:
+        """What ``segment_roi`` shows the network for these prompts, without running it."""
+        prompts = self._checked(image, seed, negative, box)
+        start, stop, anchor, inside_box, fits = self._roi_region(image, prompts, [])
+        return self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fits)
+
+    def _roi_region(self, image: Volume, prompts: Prompts, warnings: list[str]):
+        """The region of the scan ``segment_roi`` shows the network: its first and last voxel + 1 (i, j, k),
+        its anchor (the first tumor point or the box's centre, LPS mm), the box's voxels (or None) and
+        whether it fits one window of the network."""
         if prompts.box is None:
             anchor_index = image.physical_to_index(prompts.seeds[0])
             half = np.asarray(self.spec.roi_size) * np.asarray(self.spec.spacing) / 2
@@ -124,8 +168,7 @@ class Segmenter:
         fits = inside_box is None or np.all(
             (np.asarray(inside_box[1]) - inside_box[0]) * np.asarray(image.spacing) <= window_mm.min()
         )
-        return self._run(image, start, stop, np.asarray(image.index_to_physical(anchor_index), float), prompts,
-                         inside_box, probability, warnings, fixed_size=bool(fits))
+        return start, stop, np.asarray(image.index_to_physical(anchor_index), float), inside_box, bool(fits)
 
     def segment_volume(
         self,
@@ -141,7 +184,7 @@ class Segmenter:
         prompts = Prompts() if seed is None and negative is None else self._checked(image, seed, negative, None)
         start, stop = np.zeros(3, int), np.asarray(image.size)
         anchor = np.asarray(prompts.seeds[0], float) if prompts.seeds else None
-        return self._run(image, start, stop, anchor, prompts, None, probability, [], fixed_size=False)
+        return self._run(image, start, stop, anchor, None, False, prompts, probability, [])
 
     def _checked(self, image: Volume, seed: Any, negative: Any, box: Any) -> Prompts:
         prompts = Prompts.of(seed, negative, box)
@@ -179,10 +222,8 @@ class Segmenter:
         start, stop = _index_box(image, center, half)
         return start, stop, inside, center
 
-    def _run(self, image, start, stop, anchor, prompts, inside_box, probability, warnings, *, fixed_size):
-        """``anchor``: the first tumor click, or the box's centre (None: an unguided whole scan)."""
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
+    def _network_input(self, image, start, stop, anchor, prompts, inside_box, *, fixed_size) -> NetworkInput:
+        """The region of the scan from ``start`` to ``stop`` as the network's input, with its prompts."""
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
         # What the network is shown: the user's box, or for a click its training crops' extent (else its window).
@@ -198,9 +239,10 @@ class Segmenter:
         if inside_box is None and fixed_size and self.spec.context_mm is not None:
             # A click (a box bounds the mask itself, and may be wider than the training crops).
             region = _within_context(region, region.physical_to_index(anchor), self.spec.context_mm, low)
-        transforms = image_transforms(self.spec)
+        transforms, masks = image_transforms(self.spec), mask_transforms(self.spec)
         if fixed_size:
             transforms = Compose([*transforms.transforms, ResizeWithPadOrCrop(self.spec.roi_size)])
+            masks = Compose([*masks.transforms, ResizeWithPadOrCrop(self.spec.roi_size)])
         x = transforms(to_metatensor(region))
         # A box's click is its centre, as in training; the user's tumor points join it.
         positives = ([] if inside_box is None else [anchor]) + [np.asarray(p, float) for p in prompts.seeds]
@@ -212,6 +254,14 @@ class Segmenter:
         if self.spec.negative_channel:
             channels.append(click_channel(x, [voxel_of(x, p) for p in prompts.negatives], self.spec.seed_sigma_mm))
         inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
+        return NetworkInput(inputs, x, transforms, masks, np.asarray(start), np.asarray(stop), seen, positives)
+
+    def _run(self, image, start, stop, anchor, inside_box, fixed_size, prompts, probability, warnings):
+        """``anchor``: the first tumor click, or the box's centre (None: an unguided whole scan)."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        shown = self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fixed_size)
+        inputs, seen, positives = shown.inputs, shown.seen, shown.positives
         timings["preprocess_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -226,11 +276,7 @@ class Segmenter:
         timings["inference_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        # MONAI undoes the resampling and orientation recorded on x, applied to the probabilities.
-        tumor_mt = x.clone()
-        tumor_mt.set_array(tumor)
-        restored = transforms.inverse(tumor_mt)
-        prob = np.asarray(restored.as_tensor().numpy()[0].transpose(2, 1, 0), dtype=np.float32)
+        prob = shown.to_region(tumor)
         region_mask = prob >= self.threshold
         if inside_box is not None:
             keep = np.zeros_like(region_mask)

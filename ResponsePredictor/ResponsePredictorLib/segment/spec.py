@@ -50,6 +50,9 @@ class ModelSpec:
     # there: a clicked region is shown the same way (scan within the cube around the click, the
     # intensity window's floor beyond).
     context_mm: float | None = None
+    # The network's modules whose outputs are the tumor's deep features (``embedding``), by their names in
+    # ``named_modules()``, e.g. a U-Net's encoder levels; empty: the model offers no deep features.
+    feature_layers: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +85,7 @@ class ModelSpec:
             negative_channel=bool(data.get("negative_channel", False)),
             task=str(data.get("task", "tumor-segmentation")),
             context_mm=_context(data.get("context_mm"), source),
+            feature_layers=_names(data.get("feature_layers", ()), source),
             extra={key: value for key, value in data.items() if key not in known and key != "network"},
         )
         spec.validate(source)
@@ -104,6 +108,7 @@ class ModelSpec:
             "box_channel": self.box_channel,
             "negative_channel": self.negative_channel,
             "context_mm": self.context_mm,
+            **({"feature_layers": list(self.feature_layers)} if self.feature_layers else {}),
         }
 
     def validate(self, source: str = "model description") -> None:
@@ -124,6 +129,12 @@ class ModelSpec:
                 f"{source}: the network takes {declared} input channel(s) but the model has the image"
                 f"{''.join(f' and a {name} channel' for name in guidance)} ({self.in_channels} expected)."
             )
+
+
+def _names(value: Any, source: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(name, str) and name for name in value):
+        raise ModelSpecError(f"{source}: feature_layers must be a list of module names (e.g. \"model.0\").")
+    return tuple(value)
 
 
 def _context(value: Any, source: str) -> float | None:

@@ -1,0 +1,105 @@
+"""Where in the tumor a model's deep features push its prediction: occlusion through the pooling.
+
+The deep features are the feature layers' averages over the tumor (``embedding``). Leaving one block of
+the tumor out of those averages (the network still sees the whole scan) changes the features, and the
+model's decision value by the block's share: the map gives each block's ``full - without it``. Blocks
+are the voxels of the coarsest feature layer (8 mm for the shipped U-Net), whose grid the finer layers'
+grids subdivide, so every block's sums at every layer are one reshape away and all blocks are scored
+in one pass through the model. Red pushes the prediction towards the outcome, blue against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..features.columns import column_origin
+from ..predict import SavedModel
+from ..volume import Volume
+from .heatmap import Heatmap, display_range
+from .model_inputs import NotExplainableError, covariate_values, model_inputs
+from .scores import model_rows, score_units, towards
+
+
+def deep_feature_map(saved: SavedModel, extractor: Any, image: Volume, mask: Volume,
+                     case_features: Mapping[str, float], covariates: Mapping[str, Any] | None = None) -> Heatmap:
+    """The occlusion map of ``saved``'s deep features over the tumor of ``mask``, on ``image``'s grid.
+
+    ``extractor``: the ``embedding.DeepFeatureExtractor`` of the model's deep features; ``case_features``:
+    the case's other features (the model's other inputs keep the case's values).
+    """
+    inputs = model_inputs(saved)
+    deep = [name for name in inputs.used if column_origin(name).deep]
+    if not deep:
+        raise NotExplainableError("The model uses no deep feature: a deep-feature heatmap has nothing to show.")
+    clinical, notes = covariate_values(inputs, covariates)
+    view = extractor.view(image, mask)
+    tumor = view.shown.mask_on_input(mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8)))
+    blocks, block_of = _blocks(view, tumor)
+    if not blocks:
+        raise NotExplainableError("The tumor lies outside what the network is shown: no deep-feature map.")
+    columns = [int(name[len("deep_"):]) for name in deep]
+    full = view.pooled()
+    without = _pooled_without_each_block(view, blocks)  # (features, blocks)
+    values = {**dict(case_features), **clinical}
+    whole = float(saved.model.decision_function(model_rows(saved, {**values, **dict(zip(deep, full[columns]))}, 1))[0])
+    parts = {**values, **{name: without[column] for name, column in zip(deep, columns)}}
+    decisions = saved.model.decision_function(model_rows(saved, parts, len(blocks)))
+    change = torch.zeros(block_of.max() + 2, dtype=torch.float32)
+    change[torch.as_tensor(blocks) + 1] = torch.as_tensor(whole - decisions, dtype=torch.float32)
+    on_input = torch.where(tumor, change[block_of + 1], 0.0)
+    volume = view.shown.to_scan(on_input, image)
+    inside = np.asarray(mask.array) > 0
+    array = np.where(inside, volume.array, 0.0).astype(np.float32)
+    units = score_units(saved)
+    size = "x".join(f"{n:g}" for n in _block_mm(view, extractor))
+    notes.append(f"{len(blocks)} blocks of {size} mm (the coarsest feature layer's voxels); the {len(deep)} deep "
+                 f"feature(s) the model uses; decision value of the whole tumor {whole:+.4g} ({units}).")
+    if view.tumor_outside > 0.01:
+        notes.append(f"{100 * view.tumor_outside:.0f}% of the tumor lies outside what the network is shown: left at 0.")
+    return Heatmap(
+        volume=image.with_array(array), colormap="signed", method="deep occlusion",
+        description=(f"Each block of the tumor left out of the deep features' averages (the network still sees the "
+                     f"whole scan): the change in the model's {units}. Red: the block pushes the prediction towards "
+                     f"{towards(saved)}; blue: against."),
+        value_range=display_range(array[inside], "signed"), notes=notes, units=units,
+    )
+
+
+def _blocks(view: Any, tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
+    """The coarsest layer's voxels the tumor touches (flat indices) and each input voxel's block (-1 beyond)."""
+    coarse = view.layers[-1].shape[1:]
+    factors = [size // c for size, c in zip(tumor.shape, coarse)]
+    if any(size != c * f for size, c, f in zip(tumor.shape, coarse, factors)):
+        raise NotExplainableError("The feature layers' grids do not subdivide the input's: no deep-feature map.")
+    index = torch.stack(torch.meshgrid(*[torch.arange(size) // f for size, f in zip(tumor.shape, factors)],
+                                       indexing="ij"))
+    block_of = (index[0] * coarse[1] + index[1]) * coarse[2] + index[2]
+    touched = torch.unique(block_of[tumor]).tolist()
+    return touched, torch.where(tumor, block_of, -1)
+
+
+def _pooled_without_each_block(view: Any, blocks: list[int]) -> np.ndarray:
+    """The embedding with each block left out, (features, blocks): every layer's weighted sums per block
+    by reshaping it onto the coarsest grid, then (sum - block's sum) / (weight - block's weight)."""
+    coarse = view.layers[-1].shape[1:]
+    parts = []
+    for layer, weight in zip(view.layers, view.weights):
+        steps = [size // c for size, c in zip(weight.shape, coarse)]
+        split = (coarse[0], steps[0], coarse[1], steps[1], coarse[2], steps[2])
+        weighted = (layer * weight).reshape(layer.shape[0], *split).sum(dim=(2, 4, 6)).reshape(layer.shape[0], -1)
+        share = weight.reshape(*split).sum(dim=(1, 3, 5)).reshape(-1)
+        chosen = torch.as_tensor(blocks)
+        numerator = weighted.sum(1, keepdim=True) - weighted[:, chosen]
+        denominator = share.sum() - share[chosen]
+        parts.append(torch.where(denominator > 0, numerator / denominator.clamp(min=1e-12), torch.nan))
+    return torch.cat(parts).double().cpu().numpy()
+
+
+def _block_mm(view: Any, extractor: Any) -> list[float]:
+    """A block's edges in mm: the input voxels per coarse voxel times the network's spacing."""
+    coarse = view.layers[-1].shape[1:]
+    return [size / c * s for size, c, s in zip(view.shown.inputs.shape[2:], coarse, extractor.model.spec.spacing)]
