@@ -22,7 +22,7 @@ if UNSUPPORTED is None:
     from slicer.i18n import tr as _, translate
 
     from ResponsePredictorLib.slicer_module import background, display, first_use, panel, point_lists, refinement
-    from ResponsePredictorLib.slicer_module import results, self_test
+    from ResponsePredictorLib.slicer_module import results, self_test, views
     from ResponsePredictorLib.slicer_module.parameters import ResponsePredictorParameterNode
 else:  # an older Slicer: the module loads and says why it cannot run, rather than failing on its Python
     logging.error(UNSUPPORTED)
@@ -94,6 +94,8 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.undoPointButton.connect("clicked(bool)", lambda checked: self._points.undo())
         self.ui.installButton.connect("clicked(bool)", self.onInstall)
         self.ui.showTableButton.connect("clicked(bool)", self.onShowTable)
+        self.ui.shownScanComboBox.connect("activated(int)", lambda index: views.show_scan(
+            slicer.mrmlScene, self._parameterNode, self.ui.shownScanComboBox.itemText(index)))
         self.ui.heatmapOpacitySlider.connect("valueChanged(double)", self.onOpacityChanged)
         self.initializeParameterNode()
 
@@ -124,6 +126,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
             self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        views.offer_scans(self.ui.shownScanComboBox, self._parameterNode)
 
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
@@ -180,25 +183,21 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         slicer.util.errorDisplay(text, detailedText=details)
 
     def showResults(self, outputs, settings) -> None:
+        views.offer_scans(self.ui.shownScanComboBox, self._parameterNode or self.logic.getParameterNode())
         if not outputs.features:  # the segment step alone
             return
         view = panel.results_view(outputs, background.model_card(settings.predictionModel))
         self.ui.predictionLabel.text, self.ui.intervalLabel.text = view.headline, view.interval
         self.ui.intendedUseLabel.text, self.ui.contributionsLabel.text = view.intended_use, view.contributions
-        self.ui.resultsCollapsibleButton.collapsed = False
+        self.ui.scansLabel.text, self.ui.resultsCollapsibleButton.collapsed = view.scans, False
 
     def onOpacityChanged(self, opacity: float) -> None:
-        parameters = self._parameterNode
-        if parameters and parameters.outputHeatmap:
-            display.set_heatmap_opacity(slicer.mrmlScene, parameters.outputHeatmap, opacity)
+        if self._parameterNode:
+            views.set_opacity(slicer.mrmlScene, self._parameterNode, opacity)
 
     def onShowTable(self) -> None:
-        table = self._parameterNode.outputTable if self._parameterNode else None
-        if table is None:
-            return
-        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
-        slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
-        slicer.app.applicationLogic().PropagateTableSelection()
+        if self._parameterNode and self._parameterNode.outputTable:
+            views.show_table(slicer.app, self._parameterNode.outputTable)
 
     def onInstall(self) -> None:
         folder = self.ui.wheelFolderPathLineEdit.currentPath or None
@@ -213,7 +212,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
 class ResponsePredictorLogic(ScriptedLoadableModuleLogic):
     """Runs cases without the panel. From the Python console: ``outputs, nodes = slicer.util.getModuleLogic(
-    "ResponsePredictor").process(getNode("CT"), seed=getNode("F"))``, then ``nodes.segmentation``, ``.table``..."""
+    "ResponsePredictor").process(getNode("CT"), seed=getNode("F"), scans={"PET": getNode("PET")})``, then ``nodes.table``..."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleLogic.__init__(self, parent)

@@ -6,7 +6,8 @@ Each behaves like the real thing where the module depends on it:
   failures are what ``BackgroundRun.result()`` gives (``CaseOutputs``, ``JobFailed`` with a kind),
   and ``fake_start`` checks the settings as ``BackgroundRun.start`` does (``check_settings``).
 - ``FakeUi`` / ``FakeWidget``: the .ui's widgets as the module file uses them (properties set,
-  signals connected); test_ui.py checks that the names exist in the .ui.
+  signals connected; a ``...ComboBox`` is a ``FakeComboBox``, with QComboBox's items); test_ui.py
+  checks that the names exist in the .ui.
 - ``FakeApp``: ``slicer.app`` as the module reads it (version, temporary folder, events, signals).
 - ``load_module_file``: ResponsePredictor.py imported with Slicer's real parameterNodeWrapper and
   ScriptedLoadableModule (``slicer_python``) and a stand-in for the Qt widget base class only.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import inspect
 import sys
 import types
 from pathlib import Path
@@ -89,7 +91,7 @@ def fake_start(runs: list, outputs_for):
     def start(image, mask=None, *, python=None, launch=None, work_root=None, **settings):
         from ResponsePredictorLib.slicer_module.background import JobRequest, check_settings
 
-        check_settings(has_mask=mask is not None, **settings)
+        check_settings(has_mask=mask is not None, primary=image, **settings)
         unknown = set(settings) - {field.name for field in dataclasses.fields(JobRequest)}
         assert not unknown, f"not settings of a run: {unknown}"
         run = FakeRun(outputs_for(settings), settings={**settings, "mask": mask, "image": image, "launch": launch,
@@ -100,21 +102,58 @@ def fake_start(runs: list, outputs_for):
     return start
 
 
-def case_outputs(mask, heatmap: bool = True):
-    """What a finished run gives back: the mask, features, a survival prediction, a signed heatmap."""
+def tumor_heatmap(mask):
+    """A signed heatmap of ones on the tumor, on the mask's grid."""
     from ResponsePredictorLib.explain.heatmap import Heatmap
-    from ResponsePredictorLib.slicer_module.background import CaseOutputs
 
     values = np.where(mask.array > 0, 1.0, 0.0).astype(np.float32)
+    return Heatmap(mask.with_array(values), "signed", "test", "ones", (-1.0, 1.0))
+
+
+def case_outputs(mask, heatmap: bool = True, scans: dict | None = None, missing: tuple[str, ...] = ()):
+    """What a finished run gives back: the mask, features, a survival prediction, a signed heatmap;
+    ``scans``: the other scans' ``ScanOutputs`` by name, ``missing``: those the run reports missing
+    (in result.json's provenance, as the engine records them)."""
+    from ResponsePredictorLib.slicer_module.background import CaseOutputs
+
+    states = {name: {"status": "done", "mask_source": "carried from the primary scan" if shown.carried else "own mask"}
+              for name, shown in (scans or {}).items()}
+    states.update({name: {"status": "missing"} for name in missing})
     return CaseOutputs(
         mask=mask,
         features={"original_firstorder_Mean": -12.5, "original_shape_MeshVolume": 1234.0},
         prediction={"risk": 0.4, "lower": 0.3, "upper": 0.5, "survival": 0.6},
         contributions={"age": 0.2},
         kind="survival",
-        heatmap=Heatmap(mask.with_array(values), "signed", "test", "ones", (-1.0, 1.0)) if heatmap else None,
-        result={"status": "done", "warnings": []},
+        heatmap=tumor_heatmap(mask) if heatmap else None,
+        result={"status": "done", "warnings": [], "provenance": {"scans": states}},
+        scans=dict(scans or {}),
     )
+
+
+def engine_outputs(mask, carry=None):
+    """``fake_start``'s ``outputs_for`` answering as the engine does a case with other scans: each scan sent
+    gets its own mask, or the tumor carried onto its grid (``carry(the scan's image)``; by default the
+    mask itself, for a scan on the primary scan's grid), and a heatmap over it."""
+    from ResponsePredictorLib.slicer_module.other_scans import ScanOutputs
+
+    def outputs_for(settings):
+        shown = {}
+        for name, scan in (settings.get("scans") or {}).items():
+            scan_mask = scan.mask if scan.mask is not None else carry(scan.image) if carry else mask
+            shown[name] = ScanOutputs(scan_mask, tumor_heatmap(scan_mask), carried=scan.mask is None)
+        return case_outputs(mask, scans=shown)
+
+    return outputs_for
+
+
+def _positional_count(slot, most: int) -> int:
+    """How many positional arguments ``slot`` takes, up to ``most``."""
+    parameters = inspect.signature(slot).parameters.values()
+    if any(parameter.kind is parameter.VAR_POSITIONAL for parameter in parameters):
+        return most
+    return min(most, sum(parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+                         for parameter in parameters))
 
 
 class FakeWidget:
@@ -138,9 +177,37 @@ class FakeWidget:
         self.scene = scene
 
     def emit(self, signal: str, *arguments) -> None:
+        """Call the slots as PythonQt does: a slot that takes fewer arguments than the signal has gets the
+        first ones (Slicer's module template connects ``clicked(bool)`` to ``onApplyButton(self)``)."""
         for connected, slot in self.connections:
             if connected == signal:
-                slot(*arguments)
+                slot(*arguments[:_positional_count(slot, len(arguments))])
+
+
+class FakeComboBox(FakeWidget):
+    """A QComboBox's items as Qt keeps them: ``clear`` empties it (no current item, index -1), the first
+    item added to an empty box becomes the current one, ``itemText`` of no item is ""."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.items: list[str] = []
+        self.currentIndex = -1
+
+    def clear(self) -> None:
+        self.items, self.currentIndex = [], -1
+
+    def addItems(self, texts) -> None:
+        self.items += [str(text) for text in texts]
+        if self.currentIndex == -1 and self.items:
+            self.currentIndex = 0
+
+    def itemText(self, index: int) -> str:
+        return self.items[index] if 0 <= index < len(self.items) else ""
+
+    def activate(self, index: int) -> None:
+        """The user picks item ``index``: it becomes current and ``activated(int)`` is emitted."""
+        self.currentIndex = index
+        self.emit("activated(int)", index)
 
 
 class FakeUi(types.SimpleNamespace):
@@ -153,7 +220,7 @@ class FakeUi(types.SimpleNamespace):
     def __getattr__(self, name: str) -> FakeWidget:
         if name.startswith("__"):
             raise AttributeError(name)
-        widget = FakeWidget(name)
+        widget = (FakeComboBox if name.endswith("ComboBox") else FakeWidget)(name)
         setattr(self, name, widget)
         return widget
 
@@ -161,7 +228,9 @@ class FakeUi(types.SimpleNamespace):
 class FakeApp:
     """``slicer.app``: version, temporary folder, event loop, signals, testing mode, the environment
     Slicer was started in (``startupEnvironment()``, a QProcessEnvironment, as ``slicer.util.startupEnvironment``
-    reads it: ``keys()`` and ``value(name)``; ``startup_marker`` tells it apart from this process's)."""
+    reads it: ``keys()`` and ``value(name)``; ``startup_marker`` tells it apart from this process's), the
+    layout manager (the layouts set, in ``layouts``) and the application logic (``application_logic``:
+    slicer-core's vtkMRMLApplicationLogic, which the test sets on its scene)."""
 
     startup_marker = ("RP_TEST_STARTUP_ENVIRONMENT", "yes")
 
@@ -171,6 +240,14 @@ class FakeApp:
         self.testing = testing
         self.connections: dict[str, list] = {}
         self.events = 0
+        self.layouts: list[int] = []
+        self.application_logic = None
+
+    def layoutManager(self):
+        return types.SimpleNamespace(setLayout=self.layouts.append)
+
+    def applicationLogic(self):
+        return self.application_logic
 
     def startupEnvironment(self):
         import os

@@ -130,7 +130,7 @@ def test_parameter_node_fields_used_by_the_module_exist():
     used = {node.attr for node in ast.walk(TREE)
             if isinstance(node, ast.Attribute) and ast.unparse(node.value) in ("self._parameterNode", "parameters")}
     used -= {"connectGui", "disconnectGui"}
-    assert {"inputVolume", "outputHeatmap", "outputTable"} <= used
+    assert {"inputVolume", "outputTable"} <= used
     assert used <= fields, f"not parameter-node fields: {used - fields}"
 
 
@@ -277,6 +277,61 @@ def test_the_opacity_slider_changes_the_heatmap_where_it_is_shown_and_nothing_el
     assert (red.GetForegroundVolumeID(), red.GetForegroundOpacity()) == (heatmap.GetID(), 0.25)
     assert (green.GetBackgroundVolumeID(), green.GetForegroundVolumeID(), green.GetForegroundOpacity()) == (
         other.GetID(), None, 0.3)
+
+
+def test_other_scans_in_the_panel_are_run_and_each_is_shown_over_its_own_scan(panel_widget, scene, sample, runs,
+                                                                              monkeypatch, errors):
+    from panel_stand_ins import engine_outputs
+
+    from ResponsePredictorLib.slicer_module import background, display, nodes
+
+    monkeypatch.setattr(background.BackgroundRun, "start", fake_start(runs, engine_outputs(sample[1])))
+    widget, combo = panel_widget, panel_widget.ui.shownScanComboBox
+    parameters = widget._parameterNode
+    scan = parameters.inputVolume
+    assert combo.items == ["CT (primary)"] and not combo.enabled  # one scan: nothing to choose
+    pet = nodes.volume_to_node(sample[0].with_array(sample[0].array * 2.0 + 5), scene, "PET AC")
+    slice_views = [scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode") for _ in range(2)]
+    parameters.scan2.name, parameters.scan2.volume = "PET", pet  # as the row's line edit and selector write them
+    parameters.peritumoral, parameters.peritumoralBody = "5", True
+    widget.ui.applyButton.emit("clicked(bool)", False)
+    sent = runs[0].settings
+    assert list(sent["scans"]) == ["PET"] and sent["scans"]["PET"].mask is None
+    assert sent["peritumoral"] == (5.0,) and sent["peritumoral_body"]
+    runs[0].finish()
+    widget._pollRun()
+
+    assert not errors and widget.ui.statusLabel.text == "Done."
+    assert widget.ui.scansLabel.text == "PET: the tumor carried from the primary scan, heatmap"
+    row = parameters.scan2  # the run's nodes, recorded in the row: the next run refills them
+    assert display.result_segment_id(row.outputSegmentation) and row.outputHeatmap is not None
+    shown = {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views}
+    assert shown == {(scan.GetID(), parameters.outputHeatmap.GetID())}  # after a run, the scan, as before
+    assert combo.items == ["CT (primary)", "PET: PET AC"] and combo.currentIndex == 0 and combo.enabled
+    combo.activate(1)  # the user switches the slice views to the PET
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID(), view.GetForegroundOpacity())
+            for view in slice_views} == {(pet.GetID(), row.outputHeatmap.GetID(), parameters.heatmapOpacity)}
+    widget.onOpacityChanged(0.3)  # the opacity slider: whichever heatmap the views show
+    assert {view.GetForegroundOpacity() for view in slice_views} == {0.3}
+    combo.activate(0)
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == shown
+    parameters.scan2.name = "FDG"  # renamed since the list was made: its entry shows nothing
+    combo.activate(1)
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == shown
+
+
+def test_the_table_button_shows_the_results_table_in_a_table_view(panel_widget, app, scene, runs):
+    app.application_logic = slicer.vtkMRMLApplicationLogic()
+    app.application_logic.SetMRMLScene(scene)
+    panel_widget.ui.showTableButton.emit("clicked(bool)", False)  # no table yet: nothing happens
+    assert app.layouts == []
+    panel_widget.ui.applyButton.emit("clicked(bool)", False)
+    runs[0].finish()
+    panel_widget._pollRun()
+    panel_widget.ui.showTableButton.emit("clicked(bool)", False)
+    assert app.layouts == [slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView]
+    table = panel_widget._parameterNode.outputTable
+    assert app.application_logic.GetSelectionNode().GetActiveTableID() == table.GetID()
 
 
 def test_cancel_ends_the_run_without_an_error_dialog_and_a_crash_says_so(panel_widget, runs, errors, monkeypatch):

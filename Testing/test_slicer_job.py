@@ -21,7 +21,7 @@ from ResponsePredictorLib.errors import InputError
 from ResponsePredictorLib.resources import resource_path
 from ResponsePredictorLib.slicer_module import background as slicer_job
 from ResponsePredictorLib.slicer_module import models
-from ResponsePredictorLib.slicer_module.background import BackgroundRun, JobFailed, JobRequest
+from ResponsePredictorLib.slicer_module.background import BackgroundRun, JobFailed, JobRequest, Scan
 from ResponsePredictorLib.volume import write_volume
 
 
@@ -264,3 +264,162 @@ def test_segmentation_models_come_from_the_catalog_default_first():
     catalog = read_catalog()
     ids = slicer_job.segmentation_model_ids()
     assert ids[0] == catalog.default_id and set(ids) == set(catalog.entries)
+
+
+# --- other scans (multimodal cases) ----------------------------------------------------------------
+
+
+def test_other_scans_go_into_the_manifest_as_the_cohort_runner_reads_them(tmp_path):
+    import csv
+
+    from ResponsePredictorLib.cohort.manifest import read_manifest
+
+    scans = {"PET": Scan(tmp_path / "scan_PET.nrrd"),
+             "MR_T1": Scan(tmp_path / "scan_MR_T1.nrrd", tmp_path / "scan_MR_T1_mask.nrrd")}
+    request = JobRequest(tmp_path / "image.nrrd", seed=(1.0, 2.0, 3.0), scans=scans, covariates={"age": 68})
+    path = slicer_job.write_manifest(request, tmp_path)
+    with open(path, newline="") as stream:
+        (row,) = csv.DictReader(stream)
+    assert row["image_PET"] == str(tmp_path / "scan_PET.nrrd") and "mask_PET" not in row  # carried
+    assert row["image_MR_T1"] == str(tmp_path / "scan_MR_T1.nrrd")
+    assert row["mask_MR_T1"] == str(tmp_path / "scan_MR_T1_mask.nrrd")
+    (case,) = read_manifest(path).cases
+    assert {name: (str(scan.image), scan.mask and str(scan.mask)) for name, scan in case.scans.items()} == {
+        "PET": (str(tmp_path / "scan_PET.nrrd"), None),
+        "MR_T1": (str(tmp_path / "scan_MR_T1.nrrd"), str(tmp_path / "scan_MR_T1_mask.nrrd"))}
+    assert dict(case.extra) == {"age": "68"}  # the scans' columns are inputs, not covariates
+
+    clash = JobRequest(tmp_path / "image.nrrd", seed=(1.0, 2.0, 3.0), scans=scans, covariates={"image_PET": "x"})
+    with pytest.raises(InputError, match="image_PET have the name of a manifest column"):
+        slicer_job.write_manifest(clash, tmp_path)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("1PET", "use a letter"), ("PET-CT", "use a letter"), ("PET__2", "use a letter"), ("", "use a letter"),
+    ("original", "a word of the feature names"), ("PET_peri5mm", "a word of the feature names")])
+def test_scan_names_the_engine_cannot_take_are_refused(tmp_path, name, message):
+    with pytest.raises(InputError, match=message):
+        JobRequest(tmp_path / "ct.nrrd", seed=(0, 0, 0), scans={name: Scan(tmp_path / "x.nrrd")})
+
+
+def test_two_scans_of_one_name_in_any_case_are_refused(tmp_path):
+    # Each names a folder of the case, and Windows and macOS do not tell PET from pet.
+    with pytest.raises(InputError, match="named 'PET' and 'pet'"):
+        JobRequest(tmp_path / "ct.nrrd", seed=(0, 0, 0), scans={"PET": Scan(tmp_path / "a.nrrd"),
+                                                               "pet": Scan(tmp_path / "b.nrrd")})
+
+
+@pytest.mark.parametrize("distances, body, message", [
+    ((0.0,), False, "positive millimetres"), ((-5.0,), False, "positive millimetres"),
+    ((float("nan"),), False, "positive millimetres"), ((5.0, 5.0), False, "twice"), ((), True, "need their distances")])
+def test_peritumoral_settings_no_run_can_take_are_refused(tmp_path, distances, body, message):
+    with pytest.raises(InputError, match=message):
+        JobRequest(tmp_path / "ct.nrrd", seed=(0, 0, 0), peritumoral=distances, peritumoral_body=body)
+
+
+@pytest.mark.parametrize("step", ["all", "predict", "explain"])
+def test_peritumoral_shells_reach_the_engines_run(tmp_path, step):
+    from ResponsePredictorLib.cli import build_parser
+    from ResponsePredictorLib.cli.scan_options import scan_options
+
+    request = JobRequest(tmp_path / "ct.nrrd", step=step, seed=(1.0, 2.0, 3.0), mask=None if step == "all" else
+                         tmp_path / "mask.nrrd", peritumoral=(5.0, 2.5), peritumoral_body=True)
+    arguments = slicer_job.engine_arguments(request, tmp_path)
+    assert arguments[arguments.index("--peritumoral") + 1] == "5.0,2.5" and "--peritumoral-body" in arguments
+    options = scan_options(build_parser().parse_args(arguments))  # as the engine checks them
+    assert options.peritumoral == (2.5, 5.0) and options.body
+    plain = slicer_job.engine_arguments(JobRequest(tmp_path / "ct.nrrd", seed=(1.0, 2.0, 3.0)), tmp_path)
+    assert "--peritumoral" not in plain and "--peritumoral-body" not in plain
+
+
+def test_the_segment_step_takes_the_primary_scan_alone(tmp_path):
+    request = JobRequest(tmp_path / "ct.nrrd", step="segment", seed=(1.0, 2.0, 3.0), peritumoral=(5.0,),
+                         scans={"PET": Scan(tmp_path / "pet.nrrd")})
+    arguments = slicer_job.engine_arguments(request, tmp_path)
+    assert arguments[0] == "segment" and "--peritumoral" not in arguments and "pet.nrrd" not in " ".join(arguments)
+
+
+def shifted(volume, offset: float):
+    return volume.with_array(volume.array + offset)
+
+
+def test_start_writes_each_scan_and_its_own_mask_into_the_work_folder(sample, tmp_path):
+    from ResponsePredictorLib.volume import read_volume
+
+    image, mask = sample
+    pet = shifted(image, 1000)  # another image on the same grid, as a resampled PET would be
+    run = BackgroundRun.start(image, mask, step="predict", python=[sys.executable, "-c", "pass"], work_root=tmp_path,
+                              scans={"PET": Scan(pet), "MR_T2": Scan(shifted(image, 7), mask)},
+                              peritumoral=(5.0,))
+    try:
+        scans = run.request.scans
+        assert scans["PET"] == Scan(run.folder / "scan_PET.nrrd") and scans["PET"].image.is_file()
+        assert scans["MR_T2"] == Scan(run.folder / "scan_MR_T2.nrrd", run.folder / "scan_MR_T2_mask.nrrd")
+        np.testing.assert_array_equal(read_volume(scans["PET"].image).array, pet.array)
+        np.testing.assert_array_equal(read_volume(scans["MR_T2"].mask).array, mask.array)
+        assert "image_PET" in (run.folder / "manifest.csv").read_text()
+    finally:
+        run.cleanup()
+
+
+def test_a_scan_that_is_the_primary_again_is_refused_before_anything_is_written(sample, monkeypatch):
+    monkeypatch.setattr(slicer_job, "new_run", lambda *args: pytest.fail("wrote a work folder"))
+    image, mask = sample
+    with pytest.raises(InputError, match="Scan 'PET' is the same image as the primary scan"):
+        BackgroundRun.start(image, mask, step="predict", scans={"PET": Scan(image.with_array(image.array.copy()))})
+    with pytest.raises(InputError, match="Scan 'CT2' is the same image as scan 'CT1'"):
+        BackgroundRun.start(image, mask, step="predict", scans={"CT1": Scan(shifted(image, 1)),
+                                                                "CT2": Scan(shifted(image, 1))})
+    with pytest.raises(InputError, match="use a letter"):
+        BackgroundRun.start(image, mask, step="predict", scans={"../PET": Scan(shifted(image, 1))})
+
+
+def write_case_folder(folder: Path, mask, scans: dict) -> None:
+    """A finished case folder as the cohort runner leaves it, with other scans: ``scans`` name ->
+    (its provenance record, its mask or None, its heatmap or None)."""
+    from ResponsePredictorLib.explain.heatmap import write_heatmap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_volume(mask, folder / "mask.nrrd")
+    (folder / "result.json").write_text(json.dumps({
+        "format": "responsepredictor-case", "status": "done", "warnings": [],
+        "provenance": {"scans": {name: record for name, (record, _, _) in scans.items()}}}))
+    for name, (_, scan_mask, heatmap) in scans.items():
+        if scan_mask is not None:
+            (folder / "scans" / name).mkdir(parents=True)
+            write_volume(scan_mask, folder / "scans" / name / "mask.nrrd")
+        if heatmap is not None:
+            write_heatmap(heatmap, folder / "scans" / name / "heatmap.nrrd")
+
+
+def test_a_case_folder_with_other_scans_reads_back_each_ones_mask_heatmap_and_the_missing(sample, tmp_path):
+    from ResponsePredictorLib.explain.heatmap import Heatmap
+
+    image, mask = sample
+    heatmap = Heatmap(mask.with_array(mask.array.astype(np.float32)), "signed", "contribution", "PET's share",
+                      (-1.0, 1.0))
+    write_case_folder(tmp_path, mask, {
+        "PET": ({"status": "done", "mask_source": "carried from the primary scan"}, mask, heatmap),
+        "MR_T1": ({"status": "done", "mask_source": "own mask"}, mask, None),
+        "T2": ({"status": "missing"}, None, None)})
+    outputs = slicer_job.read_case_folder(tmp_path)
+    assert sorted(outputs.scans) == ["MR_T1", "PET"] and outputs.missing_scans == ["T2"]
+    pet, mr = outputs.scans["PET"], outputs.scans["MR_T1"]
+    assert pet.carried and not mr.carried and mr.heatmap is None
+    np.testing.assert_array_equal(pet.mask.array, mask.array)
+    assert pet.heatmap.colormap == "signed" and pet.heatmap.value_range == (-1.0, 1.0)
+    np.testing.assert_array_equal(pet.heatmap.volume.array, heatmap.volume.array)
+
+    write_case_folder(tmp_path / "half", mask, {"PET": ({"status": "done", "mask_source": "own mask"}, None, None)})
+    with pytest.raises(JobFailed, match="no tumor mask for scan 'PET'"):
+        slicer_job.read_case_folder(tmp_path / "half")
+
+
+def test_the_modules_words_for_other_scans_are_the_engines():
+    # Copied, not imported: the engine's modules import torch, which the panel must not need.
+    from ResponsePredictorLib.pipeline import case_folder, scans
+    from ResponsePredictorLib.slicer_module import other_scans
+
+    assert (other_scans.OWN_MASK, other_scans.DONE, other_scans.MISSING) == (scans.OWN_MASK, scans.DONE,
+                                                                             scans.MISSING)
+    assert other_scans.SCANS_DIR == case_folder.SCANS_DIR

@@ -80,6 +80,42 @@ def test_console_settings_take_str_or_path_and_refuse_unknown_names():
         panel.RunSettings.for_console(heatmapOpacity=2.0)
 
 
+@pytest.mark.parametrize("typed, distances", [
+    ("", ()), ("5", (5.0,)), ("10, 5", (5.0, 10.0)), ("2.5 10", (2.5, 10.0)), (" 5,,10 ", (5.0, 10.0)),
+    (7, (7.0,)), ((10, 5.0), (5.0, 10.0))])
+def test_peritumoral_distances_are_read_as_typed_or_given(typed, distances):
+    assert panel.RunSettings(peritumoral=typed).peritumoral == distances
+
+
+@pytest.mark.parametrize("typed", ["5,x", "0", "-5", "5,5", "nan"])
+def test_peritumoral_distances_no_run_can_take_are_refused_when_the_run_starts(typed):
+    with pytest.raises(InputError, match="Peritumoral distances"):
+        panel.RunSettings(peritumoral=typed)
+
+
+def test_console_scans_are_names_with_a_volume_and_optionally_its_own_tumor(scene):
+    pet, ct = (scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name) for name in ("PET", "CT"))
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    settings = panel.RunSettings.for_console(scans={"PET": pet, "CT2": (ct, segmentation)})
+    assert settings.scans == (panel.ScanSettings("PET", pet), panel.ScanSettings("CT2", ct, segmentation))
+    with pytest.raises(InputError, match="named 'PET' and 'pet'"):
+        panel.RunSettings.for_console(scans={"PET": pet, "pet": ct})
+
+
+def test_the_results_say_what_became_of_each_other_scan(sample):
+    from panel_stand_ins import case_outputs, tumor_heatmap
+
+    from ResponsePredictorLib.slicer_module.other_scans import ScanOutputs
+
+    mask = sample[1]
+    assert panel.scans_view(case_outputs(mask)) == ""  # one scan: nothing more to say
+    outputs = case_outputs(mask, scans={"PET": ScanOutputs(mask, tumor_heatmap(mask), carried=True),
+                                        "MR_T1": ScanOutputs(mask, None, carried=False)}, missing=("T2",))
+    assert panel.results_view(outputs, {}).scans == (
+        "PET: the tumor carried from the primary scan, heatmap\nMR_T1: its own tumor segmentation\n"
+        "T2: missing, nothing of it is in the results")
+
+
 def test_waiting_from_the_console_keeps_slicer_responsive_and_logs_progress():
     steps = iter([Progress("cohort", 0.1, "1 of 10 cases"), Progress("cohort", 0.1, "1 of 10 cases"),
                   Progress("cohort", 0.5, "5 of 10 cases")])

@@ -117,8 +117,45 @@ def test_run_settings_come_from_the_parameter_node_field_by_field(parameter_node
     parameter_node.heatmapOpacity = 0.25
     settings = panel.RunSettings.from_parameters(parameter_node)
     assert settings.inputVolume is scan and settings.predictionModel == BUNDLED and settings.heatmapOpacity == 0.25
-    # Not-tumor points only refine interactively (refinement.py): no run takes them.
-    assert set(panel.RunSettings.names()) == set(type(parameter_node).allParameters) - {"notTumorPoints"}
+    # Not-tumor points only refine interactively (refinement.py): no run takes them. The rows of other
+    # scans become one field, the scans they name.
+    assert set(panel.RunSettings.names()) - {"scans"} == (
+        set(type(parameter_node).allParameters) - {"notTumorPoints", *panel.SCAN_ROWS})
+    assert settings.scans == () and settings.peritumoral == () and not settings.peritumoralBody
+
+
+def test_rows_of_other_scans_become_the_runs_scans_and_a_saved_scene_keeps_them(parameter_node, scene, tmp_path):
+    from ResponsePredictorLib.errors import InputError
+    from ResponsePredictorLib.slicer_module.parameters import ResponsePredictorParameterNode
+
+    scan, pet = (scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name) for name in ("CT", "PET AC"))
+    own = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "tumor on PET")
+    parameter_node.inputVolume = scan
+    parameter_node.scan2.name = " PET "  # as the panel's line edit and selectors write them
+    parameter_node.scan2.volume = pet
+    parameter_node.scan2.segmentation = own
+    parameter_node.peritumoral = "5, 10"
+    parameter_node.peritumoralBody = True
+    settings = panel.RunSettings.from_parameters(parameter_node)
+    assert settings.scans == (panel.ScanSettings("PET", pet, own),)  # the empty rows are left out
+    assert settings.peritumoral == (5.0, 10.0) and settings.peritumoralBody
+
+    scene.SetURL(str(tmp_path / "scene.mrml"))
+    assert scene.Commit()
+    reloaded = slicer.vtkMRMLScene()
+    reloaded.SetURL(str(tmp_path / "scene.mrml"))
+    assert reloaded.Connect()
+    node = next(reloaded.GetNthNodeByClass(index, "vtkMRMLScriptedModuleNode")
+                for index in range(reloaded.GetNumberOfNodesByClass("vtkMRMLScriptedModuleNode")))
+    row = ResponsePredictorParameterNode(node).scan2
+    assert row.name == " PET " and row.volume.GetName() == "PET AC" and row.segmentation.GetName() == "tumor on PET"
+
+    parameter_node.scan2.name = ""
+    with pytest.raises(InputError, match="Name the other scan 'PET AC'"):
+        panel.RunSettings.from_parameters(parameter_node)
+    parameter_node.scan2.name, parameter_node.scan2.volume = "PET", None
+    with pytest.raises(InputError, match="'PET' has no volume"):
+        panel.RunSettings.from_parameters(parameter_node)
 
 
 def test_every_parameter_has_a_default_the_wrapper_accepts(parameter_node):

@@ -273,3 +273,126 @@ def test_slicer_quitting_ends_the_run_at_once(case):
     monitor.discard("Cancelled: Slicer is closing.", wait=True)  # no tick comes after
     assert run.cancelled and run.cleaned and not monitor.running
     assert not monitor.tick() and not view.results
+
+
+# --- other scans (multimodal cases) ----------------------------------------------------------------
+
+
+def on_half_grid(volume, array):
+    """``array`` on ``volume``'s grid at every other voxel: a coarser scan of the same patient (as a PET
+    is), its first voxel where the volume's is."""
+    from ResponsePredictorLib.volume import Volume
+
+    return Volume(array[::2, ::2, ::2], tuple(2 * s for s in volume.spacing), volume.origin, volume.direction)
+
+
+@pytest.fixture
+def multimodal(case, monkeypatch):
+    """The case with a PET on a coarser grid and a T2 on the scan's grid; the fake engine carries the
+    tumor onto a scan given none, and makes a heatmap over every scan, as the engine does."""
+    from panel_stand_ins import engine_outputs
+
+    image = nodes.volume_from_node(case.scan)
+    pet_image = on_half_grid(image, image.array * 3.0 + 100)
+    carried = {pet_image.shape: on_half_grid(case.mask, case.mask.array), image.shape: case.mask}
+    monkeypatch.setattr(background.BackgroundRun, "start",
+                        fake_start(case.runs, engine_outputs(case.mask, lambda scan: carried[scan.shape])))
+    pet = nodes.volume_to_node(pet_image, case.scene, "PET AC")
+    t2 = nodes.volume_to_node(image.with_array(image.array + 7), case.scene, "T2 axial")
+    own = display.mask_to_segmentation(case.mask, case.scene, name="tumor on T2", reference_volume_node=t2)
+    own.GetSegmentation().AddEmptySegment("edema", "edema")  # the user's: the module's segment is the tumor
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    return types.SimpleNamespace(**vars(case), pet=pet, pet_image=pet_image, pet_mask=carried[pet_image.shape],
+                                 t2=t2, own=own, click=click)
+
+
+def test_other_scans_are_sent_with_their_own_tumor_on_their_grid_and_the_peritumoral_shells(multimodal):
+    case = multimodal
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=case.click, peritumoral="10, 5",
+                                 peritumoralBody=True, scans={"PET": case.pet, "MR_T2": (case.t2, case.own)})
+    results.start_case(settings, "all")
+    sent = case.runs[-1].settings
+    assert sorted(sent["scans"]) == ["MR_T2", "PET"]
+    pet, t2 = sent["scans"]["PET"], sent["scans"]["MR_T2"]
+    assert pet.mask is None and pet.image.same_grid(case.pet_image)  # the PET carries the scan's tumor
+    np.testing.assert_array_equal(pet.image.array, case.pet_image.array)
+    np.testing.assert_array_equal(t2.mask.array > 0, case.mask.array > 0)  # the module's segment, not "edema"
+    assert sent["peritumoral"] == (5.0, 10.0) and sent["peritumoral_body"]
+
+    results.start_case(settings, "segment")  # the segment step segments the scan alone
+    assert case.runs[-1].settings["scans"] == {}
+
+
+def test_other_scans_that_cannot_be_sent_are_refused_before_the_run_starts(multimodal):
+    case = multimodal
+    start = lambda scans: results.start_case(  # noqa: E731
+        panel.RunSettings(inputVolume=case.scan, seedPoint=case.click, scans=scans), "all")
+    with pytest.raises(InputError, match="Scan 'PET' is the same image as the primary scan"):
+        start({"PET": case.scan})
+    with pytest.raises(InputError, match="named 'PET' and 'pet'"):
+        start([panel.ScanSettings("PET", case.pet), panel.ScanSettings("pet", case.t2)])
+    with pytest.raises(InputError, match="'PET/CT'.*use a letter"):
+        start({"PET/CT": case.pet})
+    case.own.GetSegmentation().GetNthSegment(0).RemoveTag(display.RESULT_TAG)  # two segments of the user's
+    with pytest.raises(InputError, match="2 segments: keep only the tumor in it, or choose none"):
+        start({"MR_T2": (case.t2, case.own)})
+    users_heatmap = nodes.volume_to_node(case.pet_image, case.scene, "my PET copy")
+    with pytest.raises(InputError, match="'my PET copy' was not made by ResponsePredictor"):
+        start([panel.ScanSettings("PET", case.pet, outputHeatmap=users_heatmap)])
+    assert case.runs == []
+
+
+def test_each_scans_carried_tumor_and_heatmap_are_shown_over_it_and_refilled_next_time(multimodal):
+    case = multimodal
+    views = [case.scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode") for _ in range(3)]
+    rows = [types.SimpleNamespace(name="PET", volume=case.pet, segmentation=None, outputSegmentation=None,
+                                  outputHeatmap=None),
+            types.SimpleNamespace(name="MR_T2", volume=case.t2, segmentation=case.own, outputSegmentation=None,
+                                  outputHeatmap=None),
+            types.SimpleNamespace(name="", volume=None, segmentation=None, outputSegmentation=None,
+                                  outputHeatmap=None)]
+    parameters = types.SimpleNamespace(outputSegmentation=None, outputTable=None, outputHeatmap=None,
+                                       **dict(zip(panel.SCAN_ROWS, rows)))
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=case.click, scans=panel.scans_from_rows(rows))
+    job = results.start_case(settings, "all")
+    job.run.finish()
+    outputs, shown = results.finish_case(job)
+    results.record(parameters, shown)
+
+    pet = shown.scans["PET"]
+    segment = display.result_segment_id(pet.segmentation)
+    on_pet = nodes.labelmap_from_segmentation(pet.segmentation, case.pet, [segment]).volume
+    np.testing.assert_array_equal(on_pet.array > 0, case.pet_mask.array > 0)  # the carried tumor, over the PET
+    assert pet.segmentation.GetName() == "PET AC tumor"
+    assert pet.segmentation.GetSegmentation().GetSegment(segment).GetName() == "Tumor (carried)"
+    assert nodes.volume_from_node(pet.heatmap).same_grid(case.pet_image) and pet.heatmap.GetName() == "PET AC heatmap"
+    assert pet.heatmap.GetAttribute(display.OUTPUT_ATTRIBUTE) == "heatmap"
+    t2 = shown.scans["MR_T2"]
+    assert t2.segmentation is None and t2.heatmap is not None  # the user's own tumor stays theirs, as it is
+    assert case.own.GetSegmentation().GetNumberOfSegments() == 2
+    # The slice views show the scan and its heatmap, as with one scan.
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in views} == {
+        (case.scan.GetID(), shown.heatmap.GetID())}
+    assert (rows[0].outputSegmentation, rows[0].outputHeatmap) == (pet.segmentation, pet.heatmap)
+    assert (rows[1].outputSegmentation, rows[1].outputHeatmap) == (None, t2.heatmap)
+
+    count = case.scene.GetNumberOfNodes()  # run again into the nodes recorded: refilled, none added
+    job = results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=case.click, outputTable=shown.table,
+                                               outputSegmentation=shown.segmentation, outputHeatmap=shown.heatmap,
+                                               scans=panel.scans_from_rows(rows)), "all")
+    job.run.finish()
+    _, again = results.finish_case(job)
+    assert again.scans["PET"].segmentation is pet.segmentation and again.scans["PET"].heatmap is pet.heatmap
+    assert case.scene.GetNumberOfNodes() == count
+
+
+def test_nothing_is_loaded_when_another_scan_went_away_during_the_run(multimodal):
+    case = multimodal
+    job = results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=case.click,
+                                               scans={"PET": case.pet}), "all")
+    case.scene.RemoveNode(case.pet)
+    job.run.finish()
+    count = case.scene.GetNumberOfNodes()
+    with pytest.raises(InputError, match="scan.s. PET were removed"):
+        results.finish_case(job)
+    assert case.scene.GetNumberOfNodes() == count

@@ -26,6 +26,8 @@ XML = ET.parse(UI_FILE)
 # Which widget class binds which kind of parameter (Slicer's GUI connectors, plus the module's own
 # for the segment ID).
 NODE_WIDGET, CHOICE_WIDGET = "qMRMLNodeComboBox", "QComboBox"
+# Members of a row of other scans that runs fill and the panel does not show (parameters.OtherScan).
+RECORDED_ONLY = {"outputSegmentation", "outputHeatmap"}
 
 
 def xml_widgets() -> dict[str, ET.Element]:
@@ -44,11 +46,32 @@ def parameter_names() -> dict[str, str]:
     return names
 
 
+def decorated_classes(decorator: str) -> dict[str, dict[str, str]]:
+    """The classes of parameters.py with ``decorator`` -> their fields -> annotations, as written."""
+    return {node.name: {item.target.id: ast.unparse(item.annotation) for item in node.body
+                        if isinstance(item, ast.AnnAssign)}
+            for node in PARAMETERS_TREE.body if isinstance(node, ast.ClassDef)
+            and any(ast.unparse(decorator_node) == decorator for decorator_node in node.decorator_list)}
+
+
 def parameter_fields() -> dict[str, str]:
-    """The parameter node wrapper's fields -> their annotations, as written in the module file."""
-    wrapper = next(node for node in PARAMETERS_TREE.body if isinstance(node, ast.ClassDef)
-                   and any(ast.unparse(decorator) == "parameterNodeWrapper" for decorator in node.decorator_list))
-    return {item.target.id: ast.unparse(item.annotation) for item in wrapper.body if isinstance(item, ast.AnnAssign)}
+    """The parameter node wrapper's fields -> their annotations; a parameter pack's members by their
+    dotted names ("scan1.name"), as the .ui binds them."""
+    (wrapper,) = decorated_classes("parameterNodeWrapper").values()
+    packs = decorated_classes("parameterPack")
+    fields = {}
+    for name, annotation in wrapper.items():
+        if annotation in packs:
+            fields.update({f"{name}.{member}": inner for member, inner in packs[annotation].items()})
+        else:
+            fields[name] = annotation
+    return fields
+
+
+def shown_fields() -> dict[str, str]:
+    """The fields the panel shows: all but what runs record in the rows of other scans."""
+    return {name: annotation for name, annotation in parameter_fields().items()
+            if not ("." in name and name.rpartition(".")[2] in RECORDED_ONLY)}
 
 
 def test_ui_loads_in_qt_with_every_widget():
@@ -87,14 +110,15 @@ def test_every_widget_the_module_names_exists():
 
 
 def test_parameter_names_match_parameter_node_fields_both_ways():
-    names, fields = parameter_names(), parameter_fields()
+    names, fields = parameter_names(), shown_fields()
+    assert {"scan1.name", "scan3.segmentation", "peritumoral"} <= set(fields)
     assert set(names) == set(fields), (
         f"in the .ui only: {sorted(set(names) - set(fields))}; in the parameter node only: {sorted(set(fields) - set(names))}"
     )
 
 
 def test_each_parameter_sits_in_a_widget_that_can_hold_its_type():
-    names, fields = parameter_names(), parameter_fields()
+    names, fields = parameter_names(), shown_fields()
     for name, annotation in fields.items():
         widget = names[name]
         if "vtkMRML" in annotation:
@@ -105,8 +129,10 @@ def test_each_parameter_sits_in_a_widget_that_can_hold_its_type():
             expected = "ctkPathLineEdit"  # parameters.ModelFolderConnector: a folder shown, a reference kept
         elif "float" in annotation:
             expected = "ctkSliderWidget"
-        elif annotation == "str":
+        elif name == "segmentId":
             expected = "qMRMLSegmentSelectorWidget"  # the module's own connector (segment IDs)
+        elif annotation == "str":
+            expected = "QLineEdit"  # Slicer's QLineEditToStrConnector
         elif annotation == "bool":
             expected = "QCheckBox"  # Slicer's QCheckBoxToBoolConnector
         else:
@@ -121,6 +147,17 @@ def test_node_selectors_accept_the_parameter_node_types():
         node_types = [s.text for p in widget.findall("property") if p.get("name") == "nodeTypes" for s in p.iter("string")]
         if bound and node_types:
             assert all(node_type in fields[bound[0]] for node_type in node_types), name
+
+
+def test_every_node_selector_gets_the_scene():
+    # The module sets the scene on the panel's root widget; each selector takes it through a connection.
+    connections = {(c.findtext("sender"), c.findtext("signal"), c.findtext("receiver"), c.findtext("slot"))
+                   for c in XML.iter("connection")}
+    selectors = [name for name, widget in xml_widgets().items() if widget.get("class") == NODE_WIDGET]
+    assert "scan3SegmentationSelector" in selectors
+    for name in selectors:
+        assert ("ResponsePredictor", "mrmlSceneChanged(vtkMRMLScene*)", name, "setMRMLScene(vtkMRMLScene*)") \
+            in connections, f"{name} never gets the scene"
 
 
 def test_custom_widgets_are_declared():

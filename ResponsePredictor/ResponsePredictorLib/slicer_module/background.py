@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..devices import DEVICES  # the first is the default; importing it needs no torch
 from ..errors import InputError
+from ..features.recipe import checked_distances
 from ..files import atomic_file, read_json
 from .engine_run import EngineRun, JobFailed, PythonCommand, engine_command
 from .models import DEFAULT_MODEL, model_folder
+from .other_scans import Scan, ScanOutputs, check_distinct, check_scan_names, manifest_columns, missing_scans
+from .other_scans import read_scan_outputs, write_scans
 from .process import Launch
 from .work_folders import new_run
 
@@ -51,11 +54,20 @@ def require_one_of(value: str, choices: Sequence[str], what: str) -> None:
 
 
 def check_settings(*, has_mask: bool, step: str = STEPS[0], seed: Point | None = None, roi: Box | None = None,
-                   heatmap: str = DEFAULT_HEATMAP, device: str = DEVICES[0], **other: Any) -> None:
+                   heatmap: str = DEFAULT_HEATMAP, device: str = DEVICES[0], scans: Mapping[str, Scan] | None = None,
+                   peritumoral: Sequence[float] = (), peritumoral_body: bool = False, primary: Volume | None = None,
+                   **other: Any) -> None:
     """Refuse settings no run can take, saying what to change (``InputError``): ``JobRequest``'s
-    fields, with only whether a mask is given; ``other`` fields need no check."""
+    fields, with only whether a mask is given; ``other`` fields need no check. ``primary``: the scan,
+    when its Volume is at hand, so that no other scan is the same image."""
     require_one_of(step, STEPS, "step")
     require_one_of(device, DEVICES, "device")
+    check_scan_names(scans or {})
+    if primary is not None:
+        check_distinct(primary, scans or {})
+    checked_distances(peritumoral)
+    if peritumoral_body and not peritumoral:
+        raise InputError("Peritumoral shells kept inside the body need their distances: give them too (e.g. 5,10).")
     if step in ("predict", "explain") and not has_mask:
         raise InputError(f"The {step} step needs the tumor: segment it first or choose a segmentation.")
     if step in ("all", "segment") and not has_mask and seed is None and roi is None:
@@ -78,6 +90,10 @@ class JobRequest:
     ``step``: ``all`` (segment when no mask is given, then features, prediction and heatmap),
     ``segment`` (the mask only), ``predict`` (features and prediction for the given mask) or
     ``explain`` (``predict`` plus the heatmap). ``model``: as ``model_folder`` takes it.
+    ``scans``: the case's other scans by name (PET, CT, MR_T1...), co-registered with the primary; the
+    name decides their radiomics preset. ``peritumoral``: features of the tissue from the tumor's edge
+    out to each distance (mm), on every scan; ``peritumoral_body``: CT shells kept inside the body.
+    The segment step segments the primary scan alone and takes none of these.
     """
 
     image: Path | None = None  # written by BackgroundRun.start
@@ -91,10 +107,14 @@ class JobRequest:
     heatmap: str = DEFAULT_HEATMAP
     device: str = DEVICES[0]
     covariates: Mapping[str, Any] = field(default_factory=dict)
+    scans: Mapping[str, Scan] = field(default_factory=dict)
+    peritumoral: tuple[float, ...] = ()
+    peritumoral_body: bool = False
 
     def __post_init__(self) -> None:
         check_settings(has_mask=self.mask is not None, step=self.step, seed=self.seed, roi=self.roi,
-                       heatmap=self.heatmap, device=self.device)
+                       heatmap=self.heatmap, device=self.device, scans=self.scans, peritumoral=self.peritumoral,
+                       peritumoral_body=self.peritumoral_body)
 
     @property
     def heatmap_method(self) -> str | None:
@@ -115,6 +135,10 @@ def write_manifest(request: JobRequest, folder: Path) -> Path:
         row["roi"] = coordinates(request.roi)
     else:
         row["seed"] = coordinates(request.seed)
+    row.update(manifest_columns(request.scans))
+    clashes = sorted(str(name) for name in request.covariates if str(name) in row)
+    if clashes:  # a covariate would overwrite an input column
+        raise InputError(f"Covariate(s) {', '.join(clashes)} have the name of a manifest column; rename them.")
     row.update({str(name): value for name, value in request.covariates.items()})
     path = Path(folder) / "manifest.csv"
     with atomic_file(path) as temporary, open(temporary, "w", newline="") as stream:
@@ -147,6 +171,10 @@ def engine_arguments(request: JobRequest, folder: Path) -> list[str]:
         arguments += ["--segmentation-model", request.segmentation_model]
     if request.preset:
         arguments += ["--preset", request.preset]
+    if request.peritumoral:
+        arguments += ["--peritumoral", coordinates(request.peritumoral)]
+    if request.peritumoral_body:
+        arguments.append("--peritumoral-body")
     return arguments
 
 
@@ -174,7 +202,8 @@ class BackgroundRun(EngineRun):
     @classmethod
     def start(cls, image: Volume, mask: Volume | None = None, *, python: PythonCommand | None = None,
               launch: Launch | None = None, work_root: str | Path | None = None, **settings: Any) -> BackgroundRun:
-        """Write the scan (and the tumor mask, when given) into a new work folder and start the run.
+        """Write the scan (and the tumor mask, when given; and the other scans, ``scans``: name ->
+        ``Scan`` of Volumes) into a new work folder and start the run.
 
         ``python``: the engine's interpreter (default: Slicer's ``PythonSlicer``, else this one).
         ``launch``: how to start it (Slicer: ``slicer.util.launchConsoleProcess``). ``work_root``:
@@ -183,12 +212,12 @@ class BackgroundRun(EngineRun):
         """
         from ..volume import write_volume  # SimpleITK: only once a run starts
 
-        check_settings(has_mask=mask is not None, **settings)  # before anything is written
+        check_settings(has_mask=mask is not None, primary=image, **settings)  # before anything is written
         with new_run(work_root) as folder:
             request = JobRequest(
                 image=write_volume(image, folder / "image.nrrd"),
                 mask=None if mask is None else write_volume(mask, folder / "mask_in.nrrd"),
-                **settings,
+                **{**settings, "scans": write_scans(settings.get("scans") or {}, folder)},
             )
             return cls(request, folder, python, launch)
 
@@ -209,6 +238,7 @@ class CaseOutputs:
     kind: str | None = None  # "binary", "survival", or None without an outcome model
     heatmap: Heatmap | None = None
     result: dict[str, Any] = field(default_factory=dict)  # status, warnings, timings, provenance
+    scans: dict[str, ScanOutputs] = field(default_factory=dict)  # the other scans the run used, by name
 
     @property
     def model(self) -> dict[str, Any] | None:
@@ -218,6 +248,11 @@ class CaseOutputs:
     @property
     def warnings(self) -> list[str]:
         return [str(warning) for warning in self.result.get("warnings", [])]
+
+    @property
+    def missing_scans(self) -> list[str]:
+        """The other scans the run reports missing, by name: the results have nothing of them."""
+        return missing_scans(self.result)
 
 
 def read_case_folder(folder: Path) -> CaseOutputs:
@@ -249,6 +284,7 @@ def read_case_folder(folder: Path) -> CaseOutputs:
         kind=prediction.get("kind"),
         heatmap=read_heatmap(folder / "heatmap.nrrd") if (folder / "heatmap.nrrd").is_file() else None,
         result=result,
+        scans=read_scan_outputs(folder, result),
     )
 
 

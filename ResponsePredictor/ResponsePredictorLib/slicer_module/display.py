@@ -9,7 +9,7 @@ passed back in to be refilled, so that running a case again updates what the vie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from .nodes import node_ids, remove_nodes_added_since, require_node, require_unt
 if TYPE_CHECKING:
     from ..explain import Heatmap
     from .background import CaseOutputs
+    from .scan_display import ScanNodes
 
 TUMOR_COLOR = (0.95, 0.75, 0.2)  # amber: stands apart from both heatmap colour maps
 # The segment's meaning in DICOM codes, as Slicer's terminology files list it (Modules/Loadable/
@@ -297,20 +298,22 @@ def heatmap_window(colormap: str, value_range: tuple[float, float]) -> tuple[flo
 def show_heatmap_in_slice_views(
     scene: slicer.vtkMRMLScene,
     background_node: slicer.vtkMRMLScalarVolumeNode,
-    heatmap_node: slicer.vtkMRMLScalarVolumeNode,
+    heatmap_node: slicer.vtkMRMLScalarVolumeNode | None,
     opacity: float = DEFAULT_OPACITY,
 ) -> int:
-    """The scan as background and the heatmap as foreground, at ``opacity``, in every slice view.
+    """The scan as background and the heatmap as foreground, at ``opacity``, in every slice view
+    (``heatmap_node`` None: the scan alone, a scan without a heatmap).
 
     Returns how many slice views were set (each view has one slice composite node in the scene).
     """
     _require_opacity(opacity)
     require_node(background_node, "vtkMRMLScalarVolumeNode", "scan")
-    require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
+    if heatmap_node is not None:
+        require_node(heatmap_node, "vtkMRMLScalarVolumeNode", "heatmap volume")
     composites = _slice_composites(scene)
     for composite in composites:
         composite.SetBackgroundVolumeID(background_node.GetID())
-        composite.SetForegroundVolumeID(heatmap_node.GetID())
+        composite.SetForegroundVolumeID(None if heatmap_node is None else heatmap_node.GetID())
         composite.SetForegroundOpacity(opacity)
     return len(composites)
 
@@ -392,6 +395,7 @@ class CaseNodes:
     segmentation: slicer.vtkMRMLSegmentationNode | None = None
     table: slicer.vtkMRMLTableNode | None = None
     heatmap: slicer.vtkMRMLScalarVolumeNode | None = None
+    scans: dict[str, ScanNodes] = field(default_factory=dict)  # the other scans' nodes, by name (scan_display)
 
 
 def check_targets(nodes: CaseNodes, *, segmentation: bool) -> None:
@@ -420,7 +424,8 @@ def show_case(
     ``segmentation``: whether the run's mask is new (segmented by the run) and goes into the tumor
     segmentation; a mask the user gave is left where it is. Parts the run did not make (no features
     after the segment step, no heatmap without one) leave their nodes as they were. The heatmap goes
-    into the slice views, and into 3D when a volume rendering logic is given.
+    into the slice views, and into 3D when a volume rendering logic is given. The other scans' results
+    (``outputs.scans``) go over their own scans: ``scan_display.show_scans``.
     """
     require_node(scan_node, "vtkMRMLScalarVolumeNode", "scan")
     scene = scan_node.GetScene()

@@ -1,6 +1,7 @@
 """The panel's decisions, made without Qt so that they can be tested with slicer-core.
 
-- ``RunSettings``: what one run needs (the parameter node's fields, or ``process()``'s arguments).
+- ``RunSettings``: what one run needs (the parameter node's fields, or ``process()``'s arguments),
+  the case's other scans (``ScanSettings``) from the panel's rows of them.
 - ``model_reference``: how a prediction model is recorded, so that a saved scene opens anywhere.
 - ``tumor_source``: where a step's tumor comes from (the one rule ``results`` and the buttons follow).
 - ``button_states``, ``progress_view``, ``failure_view``: what the panel shows.
@@ -9,21 +10,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..features.recipe import checked_distances
 from . import seed
 from .background import DEFAULT_HEATMAP, DEFAULT_MODEL, DEVICES, NO_HEATMAP, STEPS, require_one_of
 from .display import DEFAULT_OPACITY
 from .engine_run import Failure
 from .models import bundled_models, is_bundled
+from .other_scans import check_scan_names
 
 PRESET_FROM_MODEL = "as the model records"
 HEATMAP_CHOICES = (DEFAULT_HEATMAP, "occlusion", NO_HEATMAP)
+SCAN_ROWS = ("scan1", "scan2", "scan3")  # the parameter node's rows of other scans (parameters.OtherScan)
 
 
 def model_reference(value: str | Path | None) -> str:
@@ -48,12 +52,61 @@ def model_reference(value: str | Path | None) -> str:
     return inside[0] if len(inside) == 1 and is_bundled(inside[0]) else str(path)
 
 
+@dataclass(frozen=True)
+class ScanSettings:
+    """One of the case's other scans, co-registered with the primary: its name (PET, CT, MR_T1...: its
+    feature columns' prefix, and it decides their radiomics preset), its volume node, its own tumor
+    segmentation or None (the primary's tumor is carried onto it), and the nodes its results go into
+    (None: new ones)."""
+
+    name: str
+    volume: Any
+    segmentation: Any = None
+    outputSegmentation: Any = None
+    outputHeatmap: Any = None
+
+
+def scans_from_rows(rows: Iterable[Any]) -> tuple[ScanSettings, ...]:
+    """The panel's filled rows of other scans (``parameters.OtherScan``); a half-filled row is refused."""
+    scans = []
+    for row in rows:
+        name = row.name.strip()
+        if not name and row.volume is None:
+            continue  # an empty row
+        if row.volume is None:
+            raise InputError(f"The other scan {name!r} has no volume: choose one, or clear its name.")
+        if not name:
+            raise InputError(f"Name the other scan '{row.volume.GetName()}' (PET, CT, MR_T1...): the name prefixes "
+                             "its features and decides their radiomics preset.")
+        scans.append(ScanSettings(name, row.volume, row.segmentation, row.outputSegmentation, row.outputHeatmap))
+    return tuple(scans)
+
+
+def scan_settings(value: Iterable[ScanSettings] | Mapping[str, Any]) -> tuple[ScanSettings, ...]:
+    """Other scans as ``RunSettings`` keeps them, from ScanSettings or, from the console, a mapping of
+    name to volume node or to (volume node, its own tumor segmentation)."""
+    if isinstance(value, Mapping):
+        return tuple(ScanSettings(name, *(given if isinstance(given, tuple) else (given,)))
+                     for name, given in value.items())
+    return tuple(value)
+
+
+def peritumoral_distances(value: str | float | Iterable[float]) -> tuple[float, ...]:
+    """Peritumoral distances (mm) as a run takes them, from the panel's text ("5, 10") or numbers:
+    positive, each once, in order (``SettingsError`` otherwise)."""
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return checked_distances(value if isinstance(value, Iterable) else [value])
+
+
 @dataclass
 class RunSettings:
     """One run's inputs, settings and output nodes (None: a new node is made for the result).
 
     Field names are the parameter node's, so the panel copies them across (``from_parameters``);
     ``predictionModel`` takes a str or a ``pathlib.Path`` and is kept as a ``model_reference``.
+    ``scans`` stands for the parameter node's rows (``SCAN_ROWS``) and takes what ``scan_settings``
+    takes; ``peritumoral`` what ``peritumoral_distances`` takes.
     """
 
     inputVolume: Any = None
@@ -71,9 +124,15 @@ class RunSettings:
     outputSegmentation: Any = None
     outputTable: Any = None
     outputHeatmap: Any = None
+    scans: Any = ()
+    peritumoral: Any = ""
+    peritumoralBody: bool = False
 
     def __post_init__(self) -> None:
         self.predictionModel = model_reference(self.predictionModel)
+        self.scans = scan_settings(self.scans)
+        check_scan_names(scan.name for scan in self.scans)  # before two of a name become one
+        self.peritumoral = peritumoral_distances(self.peritumoral)
         require_one_of(self.heatmapMethod, HEATMAP_CHOICES, "heatmap method")
         require_one_of(self.device, DEVICES, "device")
         if not 0.0 <= float(self.heatmapOpacity) <= 1.0:
@@ -85,8 +144,9 @@ class RunSettings:
 
     @classmethod
     def from_parameters(cls, parameters: Any) -> RunSettings:
-        """The parameter node's values (any object with the same field names)."""
-        return cls(**{name: getattr(parameters, name) for name in cls.names()})
+        """The parameter node's values (any object with the same field names, and the ``SCAN_ROWS``)."""
+        return cls(**{name: getattr(parameters, name) for name in cls.names() if name != "scans"},
+                   scans=scans_from_rows(getattr(parameters, row) for row in SCAN_ROWS))
 
     @classmethod
     def for_console(cls, **values: Any) -> RunSettings:
@@ -192,10 +252,18 @@ class ResultsView:
     interval: str
     intended_use: str
     contributions: str
+    scans: str
+
+
+def scans_view(outputs: Any) -> str:
+    """What became of the other scans: where each one's tumor came from, its heatmap, those missing."""
+    lines = [f"{name}: {'the tumor carried from the primary scan' if shown.carried else 'its own tumor segmentation'}"
+             f"{', heatmap' if shown.heatmap is not None else ''}" for name, shown in outputs.scans.items()]
+    return "\n".join(lines + [f"{name}: missing, nothing of it is in the results" for name in outputs.missing_scans])
 
 
 def results_view(outputs: Any, card: dict) -> ResultsView:
-    """The prediction in words, the model card's intended use, the top contributions."""
+    """The prediction in words, the model card's intended use, the top contributions, the other scans."""
     from .. import prediction_text
     from .background import format_contributions
 
@@ -203,7 +271,8 @@ def results_view(outputs: Any, card: dict) -> ResultsView:
     intended_use = "\n\n".join(filter(None, [card.get("name", ""), card.get("intended_use", ""),
                                              (card.get("outcome") or {}).get("definition", "")]))
     return ResultsView(headline, interval, intended_use,
-                       format_contributions(prediction_text.ranked_contributions(outputs.contributions)))
+                       format_contributions(prediction_text.ranked_contributions(outputs.contributions)),
+                       scans_view(outputs))
 
 
 def progress_logger(run: Any, log: Callable[[str], None],

@@ -23,6 +23,7 @@ from slicer.parameterNodeWrapper import (
     WithinRange,
     findFirstAnnotation,
     parameterNodeWrapper,
+    parameterPack,
     splitAnnotations,
 )
 from slicer.parameterNodeWrapper.guiConnectors import GuiConnector, parameterNodeGuiConnector
@@ -45,6 +46,19 @@ class ModelReference(Validator):
                              f"folder path (panel.model_reference); got {value!r}.")
 
 
+@parameterPack
+class OtherScan:
+    """A row of the panel's other scans: name (PET, CT, MR_T1...), volume and, optionally, the scan's own
+    tumor segmentation, bound in the .ui as ``scan1.name``...; outputSegmentation and outputHeatmap are
+    where a run put that scan's carried tumor and heatmap (refilled by the next run, not in the panel)."""
+
+    name: str = ""
+    volume: Optional[vtkMRMLScalarVolumeNode]
+    segmentation: Optional[vtkMRMLSegmentationNode]
+    outputSegmentation: Optional[vtkMRMLSegmentationNode]
+    outputHeatmap: Optional[vtkMRMLScalarVolumeNode]
+
+
 @parameterNodeWrapper
 class ResponsePredictorParameterNode:
     """
@@ -57,6 +71,9 @@ class ResponsePredictorParameterNode:
     predictionModel - "default", a bundled model's name, or a model folder. heatmapMethod, device,
     heatmapOpacity - as named. outputSegmentation, outputTable, outputHeatmap - where results go
     (made when empty; a chosen segmentation gets the tumor as one more segment).
+    scan1, scan2, scan3 - the case's other scans (panel.SCAN_ROWS), co-registered with inputVolume.
+    peritumoral - distances (mm) as typed, "5,10": features of the tissue around the tumor, on every
+    scan. peritumoralBody - CT shells kept inside the body.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -75,6 +92,11 @@ class ResponsePredictorParameterNode:
     outputSegmentation: Optional[vtkMRMLSegmentationNode]
     outputTable: Optional[vtkMRMLTableNode]
     outputHeatmap: Optional[vtkMRMLScalarVolumeNode]
+    scan1: OtherScan
+    scan2: OtherScan
+    scan3: OtherScan
+    peritumoral: str = ""
+    peritumoralBody: bool = False
 
 
 @parameterNodeGuiConnector

@@ -1,15 +1,16 @@
 """One case run in the background: what it starts from, and the nodes its results go into.
 
-A ``CaseJob`` keeps everything needed to load a run's results when it ends (the scan, the output
-nodes asked for, whether the run segments), so that loading never depends on the panel: the user
-may have left the module meanwhile, and a run started from the Python console has no panel at all.
+A ``CaseJob`` keeps everything needed to load a run's results when it ends (the scan and the other
+scans, the output nodes asked for, whether the run segments), so that loading never depends on the
+panel: the user may have left the module meanwhile, and a run started from the Python console has no
+panel at all.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from ..errors import InputError, MaskError
 from . import background, display, seed
 from .display import CaseNodes
 from .nodes import alive, box_from_roi, labelmap_from_segmentation, require_untransformed, volume_from_node
-from .panel import PRESET_FROM_MODEL, RunSettings, TumorSource, failure_view, progress_view, tumor_source
+from .panel import PRESET_FROM_MODEL, SCAN_ROWS, RunSettings, ScanSettings, TumorSource, failure_view, progress_view
+from .panel import tumor_source
+from .scan_display import ScanNodes, check_scan_targets, show_scans
 from .process import Launch
 
 
@@ -39,16 +42,7 @@ def tumor_segment(settings: RunSettings, step: str) -> tuple[slicer.vtkMRMLSegme
     source = tumor_source(settings, step)
     if source is TumorSource.CHOSEN:
         node = settings.inputSegmentation
-        segment_id = settings.segmentId
-        segmentation = node.GetSegmentation()
-        if not segment_id and segmentation.GetNumberOfSegments() == 1:
-            segment_id = segmentation.GetNthSegmentID(0)
-        if not segment_id:
-            count = segmentation.GetNumberOfSegments()
-            if not count:
-                raise MaskError(f"Segmentation '{node.GetName()}' has no segments. Segment the tumor first.")
-            raise InputError(f"Segmentation '{node.GetName()}' has {count} segments: choose the tumor's segment.")
-        return node, segment_id
+        return node, chosen_segment(node, settings.segmentId, "choose the tumor's segment.")
     if source is TumorSource.OWN:
         node = settings.outputSegmentation
         segment_id = display.result_segment_id(node)
@@ -57,6 +51,36 @@ def tumor_segment(settings: RunSettings, step: str) -> tuple[slicer.vtkMRMLSegme
                              "the tumor and segment it, or choose the segmentation as the input.")
         return node, segment_id
     return None
+
+
+def chosen_segment(node: slicer.vtkMRMLSegmentationNode, segment_id: str, advice: str) -> str:
+    """The tumor's segment in a segmentation the user chose: ``segment_id``, else its only segment;
+    ``advice`` says what to do when it has several."""
+    segmentation = node.GetSegmentation()
+    if not segment_id and segmentation.GetNumberOfSegments() == 1:
+        segment_id = segmentation.GetNthSegmentID(0)
+    if not segment_id:
+        count = segmentation.GetNumberOfSegments()
+        if not count:
+            raise MaskError(f"Segmentation '{node.GetName()}' has no segments. Segment the tumor first.")
+        raise InputError(f"Segmentation '{node.GetName()}' has {count} segments: {advice}")
+    return segment_id
+
+
+def scan_images(scans: Iterable[ScanSettings]) -> dict[str, background.Scan]:
+    """The other scans' voxels, each with its own tumor on its grid when it has a segmentation: the
+    segment this module made in it, else its only one."""
+    images = {}
+    for scan in scans:
+        image, mask = volume_from_node(scan.volume), None
+        if scan.segmentation is not None:
+            require_untransformed(scan.segmentation, "Segmentation")
+            segment_id = chosen_segment(scan.segmentation, display.result_segment_id(scan.segmentation) or "",
+                                        f"keep only the tumor in it, or choose none to carry the primary "
+                                        f"scan's tumor onto {scan.name}.")
+            mask = labelmap_from_segmentation(scan.segmentation, scan.volume, [segment_id]).volume
+        images[scan.name] = background.Scan(image, mask)
+    return images
 
 
 def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | None = None, *,
@@ -71,9 +95,13 @@ def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | No
     scan = settings.inputVolume
     if scan is None:
         raise InputError("No scan selected. Choose the CT, MR or PET volume.")
+    if step == "segment":  # it segments the primary scan alone
+        settings = replace(settings, scans=())
     image = volume_from_node(scan)
     tumor = tumor_segment(settings, step)
-    display.check_targets(_targets(settings), segmentation=tumor is None)
+    targets = _targets(settings)
+    display.check_targets(targets, segmentation=tumor is None)
+    check_scan_targets(targets.scans)
     if tumor is not None:
         require_untransformed(tumor[0], "Segmentation")
     mask = None if tumor is None else labelmap_from_segmentation(tumor[0], scan, [tumor[1]]).volume
@@ -90,13 +118,19 @@ def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | No
         heatmap=settings.heatmapMethod,
         device=settings.device,
         covariates=covariates or {},
+        scans=scan_images(settings.scans),
+        peritumoral=settings.peritumoral,
+        peritumoral_body=settings.peritumoralBody,
     )
     return CaseJob(run, step, settings, segments=tumor is None)
 
 
 def _targets(settings: RunSettings) -> CaseNodes:
-    """The output nodes asked for that are still there (None: a new one is made)."""
-    return CaseNodes(alive(settings.outputSegmentation), alive(settings.outputTable), alive(settings.outputHeatmap))
+    """The output nodes asked for that are still there (None: a new one is made), the other scans' too."""
+    scans = {scan.name: ScanNodes(scan.volume, alive(scan.outputSegmentation), alive(scan.outputHeatmap))
+             for scan in settings.scans}
+    return CaseNodes(alive(settings.outputSegmentation), alive(settings.outputTable), alive(settings.outputHeatmap),
+                     scans)
 
 
 def finish_case(job: CaseJob, volume_rendering_logic: slicer.vtkSlicerVolumeRenderingLogic | None = None
@@ -110,17 +144,33 @@ def finish_case(job: CaseJob, volume_rendering_logic: slicer.vtkSlicerVolumeRend
     scan = alive(job.settings.inputVolume)
     if scan is None:
         raise InputError("The scan was removed from the scene before the analysis ended; nothing was loaded.")
-    nodes = display.show_case(outputs, scan, _targets(job.settings), segmentation=job.segments,
+    targets = _targets(job.settings)
+    gone = sorted(name for name in outputs.scans if name in targets.scans and alive(targets.scans[name].scan) is None)
+    if gone:
+        raise InputError(f"The scan(s) {', '.join(gone)} were removed from the scene before the analysis ended; "
+                         "nothing was loaded.")
+    check_scan_targets(targets.scans)  # before the case's are filled: nothing is half shown
+    nodes = display.show_case(outputs, scan, targets, segmentation=job.segments,
                               volume_rendering_logic=volume_rendering_logic, opacity=job.settings.heatmapOpacity)
+    nodes.scans = show_scans(outputs.scans, targets.scans)
     return outputs, nodes
 
 
 def record(parameters: Any, nodes: CaseNodes) -> None:
-    """Put the nodes a run filled into the parameter node, so the panel and a saved scene show them."""
-    for field, node in (("outputSegmentation", nodes.segmentation), ("outputTable", nodes.table),
-                        ("outputHeatmap", nodes.heatmap)):
-        if node is not None and getattr(parameters, field) is not node:
-            setattr(parameters, field, node)
+    """Put the nodes a run filled into the parameter node, so the panel and a saved scene show them: an
+    other scan's into the row that still names it and its volume."""
+    _record(parameters, (("outputSegmentation", nodes.segmentation), ("outputTable", nodes.table),
+                         ("outputHeatmap", nodes.heatmap)))
+    for name, shown in nodes.scans.items():
+        for row in (getattr(parameters, row_name) for row_name in SCAN_ROWS):
+            if row.name.strip() == name and row.volume is shown.scan:
+                _record(row, (("outputSegmentation", shown.segmentation), ("outputHeatmap", shown.heatmap)))
+
+
+def _record(where: Any, fields: Iterable[tuple[str, Any]]) -> None:
+    for field, node in fields:
+        if node is not None and getattr(where, field) is not node:
+            setattr(where, field, node)
 
 
 class RunMonitor:
