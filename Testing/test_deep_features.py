@@ -141,13 +141,20 @@ def test_a_blob_the_encoder_sees_is_learned(blob_cohort):
     assert auc(outcomes, scores) > 0.9
 
 
-def test_the_deep_heatmap_points_at_the_blob(blob_cohort, shipped, tmp_path):
+@pytest.fixture(scope="module")
+def blob_model(blob_cohort, shipped, tmp_path_factory):
+    """A model of the blob cohort's deep features, saved with their source."""
     table, outcomes = blob_cohort
     model = BinaryModel(learner="logistic", param_grid=SMALL_GRIDS["logistic"], n_bootstrap=0, inner_folds=3)
     model.fit(table, outcomes)
-    recipe = table_recipe(table.columns, LIGHT, {}, deep=shipped.source)
-    save_model(model, BinaryOutcome("blob"), tmp_path / "model", {}, "", LIGHT, feature_recipe=recipe.to_dict())
-    pipeline = Pipeline(load_model(tmp_path / "model"), heatmap="contribution", report=False)
+    folder = tmp_path_factory.mktemp("blob") / "model"
+    save_model(model, BinaryOutcome("blob"), folder, {}, "", LIGHT,
+               feature_recipe=table_recipe(table.columns, LIGHT, {}, deep=shipped.source).to_dict())
+    return folder
+
+
+def test_the_deep_heatmap_points_at_the_blob(blob_model):
+    pipeline = Pipeline(load_model(blob_model), heatmap="contribution", report=False)
     image, mask = ball_case(radius=9.0, blob=True, seed=99, size=48)
     result = pipeline.run(CaseInput("new", image, mask))
     assert result.prediction["probability"] > 0.5
@@ -157,3 +164,14 @@ def test_the_deep_heatmap_points_at_the_blob(blob_cohort, shipped, tmp_path):
     far = (mask.array > 0) & (k > 3)  # the half of the tumor without the blob
     assert heatmap[blob].mean() > heatmap[far].mean()
     assert result.heatmap.method == "deep occlusion"
+
+
+def test_explain_draws_the_deep_map_of_a_deep_model(blob_model, tmp_path):
+    from ResponsePredictorLib.cli import EXIT_OK, main
+    from ResponsePredictorLib.explain import read_heatmap
+    from ResponsePredictorLib.volume import write_volume
+
+    image, mask = ball_case(radius=9.0, blob=True, seed=7, size=48)
+    paths = [write_volume(volume, tmp_path / name) for volume, name in ((image, "ct.nrrd"), (mask, "mask.nrrd"))]
+    assert main(["explain", str(blob_model), *map(str, paths), "-o", str(tmp_path / "h.nrrd")]) == EXIT_OK
+    assert read_heatmap(tmp_path / "h.nrrd").method == "deep occlusion"

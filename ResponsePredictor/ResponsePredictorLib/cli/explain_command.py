@@ -15,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="heatmap of where in the tumor a saved model's prediction comes from",
         description="Write a heatmap on the image's grid (NRRD, with a JSON beside it naming its colour map, range "
         "and notes). 'contribution' (default): the model's own per-feature contributions computed in a small "
-        "neighbourhood of every tumor voxel; 'occlusion': the change in the prediction when blocks of the tumor are "
-        "left out of the mask (any model, slower). See docs/explain.md for how to read it.",
+        "neighbourhood of every tumor voxel (for a model of deep features: the change in the prediction when blocks "
+        "of the tumor are left out of the features' averages); 'occlusion': the change in the prediction when blocks "
+        "of the tumor are left out of the mask (any model of one scan's radiomics, slower). See docs/explain.md for "
+        "how to read it.",
     )
     parser.add_argument("model_dir", type=Path, help="model folder written by 'train' (with its feature settings)")
     parser.add_argument("image", type=Path, help="image file (NRRD, NIfTI, MHA) or DICOM series folder")
@@ -43,7 +45,13 @@ def run(args: argparse.Namespace) -> None:
     covariates = read_clinical(args.clinical) if args.clinical else None
     image = read_volume(args.image)
     mask = read_mask(args.mask, image)
-    if args.method == "contribution":
+    if args.method == "contribution" and _varies_by_deep_features(saved):
+        # The deep features' map needs every feature of the case: the pipeline computes them as a run would.
+        from ..pipeline import CaseInput, Pipeline
+
+        case = CaseInput(args.image.name, image, mask, extra=covariates or {})
+        heatmap = Pipeline(saved, heatmap="contribution", report=False, device=args.device).run(case).heatmap
+    elif args.method == "contribution":
         heatmap = contribution_map(saved, image, mask, covariates, radius=args.radius, device=args.device)
     else:
         heatmap = occlusion_map(saved, image, mask, covariates, blocks=args.blocks)
@@ -58,6 +66,14 @@ def run(args: argparse.Namespace) -> None:
         save_overlay_picture(image, mask, heatmap, args.png, title=f"{heatmap.method} heatmap: {args.model_dir.name}",
                              lines=[heatmap.description])
         print(f"picture -> {args.png}")
+
+
+def _varies_by_deep_features(saved) -> bool:
+    """Whether what varies over the tumor in the model's inputs is its deep features (no mapped radiomics)."""
+    from ..explain.model_inputs import model_inputs
+
+    inputs = model_inputs(saved)
+    return bool(inputs.deep) and not inputs.mapped
 
 
 def read_clinical(path: Path) -> dict:
