@@ -189,7 +189,8 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         view = panel.results_view(outputs, background.model_card(settings.predictionModel))
         self.ui.predictionLabel.text, self.ui.intervalLabel.text = view.headline, view.interval
         self.ui.intendedUseLabel.text, self.ui.contributionsLabel.text = view.intended_use, view.contributions
-        self.ui.scansLabel.text, self.ui.resultsCollapsibleButton.collapsed = view.scans, False
+        self.ui.scansLabel.text, self.ui.analysisLabel.text = view.scans, view.analysis
+        self.ui.resultsCollapsibleButton.collapsed = False
 
     def onOpacityChanged(self, opacity: float) -> None:
         if self._parameterNode:

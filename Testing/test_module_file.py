@@ -303,6 +303,7 @@ def test_other_scans_in_the_panel_are_run_and_each_is_shown_over_its_own_scan(pa
 
     assert not errors and widget.ui.statusLabel.text == "Done."
     assert widget.ui.scansLabel.text == "PET: the tumor carried from the primary scan, heatmap"
+    assert widget.ui.analysisLabel.text == "Heatmap (test): ones"  # the stand-in heatmap's method and description
     row = parameters.scan2  # the run's nodes, recorded in the row: the next run refills them
     assert display.result_segment_id(row.outputSegmentation) and row.outputHeatmap is not None
     shown = {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views}

@@ -332,11 +332,27 @@ def test_peritumoral_shells_reach_the_engines_run(tmp_path, step):
     assert "--peritumoral" not in plain and "--peritumoral-body" not in plain
 
 
+@pytest.mark.parametrize("segmentation_model, source", [(None, "default"), ("nsclc-ct-tumor-seeded", "nsclc-ct-tumor-seeded")])
+def test_deep_features_reach_the_engines_run_of_the_network_the_panel_segments_with(tmp_path, segmentation_model,
+                                                                                    source):
+    from ResponsePredictorLib.cli import build_parser
+    from ResponsePredictorLib.cli.scan_options import scan_options
+
+    request = JobRequest(tmp_path / "ct.nrrd", step="predict", mask=tmp_path / "mask.nrrd", deep_features=True,
+                         segmentation_model=segmentation_model)
+    arguments = slicer_job.engine_arguments(request, tmp_path)
+    assert scan_options(build_parser().parse_args(arguments)).deep == source  # as the engine reads it
+    # Unchecked, no flag: a model that records its deep features has them computed without it.
+    plain = JobRequest(tmp_path / "ct.nrrd", seed=(1.0, 2.0, 3.0), segmentation_model=segmentation_model)
+    assert scan_options(build_parser().parse_args(slicer_job.engine_arguments(plain, tmp_path))).deep is None
+
+
 def test_the_segment_step_takes_the_primary_scan_alone(tmp_path):
     request = JobRequest(tmp_path / "ct.nrrd", step="segment", seed=(1.0, 2.0, 3.0), peritumoral=(5.0,),
-                         scans={"PET": Scan(tmp_path / "pet.nrrd")})
+                         scans={"PET": Scan(tmp_path / "pet.nrrd")}, deep_features=True)
     arguments = slicer_job.engine_arguments(request, tmp_path)
     assert arguments[0] == "segment" and "--peritumoral" not in arguments and "pet.nrrd" not in " ".join(arguments)
+    assert not any(argument.startswith("--deep-features") for argument in arguments)
 
 
 def shifted(volume, offset: float):

@@ -116,6 +116,26 @@ def test_the_results_say_what_became_of_each_other_scan(sample):
         "T2: missing, nothing of it is in the results")
 
 
+def test_the_results_say_when_the_features_include_deep_ones_and_how_the_heatmap_reads(sample):
+    from dataclasses import replace
+
+    from panel_stand_ins import case_outputs, tumor_heatmap
+
+    mask = sample[1]
+    outputs = case_outputs(mask)  # radiomic features and a contribution map
+    assert panel.results_view(outputs, {}).analysis == f"Heatmap (test): {outputs.heatmap.description}"
+    assert panel.analysis_view(case_outputs(mask, heatmap=False)) == ""
+    # A model of deep features: its map leaves blocks of the tumor out of the deep features' averages.
+    occlusion = replace(tumor_heatmap(mask), method="deep occlusion", description=(
+        "Each block of the tumor left out of the deep features' averages (the network still sees the whole scan): "
+        "the change in the model's risk score."))
+    deep = replace(outputs, features={**outputs.features, **{f"deep_{i}": 0.1 for i in range(360)}}, heatmap=occlusion)
+    assert panel.results_view(deep, {}).analysis == (
+        "The features include 360 deep features (the segmentation network's view of the tumor).\n"
+        "Heatmap (deep occlusion): Each block of the tumor left out of the deep features' averages (the network "
+        "still sees the whole scan): the change in the model's risk score.")
+
+
 def test_waiting_from_the_console_keeps_slicer_responsive_and_logs_progress():
     steps = iter([Progress("cohort", 0.1, "1 of 10 cases"), Progress("cohort", 0.1, "1 of 10 cases"),
                   Progress("cohort", 0.5, "5 of 10 cases")])

@@ -122,6 +122,7 @@ def test_run_settings_come_from_the_parameter_node_field_by_field(parameter_node
     assert set(panel.RunSettings.names()) - {"scans"} == (
         set(type(parameter_node).allParameters) - {"notTumorPoints", *panel.SCAN_ROWS})
     assert settings.scans == () and settings.peritumoral == () and not settings.peritumoralBody
+    assert not settings.deepFeatures  # a model that records deep features has them computed anyway
 
 
 def test_rows_of_other_scans_become_the_runs_scans_and_a_saved_scene_keeps_them(parameter_node, scene, tmp_path):
@@ -136,9 +137,10 @@ def test_rows_of_other_scans_become_the_runs_scans_and_a_saved_scene_keeps_them(
     parameter_node.scan2.segmentation = own
     parameter_node.peritumoral = "5, 10"
     parameter_node.peritumoralBody = True
+    parameter_node.deepFeatures = True
     settings = panel.RunSettings.from_parameters(parameter_node)
     assert settings.scans == (panel.ScanSettings("PET", pet, own),)  # the empty rows are left out
-    assert settings.peritumoral == (5.0, 10.0) and settings.peritumoralBody
+    assert settings.peritumoral == (5.0, 10.0) and settings.peritumoralBody and settings.deepFeatures
 
     scene.SetURL(str(tmp_path / "scene.mrml"))
     assert scene.Commit()
@@ -147,6 +149,7 @@ def test_rows_of_other_scans_become_the_runs_scans_and_a_saved_scene_keeps_them(
     assert reloaded.Connect()
     node = next(reloaded.GetNthNodeByClass(index, "vtkMRMLScriptedModuleNode")
                 for index in range(reloaded.GetNumberOfNodesByClass("vtkMRMLScriptedModuleNode")))
+    assert ResponsePredictorParameterNode(node).deepFeatures
     row = ResponsePredictorParameterNode(node).scan2
     assert row.name == " PET " and row.volume.GetName() == "PET AC" and row.segmentation.GetName() == "tumor on PET"
 

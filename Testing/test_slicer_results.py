@@ -55,6 +55,17 @@ def test_the_newest_click_is_the_seed_sent_to_the_engine(case):
     assert sent["model"] == "nsclc_os_ct" and sent["launch"] == "LAUNCH" and sent["work_root"] == "/tmp/slicer"
 
 
+def test_the_deep_features_box_is_sent_with_the_network_the_panel_segments_with(case):
+    click, _ = tumor_click(case.scene, case.mask, case.scan)
+    network = background.segmentation_model_ids()[-1]
+    settings = panel.RunSettings(inputVolume=case.scan, seedPoint=click, segmentationModel=network, deepFeatures=True)
+    results.start_case(settings, "all")
+    sent = case.runs[-1].settings
+    assert sent["deep_features"] and sent["segmentation_model"] == network  # engine_arguments pairs them
+    results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=click), "all")
+    assert not case.runs[-1].settings["deep_features"]  # unchecked: only a model that records them has them
+
+
 def test_the_tumor_is_the_chosen_segment_or_the_modules_own_never_any_other(case):
     users = case.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "mine")
     users.SetReferenceImageGeometryParameterFromVolumeNode(case.scan)

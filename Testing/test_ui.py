@@ -171,6 +171,16 @@ def widget_properties(name: str) -> dict[str, str]:
     return {prop.get("name"): "".join(prop.itertext()).strip() for prop in widget.findall("property")}
 
 
+def test_deep_features_are_a_checkbox_of_the_predict_section_and_the_results_say_how_they_were_made():
+    sections = {name: {child.get("name") for child in widget.iter("widget")}
+                for name, widget in xml_widgets().items() if widget.get("class") == "ctkCollapsibleButton"}
+    assert "deepFeaturesCheckBox" in sections["predictCollapsibleButton"]
+    assert widget_properties("deepFeaturesCheckBox")["text"] == (
+        "Add deep features (the segmentation network's view of the tumor)")
+    assert parameter_names()["deepFeatures"] == "QCheckBox"
+    assert "analysisLabel" in sections["resultsCollapsibleButton"]
+
+
 def test_the_tumor_click_is_one_point_with_its_own_delete_button():
     place = widget_properties("seedPlaceWidget")
     assert place.get("buttonsVisible") != "false"  # the place and delete buttons show

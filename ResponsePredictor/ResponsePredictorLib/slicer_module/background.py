@@ -93,6 +93,8 @@ class JobRequest:
     ``scans``: the case's other scans by name (PET, CT, MR_T1...), co-registered with the primary; the
     name decides their radiomics preset. ``peritumoral``: features of the tissue from the tumor's edge
     out to each distance (mm), on every scan; ``peritumoral_body``: CT shells kept inside the body.
+    ``deep_features``: also the tumor's deep features, of ``segmentation_model`` (None: the catalog's
+    default); a model that records deep features has them computed without it, and refuses another network's.
     The segment step segments the primary scan alone and takes none of these.
     """
 
@@ -110,6 +112,7 @@ class JobRequest:
     scans: Mapping[str, Scan] = field(default_factory=dict)
     peritumoral: tuple[float, ...] = ()
     peritumoral_body: bool = False
+    deep_features: bool = False
 
     def __post_init__(self) -> None:
         check_settings(has_mask=self.mask is not None, step=self.step, seed=self.seed, roi=self.roi,
@@ -175,6 +178,9 @@ def engine_arguments(request: JobRequest, folder: Path) -> list[str]:
         arguments += ["--peritumoral", coordinates(request.peritumoral)]
     if request.peritumoral_body:
         arguments.append("--peritumoral-body")
+    if request.deep_features:  # one argument with "=": the option's value is optional
+        model = request.segmentation_model
+        arguments.append(f"--deep-features={model}" if model else "--deep-features")
     return arguments
 
 

@@ -127,6 +127,7 @@ class RunSettings:
     scans: Any = ()
     peritumoral: Any = ""
     peritumoralBody: bool = False
+    deepFeatures: bool = False
 
     def __post_init__(self) -> None:
         self.predictionModel = model_reference(self.predictionModel)
@@ -253,6 +254,7 @@ class ResultsView:
     intended_use: str
     contributions: str
     scans: str
+    analysis: str
 
 
 def scans_view(outputs: Any) -> str:
@@ -262,8 +264,21 @@ def scans_view(outputs: Any) -> str:
     return "\n".join(lines + [f"{name}: missing, nothing of it is in the results" for name in outputs.missing_scans])
 
 
+def analysis_view(outputs: Any) -> str:
+    """How the results were made: the deep features among the case's features, and the heatmap's method
+    with what its values mean (a deep occlusion map's blocks differ from a contribution map's voxels)."""
+    from ..features.columns import column_origin
+
+    deep = sum(column_origin(name).deep for name in outputs.features)
+    lines = [f"The features include {deep} deep features (the segmentation network's view of the tumor)."] if deep else []
+    if outputs.heatmap is not None:
+        lines.append(f"Heatmap ({outputs.heatmap.method}): {outputs.heatmap.description}")
+    return "\n".join(lines)
+
+
 def results_view(outputs: Any, card: dict) -> ResultsView:
-    """The prediction in words, the model card's intended use, the top contributions, the other scans."""
+    """The prediction in words, the model card's intended use, the top contributions, the other scans, and
+    how the results were made."""
     from .. import prediction_text
     from .background import format_contributions
 
@@ -272,7 +287,7 @@ def results_view(outputs: Any, card: dict) -> ResultsView:
                                              (card.get("outcome") or {}).get("definition", "")]))
     return ResultsView(headline, interval, intended_use,
                        format_contributions(prediction_text.ranked_contributions(outputs.contributions)),
-                       scans_view(outputs))
+                       scans_view(outputs), analysis_view(outputs))
 
 
 def progress_logger(run: Any, log: Callable[[str], None],

@@ -73,7 +73,8 @@ class ResponsePredictorParameterNode:
     (made when empty; a chosen segmentation gets the tumor as one more segment).
     scan1, scan2, scan3 - the case's other scans (panel.SCAN_ROWS), co-registered with inputVolume.
     peritumoral - distances (mm) as typed, "5,10": features of the tissue around the tumor, on every
-    scan. peritumoralBody - CT shells kept inside the body.
+    scan. peritumoralBody - CT shells kept inside the body. deepFeatures - also the tumor's deep features
+    (segmentationModel's encoder averaged over the tumor); a model that records them has them anyway.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -97,6 +98,7 @@ class ResponsePredictorParameterNode:
     scan3: OtherScan
     peritumoral: str = ""
     peritumoralBody: bool = False
+    deepFeatures: bool = False
 
 
 @parameterNodeGuiConnector

@@ -121,6 +121,7 @@ def start_case(settings: RunSettings, step: str, covariates: dict[str, Any] | No
         scans=scan_images(settings.scans),
         peritumoral=settings.peritumoral,
         peritumoral_body=settings.peritumoralBody,
+        deep_features=settings.deepFeatures,
     )
     return CaseJob(run, step, settings, segments=tumor is None)
 
