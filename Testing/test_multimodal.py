@@ -112,7 +112,7 @@ def test_a_dicom_scan_of_another_modality_than_its_name_is_refused(tmp_path):
 
     ct, ct_mask = ct_case()
     write_dicom_series(ct.with_array(np.round(ct.array).astype(np.int16)), tmp_path / "ct")
-    with pytest.raises(InputError, match="DICOM CT series, not PT"):
+    with pytest.raises(InputError, match="DICOM CT series, but its feature settings are for PT"):
         pipeline().run(CaseInput("c", ct, ct_mask, scans={"PET": ScanInput(tmp_path / "ct")}))
 
 
@@ -155,8 +155,13 @@ def test_the_manifest_reads_other_scans(tmp_path):
     assert first.extra == {"age": "61"}
 
 
+def test_a_mask_column_without_its_scan_is_an_ordinary_column(tmp_path):
+    (tmp_path / "m.csv").write_text("case,image,mask,mask_volume\na,ct.nrrd,m.nrrd,12.5\n")
+    manifest = read_manifest(tmp_path / "m.csv")
+    assert manifest.scans == [] and manifest.cases[0].extra == {"mask_volume": "12.5"}
+
+
 @pytest.mark.parametrize("header, row, message", [
-    ("case,image,mask,mask_PET", "a,ct.nrrd,m.nrrd,pm.nrrd", "each mask_<NAME> goes with an image_<NAME>"),
     ("case,image,mask,image_PET,mask_PET", "a,ct.nrrd,m.nrrd,,pm.nrrd", "mask_PET is given without its scan"),
     ("case,image,mask,image_2PET", "a,ct.nrrd,m.nrrd,p.nrrd", "use a letter"),
     ("case,image,mask,image_original", "a,ct.nrrd,m.nrrd,p.nrrd", "holds a word of the feature names"),

@@ -80,33 +80,36 @@ def run(args: argparse.Namespace) -> None:
         results = extractor.extract_labels(image, mask)
         named = [(f"{case}_label{result.label}", result) for result in results]
     else:
-        named = [(case, extractor.extract(image, mask, args.label))]
-        if extended:
-            named[0][1].features.update(_region_features(args, settings, options, image, mask, others, masks))
+        result = extractor.extract(image, mask, args.label)
+        named = [(case, result)]
+        if extended:  # the label analysed, alone: the shells, the carried mask and the deep features are of it
+            tumor = mask.with_array((mask.array == result.label).astype("uint8"))
+            result.features.update(_region_features(args, settings, options, image, tumor, others, masks))
     write_results(named, args.output, args.diagnostics)
     print(f"{len(named[0][1].features)} features of {len(named)} label(s) written to {args.output}")
 
 
-def _region_features(args: argparse.Namespace, settings: dict, options, image, mask, others: dict[str, str],
+def _region_features(args: argparse.Namespace, settings: dict, options, image, tumor, others: dict[str, str],
                      masks: dict[str, str]) -> dict[str, float]:
-    """The shells', the other scans' and the deep features of the case, as a cohort run computes them."""
-    from ..features.recipe import FeatureRecipe
+    """The shells', the other scans' and the deep features of the case's ``tumor`` (a 0/1 mask), as a cohort run
+    computes them."""
+    from ..features.recipe import FeatureRecipe, given_scans
     from ..pipeline.case import ScanInput
-    from ..pipeline.scans import CaseRegions, Primary
+    from ..pipeline.scans import CaseRegions, Primary, dicom_identity
 
-    scans = {name: load_settings(preset=preset) for name, preset in options.presets}
-    scans.update({name: load_settings(params=params) for name, params in options.params})
-    recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, None if args.params else (args.preset or "ct"))
+    scans, modalities = given_scans(options.given())
+    recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, None if args.params else (args.preset or "ct"),
+                           modalities=modalities)
     regions = CaseRegions(recipe, FeatureExtractor(settings, device=args.device), args.device)
     warnings: list[str] = []
-    features = regions.shell_features(None, image, mask, warnings)
-    primary = Primary(image, mask, args.image, args.image.is_dir())
+    features = regions.shell_features(None, image, tumor, warnings)
+    identity = dicom_identity(args.image, recipe.primary_modality, "The scan") if args.image.is_dir() else None
+    primary = Primary(image, tumor, identity)
     for name, path in others.items():
         features.update(regions.scan(name, ScanInput(Path(path), masks.get(name)), primary, warnings)[1])
     if options.deep:
         from ..embedding import deep_extractor
 
-        tumor = mask if args.label is None else mask.with_array((mask.array == args.label).astype("uint8"))
         features.update(deep_extractor(options.deep, device=args.device).extract(image, tumor))
     for warning in warnings:
         print(f"Note: {warning}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import SettingsError
 from ..features.columns import check_scan_name
@@ -20,6 +21,12 @@ class ScanOptions:
     body: bool
     deep: str | None  # the network of the deep features (a catalog id, a folder, "default"), or None
 
+    def given(self) -> dict[str, Any]:
+        """The scans' settings as given: a preset name, or the parameter file's settings."""
+        from ..features import load_settings
+
+        return {**dict(self.presets), **{name: load_settings(params=path) for name, path in self.params}}
+
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-preset", action="append", default=[], metavar="NAME=PRESET",
@@ -28,8 +35,9 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan-params", action="append", default=[], metavar="NAME=FILE",
                         help="pyradiomics parameter file of the other scan NAME; repeat for several scans")
     parser.add_argument("--peritumoral", default="", metavar="MM[,MM...]",
-                        help="also the features of the tissue from the tumor's edge out to each MM millimetres (outside "
-                        "the tumor, inside the scan), on every scan, prefixed peri<MM>mm_")
+                        help="also the features of the tissue around the tumor: the voxels outside it whose centre lies "
+                        "within MM millimetres of a tumor voxel's centre (inside the scan), for each MM, on every scan, "
+                        "prefixed peri<MM>mm_")
     parser.add_argument("--peritumoral-body", action="store_true",
                         help="limit a CT's peritumoral shells to the body (voxels above -500 HU, holes filled)")
     parser.add_argument("--deep-features", nargs="?", const="default", metavar="MODEL",

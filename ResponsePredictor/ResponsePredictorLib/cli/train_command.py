@@ -94,7 +94,7 @@ def _recipe(args: argparse.Namespace, feature_settings: dict[str, Any] | None, c
     """The other scans' settings, the shells and the deep features' source of a table, recorded with its primary
     settings."""
     from ..errors import SettingsError
-    from ..features import load_settings
+    from ..features.columns import extended_columns
     from ..features.recipe import table_recipe
 
     options = scan_options(args)
@@ -103,12 +103,14 @@ def _recipe(args: argparse.Namespace, feature_settings: dict[str, Any] | None, c
         from ..embedding import deep_extractor
 
         deep = deep_extractor(options.deep, device="cpu").source
-    given = {name: load_settings(preset=preset) for name, preset in options.presets}
-    given.update({name: load_settings(params=params) for name, params in options.params})
+    given = options.given()
     if feature_settings is None:
         if given or options.body or options.deep:
             raise SettingsError("The other scans' settings and the deep features' source are recorded with the primary "
                                 "scan's settings: give --preset or --params too.")
+        if extended_columns(columns):
+            print("Note: the table has columns of other scans, shells or deep features; without --preset or --params the "
+                  "model records no settings, so it can predict from tables but 'run' cannot compute its features.")
         return None  # features computed elsewhere: nothing recorded, as for one scan
     if options.peritumoral:
         raise SettingsError("--peritumoral is read from the table's columns (peri<MM>mm_...) when training: leave it out.")

@@ -7,6 +7,7 @@ folder), and per case a ``mask`` (label image, DICOM SEG or RTSTRUCT) or where t
 give the same masks every run. A case's other co-registered scans are columns ``image_<NAME>``
 (``image_PET``, ``image_MR_T1``) with an optional ``mask_<NAME>`` (that scan's own tumor mask; without
 it the primary mask is carried onto the scan); an empty ``image_<NAME>`` cell is a scan the case lacks.
+A ``mask_<X>`` column without its ``image_<X>`` is an ordinary column (e.g. a covariate ``mask_volume``).
 Every other column (clinical covariates,
 outcomes, anything) is carried into the case's input and the results table. Relative paths are
 taken from the manifest's folder. Files that are missing are not the manifest's error: those cases
@@ -86,17 +87,14 @@ def read_manifest(path: str | Path) -> Manifest:
 
 
 def _scan_names(path: Path, columns: list[str]) -> list[str]:
-    """The other scans' names from their image_<NAME> columns; a mask_<NAME> needs its image_<NAME>."""
+    """The other scans' names from their image_<NAME> columns (each name checked: it names columns and folders)."""
     names = [column[len(SCAN_IMAGE):] for column in columns if column.startswith(SCAN_IMAGE)]
     for name in names:
         try:
             check_scan_name(name)
         except SettingsError as error:
-            raise ManifestError(f"{path}: column {SCAN_IMAGE}{name}: {error}") from None
-    orphans = [column for column in columns if column.startswith(SCAN_MASK) and column[len(SCAN_MASK):] not in names]
-    if orphans:
-        raise ManifestError(f"{path}: {', '.join(orphans)} name(s) no scan: each mask_<NAME> goes with an image_<NAME> "
-                            "column.")
+            raise ManifestError(f"{path}: column {SCAN_IMAGE}{name} names another scan of each case, but {error} "
+                                "Rename the column if it holds something else.") from None
     return names
 
 

@@ -44,16 +44,20 @@ class DeepView:
     shown: NetworkInput
     tumor_outside: float  # share of the tumor's voxels outside what the network is shown
 
-    def pooled(self, keep: torch.Tensor | None = None) -> np.ndarray:
-        """The embedding: each layer's weighted mean over the tumor, concatenated. ``keep`` (on the input
-        grid, bool) pools over that part of the tumor only (how occlusion asks what a part contributes)."""
+    def pooled(self) -> np.ndarray:
+        """The embedding: each layer's weighted mean over the tumor, concatenated (NaN for a layer the tumor
+        does not reach)."""
         parts = []
         for layer, weight in zip(self.layers, self.weights):
-            if keep is not None:
-                weight = weight * _shares(keep, layer.shape[1:])
             total = weight.sum()
-            parts.append((layer * weight).sum(dim=(1, 2, 3)) / total if total > 0 else torch.full(layer.shape[:1], torch.nan))
+            parts.append((layer * weight).sum(dim=(1, 2, 3)) / total if total > 0
+                         else torch.full(layer.shape[:1], torch.nan, device=layer.device))
         return torch.cat(parts).double().cpu().numpy()
+
+    @property
+    def features(self) -> dict[str, float]:
+        """``deep_0`` ... of the tumor."""
+        return named(self.pooled())
 
 
 class DeepFeatureExtractor:
@@ -104,7 +108,7 @@ class DeepFeatureExtractor:
 
     def extract(self, image: Volume, mask: Volume) -> dict[str, float]:
         """``deep_0`` ... of the tumor of ``mask``."""
-        return named(self.view(image, mask).pooled())
+        return self.view(image, mask).features
 
 
 

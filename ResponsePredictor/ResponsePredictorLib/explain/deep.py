@@ -10,7 +10,7 @@ in one pass through the model. Red pushes the prediction towards the outcome, bl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,18 +25,20 @@ from .scores import model_rows, score_units, towards
 
 
 def deep_feature_map(saved: SavedModel, extractor: Any, image: Volume, mask: Volume,
-                     case_features: Mapping[str, float], covariates: Mapping[str, Any] | None = None) -> Heatmap:
+                     case_features: Mapping[str, float], covariates: Mapping[str, Any] | None = None, *,
+                     view: Any = None) -> Heatmap:
     """The occlusion map of ``saved``'s deep features over the tumor of ``mask``, on ``image``'s grid.
 
     ``extractor``: the ``embedding.DeepFeatureExtractor`` of the model's deep features; ``case_features``:
-    the case's other features (the model's other inputs keep the case's values).
+    the case's other features (the model's other inputs keep the case's values); ``view``: the case's
+    ``DeepView`` when its features were just computed (the network is not run again).
     """
     inputs = model_inputs(saved)
     deep = [name for name in inputs.used if column_origin(name).deep]
     if not deep:
         raise NotExplainableError("The model uses no deep feature: a deep-feature heatmap has nothing to show.")
     clinical, notes = covariate_values(inputs, covariates)
-    view = extractor.view(image, mask)
+    view = view if view is not None else extractor.view(image, mask)
     tumor = view.shown.mask_on_input(mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8)))
     blocks, block_of = _blocks(view, tumor)
     if not blocks:
@@ -69,12 +71,20 @@ def deep_feature_map(saved: SavedModel, extractor: Any, image: Volume, mask: Vol
     )
 
 
+def _coarse_grid(view: Any, input_shape: Sequence[int]) -> tuple[int, ...]:
+    """The coarsest feature layer's grid, which every layer's grid and the input's must subdivide."""
+    coarse = min((tuple(layer.shape[1:]) for layer in view.layers), key=lambda shape: int(np.prod(shape)))
+    for shape in [tuple(input_shape), *(tuple(layer.shape[1:]) for layer in view.layers)]:
+        if any(size % c for size, c in zip(shape, coarse)):
+            raise NotExplainableError(f"The feature layers' grids do not subdivide one another ({shape} by {coarse}): "
+                                      "no deep-feature map.")
+    return coarse
+
+
 def _blocks(view: Any, tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
     """The coarsest layer's voxels the tumor touches (flat indices) and each input voxel's block (-1 beyond)."""
-    coarse = view.layers[-1].shape[1:]
+    coarse = _coarse_grid(view, tumor.shape)
     factors = [size // c for size, c in zip(tumor.shape, coarse)]
-    if any(size != c * f for size, c, f in zip(tumor.shape, coarse, factors)):
-        raise NotExplainableError("The feature layers' grids do not subdivide the input's: no deep-feature map.")
     index = torch.stack(torch.meshgrid(*[torch.arange(size) // f for size, f in zip(tumor.shape, factors)],
                                        indexing="ij"))
     block_of = (index[0] * coarse[1] + index[1]) * coarse[2] + index[2]
@@ -85,7 +95,7 @@ def _blocks(view: Any, tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
 def _pooled_without_each_block(view: Any, blocks: list[int]) -> np.ndarray:
     """The embedding with each block left out, (features, blocks): every layer's weighted sums per block
     by reshaping it onto the coarsest grid, then (sum - block's sum) / (weight - block's weight)."""
-    coarse = view.layers[-1].shape[1:]
+    coarse = _coarse_grid(view, view.shown.inputs.shape[2:])
     parts = []
     for layer, weight in zip(view.layers, view.weights):
         steps = [size // c for size, c in zip(weight.shape, coarse)]
@@ -101,5 +111,6 @@ def _pooled_without_each_block(view: Any, blocks: list[int]) -> np.ndarray:
 
 def _block_mm(view: Any, extractor: Any) -> list[float]:
     """A block's edges in mm: the input voxels per coarse voxel times the network's spacing."""
-    coarse = view.layers[-1].shape[1:]
-    return [size / c * s for size, c, s in zip(view.shown.inputs.shape[2:], coarse, extractor.model.spec.spacing)]
+    shape = view.shown.inputs.shape[2:]
+    coarse = _coarse_grid(view, shape)
+    return [size / c * s for size, c, s in zip(shape, coarse, extractor.model.spec.spacing)]

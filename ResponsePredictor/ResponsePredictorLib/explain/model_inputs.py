@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import InputError
 from ..features.columns import column_origin
 from ..predict import SavedModel
-from ..predict.table import RADIOMIC_NAME, is_radiomic
+from ..features.names import RADIOMIC_NAME
+from ..predict.table import is_radiomic
 
 
 

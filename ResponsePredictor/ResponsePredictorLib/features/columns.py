@@ -9,9 +9,11 @@ primary scan, ``PET_peri5mm_...`` on another).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import SettingsError
+from .names import DEEP_NAME, RADIOMIC_NAME
 
 SHELL = re.compile(r"peri(?P<mm>\d+(?:\.\d+)?)mm")
 # A scan name becomes a column prefix and a file name: a letter, then letters, digits and single '_'.
@@ -66,8 +68,6 @@ def column_prefix(scan: str | None, shell_mm: float | None) -> str:
 
 def column_origin(name: str) -> ColumnOrigin:
     """The scan and region of a feature column (its prefixes; a column without them: the primary's tumor)."""
-    from ..predict.table import DEEP_NAME, RADIOMIC_NAME
-
     if DEEP_NAME.match(name):
         return ColumnOrigin(None, None, name, radiomic=False, deep=True)
     match = RADIOMIC_NAME.match(name)
@@ -87,3 +87,8 @@ def column_origin(name: str) -> ColumnOrigin:
 def base_name(name: str) -> str:
     """The pyradiomics name of a feature column, without its scan and shell prefixes."""
     return column_origin(name).base
+
+
+def extended_columns(columns: Iterable[str]) -> list[str]:
+    """The columns of other scans, shells or deep features: what a single scan's radiomics do not make."""
+    return [name for name in columns if (origin := column_origin(name)).scan or origin.shell_mm or origin.deep]

@@ -98,6 +98,15 @@ MAPPABLE_IMAGE_TYPES = tuple(t for t in IMAGE_TYPES if t not in PYRADIOMICS_ONLY
 # How pyradiomics (additionalInfo) and we name an extraction's diagnostic entries, apart from the features.
 DIAGNOSTICS_PREFIX = "diagnostics_"
 
+# pyradiomics names a feature <image type>_<class>_<Feature> (log-sigma-1-0-mm-3D_glcm_Imc1), here with an
+# optional prefix (a scan's name, a region's) before the image type.
+RADIOMIC_NAME = re.compile(
+    r"^(?:(?P<prefix>.+)_)?(?P<image>[A-Za-z0-9-]+)_(?P<cls>" + "|".join(map(re.escape, FEATURE_CLASSES))
+    + r")_(?P<feature>[A-Z]\w*)$"
+)
+# A deep feature of the tumor (``embedding``): deep_0, deep_1, ...
+DEEP_NAME = re.compile(r"^deep_\d+$")
+
 
 def feature_names(feature_class: str) -> dict[str, bool]:
     """A class's features and whether each is deprecated, as pyradiomics' ``getFeatureNames`` gives them."""

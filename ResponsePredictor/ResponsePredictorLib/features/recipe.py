@@ -38,6 +38,7 @@ class FeatureRecipe:
     ``peritumoral_mm``: shell distances. ``body``: a CT's shells limited to the body.
     ``primary_modality``: the primary scan's preset name (ct, pet, mr) when known, for the body limit
     and the check against its DICOM Modality. ``deep``: the source of the primary tumor's deep features.
+    ``modalities``: the preset name of scans given a preset (their modality, whatever their name says).
     """
 
     primary: dict[str, Any]
@@ -46,6 +47,7 @@ class FeatureRecipe:
     body: bool = False
     primary_modality: str | None = None
     deep: dict[str, Any] | None = None
+    modalities: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.scans:
@@ -66,6 +68,8 @@ class FeatureRecipe:
         """The preset name of a scan's modality (None: the primary's, when known), or None when unknown."""
         if name is None:
             return self.primary_modality
+        if name in self.modalities:
+            return self.modalities[name]
         try:
             return modality_preset(name)
         except SettingsError:
@@ -82,13 +86,15 @@ class FeatureRecipe:
     def with_scans(self, names: Iterable[str]) -> FeatureRecipe:
         """This recipe with every scan of ``names`` given its settings (fixed, as a model records them)."""
         resolved = {name: self.scan_settings(name) for name in names}
+        named = {name: self.modality(name) for name in names if self.modality(name) is not None}
         return FeatureRecipe(self.primary, {**self.scans, **resolved}, self.peritumoral_mm, self.body,
-                             self.primary_modality, self.deep)
+                             self.primary_modality, self.deep, {**named, **self.modalities})
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the primary's settings (recorded on their own, as for a single scan)."""
         return {"scans": self.scans, "peritumoral_mm": list(self.peritumoral_mm), "body": self.body,
-                "primary_modality": self.primary_modality, **({"deep": self.deep} if self.deep else {})}
+                "primary_modality": self.primary_modality, **({"deep": self.deep} if self.deep else {}),
+                **({"modalities": self.modalities} if self.modalities else {})}
 
     @classmethod
     def from_dict(cls, primary: Mapping[str, Any], record: Mapping[str, Any] | None) -> FeatureRecipe:
@@ -97,7 +103,17 @@ class FeatureRecipe:
         if not isinstance(scans, dict) or not all(isinstance(value, dict) for value in scans.values()):
             raise SettingsError("A feature recipe's 'scans' must map scan names to pyradiomics settings.")
         return cls(dict(primary), dict(scans), tuple(record.get("peritumoral_mm") or ()), bool(record.get("body")),
-                   record.get("primary_modality"), record.get("deep"))
+                   record.get("primary_modality"), record.get("deep"), dict(record.get("modalities") or {}))
+
+
+def given_scans(given: Mapping[str, Mapping[str, Any] | str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Settings given for other scans by name, each a preset name or pyradiomics settings: their settings,
+    and the modality of those given a modality's preset."""
+    from .settings import load_settings
+
+    settings = {name: load_settings(preset=value) if isinstance(value, str) else dict(value) for name, value in given.items()}
+    modalities = {name: value for name, value in given.items() if isinstance(value, str) and value in DICOM_MODALITY}
+    return settings, modalities
 
 
 def modality_preset(name: str) -> str:
@@ -139,12 +155,12 @@ def without_shape(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {**dict(settings), "featureClass": kept}
 
 
-def table_recipe(columns: Iterable[str], primary: Mapping[str, Any], given: Mapping[str, dict[str, Any]],
+def table_recipe(columns: Iterable[str], primary: Mapping[str, Any], given: Mapping[str, Mapping[str, Any] | str],
                  body: bool = False, primary_modality: str | None = None,
                  deep: dict[str, Any] | None = None) -> FeatureRecipe | None:
     """The recipe a feature table was computed with, read from its columns' scan and shell prefixes (each
-    scan's settings: ``given`` for it, else its modality's preset) and its deep columns (whose source is
-    ``deep``); None for a table of one scan's radiomic tumor features."""
+    scan's settings: ``given`` for it, a preset name or settings, else its modality's preset) and its deep
+    columns (whose source is ``deep``); None for a table of one scan's radiomic tumor features."""
     from .columns import column_origin
 
     columns = list(columns)
@@ -162,4 +178,5 @@ def table_recipe(columns: Iterable[str], primary: Mapping[str, Any], given: Mapp
         if body:
             raise SettingsError("The table has no peritumoral columns (peri<MM>mm_...) for the body limit to apply to.")
         return None
-    return FeatureRecipe(dict(primary), dict(given), tuple(shells), body, primary_modality, deep).with_scans(scans)
+    settings, modalities = given_scans(given)
+    return FeatureRecipe(dict(primary), settings, tuple(shells), body, primary_modality, deep, modalities).with_scans(scans)

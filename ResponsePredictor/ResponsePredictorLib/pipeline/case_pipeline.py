@@ -18,18 +18,18 @@ import pandas as pd
 from ..engine_status import report_progress
 from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
-from ..features.columns import check_scan_name, column_origin
-from ..features.recipe import DICOM_MODALITY, FeatureRecipe
+from ..features.columns import check_scan_name, column_origin, extended_columns
+from ..features.recipe import DICOM_MODALITY, FeatureRecipe, given_scans
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
 from ..segment.prompts import as_points
 from ..timing import StageClock
 from ..volume import Volume
 from .case import CaseInput, CaseResult
-from .inputs import read_case_mask, read_image, series_folder
+from .inputs import read_case_mask, read_image
 from .provenance import covariate_values, digest, input_digest, software_versions
 from .scans import DONE as SCAN_DONE
-from .scans import CaseRegions, Primary, ScanResult
+from .scans import CaseRegions, Primary, ScanResult, dicom_identity
 from .settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 FALLBACK_PRESET = "ct"
 # Bumped when a change here changes what a case's outputs hold: results of older versions are redone.
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: a DICOM PET is read in SUV body weight (was Bq/ml)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Pipeline:
         report: bool = True,
         device: str = "auto",
         keep_identifiers: bool = False,
-        scan_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        scan_settings: Mapping[str, Mapping[str, Any] | str] | None = None,
         peritumoral: Sequence[float] = (),
         peritumoral_body: bool = False,
         primary_modality: str | None = None,
@@ -77,9 +77,12 @@ class Pipeline:
         self.feature_settings = self._feature_settings(outcome, feature_settings)
         self.extractor = FeatureExtractor(self.feature_settings)
         self.deep = self._deep_extractor(outcome, deep_features, device)
+        if primary_modality is None and feature_settings is None and (outcome is None or outcome.feature_settings is None):
+            primary_modality = FALLBACK_PRESET  # the settings are that preset's
+        scans, modalities = given_scans(scan_settings or {})
         self.recipe = self._recipe(outcome, FeatureRecipe(
-            self.feature_settings, {name: dict(value) for name, value in (scan_settings or {}).items()}, tuple(peritumoral),
-            peritumoral_body, primary_modality, None if self.deep is None else self.deep.source))
+            self.feature_settings, scans, tuple(peritumoral), peritumoral_body, primary_modality,
+            None if self.deep is None else self.deep.source, modalities))
         self.regions = CaseRegions(self.recipe, self.extractor, device)
         self._check_deep_modality()
         self.heatmap = self._explainable(heatmap)
@@ -100,7 +103,7 @@ class Pipeline:
         explicit = None
         if settings.preset or settings.params:
             explicit = load_settings(preset=settings.preset, params=settings.params)
-        scans = {name: load_settings(preset=preset) for name, preset in settings.scan_presets}
+        scans: dict[str, Any] = dict(settings.scan_presets)
         scans.update({name: load_settings(params=params) for name, params in settings.scan_params})
         return cls(outcome, feature_settings=explicit, segmentation=settings.segmentation_model,
                    heatmap=settings.heatmap, report=settings.report, device=settings.device,
@@ -165,6 +168,13 @@ class Pipeline:
         """The model's recorded scans, shells and deep features when it has them (other ones refused), else ``explicit``."""
         recorded = outcome.feature_recipe if outcome is not None else None
         if recorded is None:
+            extended = [] if outcome is None else extended_columns(outcome.model.feature_names_in_)
+            if extended:
+                raise SettingsError(
+                    f"The model {outcome.directory.name} reads features of other scans, peritumoral shells or deep "
+                    f"features ({', '.join(extended[:3])}, ...) but does not record how they were computed (it was "
+                    "trained without --preset or --params). Train it again with the settings its table was made with."
+                )
             return explicit
         recipe = FeatureRecipe.from_dict(self.feature_settings, recorded)
         if (explicit.scans or explicit.peritumoral_mm or explicit.body) and (explicit.scans, explicit.peritumoral_mm, explicit.body) != (
@@ -299,8 +309,7 @@ class Pipeline:
         # Fractions of one case run by the Slicer module (for a cohort, the runner counts cases).
         report_progress("read", 0.1, "Reading the scan")
         image, was_dicom = read_image(case.image)
-        if was_dicom:
-            self._check_primary_modality(case.image)
+        identity = dicom_identity(case.image, self.recipe.primary_modality, "The scan") if was_dicom else None
         clock.lap("read_s")
         probability = None
         if case.mask is not None:
@@ -317,14 +326,16 @@ class Pipeline:
         features = self.extractor.extract(image, mask).features
         features.update(self.regions.shell_features(None, image, mask, warnings))
         clock.lap("features_s")
+        deep_view = None
         if self.deep is not None:
             report_progress("features", 0.5, "Computing the deep features")
-            features.update(self.deep.extract(image, mask))
+            deep_view = self.deep.view(image, mask)
+            features.update(deep_view.features)
             clock.lap("deep_features_s")
         scans: dict[str, ScanResult] = {}
         if case.scans:
             report_progress("features", 0.55, "Computing the other scans' features")
-            primary = Primary(image, mask, case.image, was_dicom)
+            primary = Primary(image, mask, identity)
             for name, scan in case.scans.items():
                 scans[name], scan_features = self.regions.scan(name, scan, primary, warnings)
                 features.update(scan_features)
@@ -343,7 +354,7 @@ class Pipeline:
             report_progress("heatmap", 0.75, "Making the heatmap")
             known = {**features, **covariates}  # a missing scan's features among the covariates, as unknown
             if self._maps_scan(None):
-                heatmap = self._heatmap(image, mask, covariates, known)
+                heatmap = self._heatmap(image, mask, covariates, known, deep_view=deep_view)
             for result in scans.values():
                 if result.status == SCAN_DONE and self._maps_scan(result.name):
                     result.heatmap = self._heatmap(result.image, result.mask, covariates, known, result.name)
@@ -430,13 +441,13 @@ class Pipeline:
         return outputs, contributions
 
     def _heatmap(self, image: Volume, mask: Volume, covariates: Mapping[str, Any], features: Mapping[str, float],
-                 scan: str | None = None):
+                 scan: str | None = None, deep_view: Any = None):
         """The heatmap over the primary scan, or over another ``scan`` (its mapped features; contribution maps only)."""
         from .. import explain
 
         if self.heatmap == "contribution":
             if scan is None and not self._inputs().mapped:  # a model whose varying inputs are deep features
-                return explain.deep_feature_map(self.outcome, self.deep, image, mask, features, covariates)
+                return explain.deep_feature_map(self.outcome, self.deep, image, mask, features, covariates, view=deep_view)
             settings = self.feature_settings if scan is None else self.recipe.scan_settings(scan)
             return explain.contribution_map(self.outcome, image, mask, covariates, device=self.device,
                                             settings=settings, case_features=features, scan=scan)
@@ -454,17 +465,6 @@ class Pipeline:
         from ..explain.model_inputs import model_inputs
 
         return model_inputs(self.outcome)
-
-    def _check_primary_modality(self, source: str | Path) -> None:
-        expected = DICOM_MODALITY.get(self.recipe.primary_modality or "")
-        if not expected:
-            return
-        from ..dicom import series_identity
-
-        found = series_identity(series_folder(source)).modality
-        if found and found != expected:
-            raise InputError(f"The scan is a DICOM {found} series, but the features' settings are for {expected} "
-                             f"({self.recipe.primary_modality} preset): choose the settings of its modality.")
 
     def _outcome_record(self) -> dict[str, Any] | None:
         if self.outcome is None:

@@ -1,18 +1,17 @@
 """A case's regions beyond the primary scan's tumor: its other scans and the peritumoral shells.
 
 Each other scan is read, checked against the primary scan (the same DICOM frame of reference when
-both are DICOM, a modality that agrees with its name) and given a tumor mask: its own, or the primary
-mask carried onto its grid (``regions.carry_mask``: partial-volume coverage, refused when the scan
-does not show the whole tumor). A scan the case lacks is recorded as missing, not as a failure: its
-columns stay empty and a model imputes them. Features are extracted per scan with that scan's
-settings (``features.recipe``), prefixed by its name (``features.columns``); each shell's with its
-distance.
+both are DICOM, a modality that agrees with its name or its preset) and given a tumor mask: its own,
+or the primary mask carried onto its grid (``regions.carry_mask``: partial-volume coverage, refused
+when the scan does not show the whole tumor). A scan the case lacks is recorded as missing, not as a
+failure: its columns stay empty and a model imputes them. Features are extracted per scan with that
+scan's settings (``features.recipe``), prefixed by its name (``features.columns``); each shell's with
+its distance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
@@ -24,6 +23,7 @@ from .case import ScanInput
 from .inputs import read_case_mask, read_image, series_folder
 
 if TYPE_CHECKING:
+    from ..dicom import SeriesIdentity
     from ..explain import Heatmap
 
 DONE, MISSING = "done", "missing"
@@ -39,28 +39,37 @@ class ScanResult:
     image: Volume | None = None
     mask: Volume | None = None
     mask_source: str | None = None
-    was_dicom: bool = False
-    source: Path | None = None  # the file or DICOM folder read
     heatmap: Heatmap | None = None
-    notes: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
-        """What the case's provenance says of the scan."""
+        """What the case's provenance says of the scan (its file is named by its digest in the inputs, never by
+        its path, which may hold a patient's name)."""
         record: dict[str, Any] = {"status": self.status}
         if self.status == DONE:
-            record.update(mask_source=self.mask_source, source=None if self.source is None else str(self.source),
-                          spacing_mm=list(self.image.spacing), tumor_voxels=int((self.mask.array > 0).sum()))
+            record.update(mask_source=self.mask_source, spacing_mm=list(self.image.spacing),
+                          tumor_voxels=int((self.mask.array > 0).sum()))
         return record
 
 
 @dataclass(frozen=True)
 class Primary:
-    """The primary scan as the other scans are checked against it."""
+    """The primary scan as the other scans are checked against it (``identity``: its DICOM series', or None)."""
 
     image: Volume
     mask: Volume
-    source: str | Path | Volume
-    was_dicom: bool
+    identity: SeriesIdentity | None
+
+
+def dicom_identity(source: Any, modality: str | None, what: str) -> SeriesIdentity:
+    """The DICOM series' identity, refused when its Modality is not that of the preset ``modality`` (when known)."""
+    from ..dicom import series_identity
+
+    identity = series_identity(series_folder(source))
+    expected = DICOM_MODALITY.get(modality or "")
+    if expected and identity.modality and identity.modality != expected:
+        raise InputError(f"{what} is a DICOM {identity.modality} series, but its feature settings are for {expected} "
+                         f"({modality} preset): check which scan was given, or give the settings of its modality.")
+    return identity
 
 
 class CaseRegions:
@@ -85,7 +94,11 @@ class CaseRegions:
             return {}
         from ..regions import body_mask, peritumoral_shell, shell_reaches_outside
 
-        within = body_mask(image) if self.recipe.body and self.recipe.modality(scan) == "ct" else None
+        modality = self.recipe.modality(scan)
+        within = body_mask(image) if self.recipe.body and modality == "ct" else None
+        if self.recipe.body and modality is None:
+            warnings.append(f"The {scan or 'primary'} scan's shells are not limited to the body: its modality is not "
+                            "known (its settings come from a parameter file); the limit applies to CT scans.")
         features: dict[str, float] = {}
         for distance in self.recipe.peritumoral_mm:
             if shell_reaches_outside(mask, distance):
@@ -104,7 +117,8 @@ class CaseRegions:
             return ScanResult(name, MISSING), {}
         image, was_dicom = read_image(scan.image)
         if was_dicom:
-            self._check_dicom(name, scan.image, primary)
+            identity = dicom_identity(scan.image, self.recipe.modality(name), f"The {name} scan")
+            _check_frame_of_reference(name, identity, primary.identity)
         if scan.mask is not None:
             mask, _ = read_case_mask(scan.mask, image, scan.image if was_dicom else None)
             source = OWN_MASK
@@ -115,27 +129,17 @@ class CaseRegions:
         features = {column_prefix(name, None) + key: value
                     for key, value in self.extractor(name).extract(image, mask).features.items()}
         features.update(self.shell_features(name, image, mask, warnings))
-        path = None if isinstance(scan.image, Volume) else Path(scan.image)
-        return ScanResult(name, DONE, image, mask, source, was_dicom, path), features
+        return ScanResult(name, DONE, image, mask, source), features
 
-    def _check_dicom(self, name: str, source: Any, primary: Primary) -> None:
-        """A DICOM scan must be of its name's modality and, when the primary is DICOM too, in its frame of reference."""
-        from ..dicom import series_identity
 
-        identity = series_identity(series_folder(source))
-        expected = DICOM_MODALITY.get(self.recipe.modality(name) or "")
-        if expected and identity.modality and identity.modality != expected:
-            raise InputError(f"The {name} scan is a DICOM {identity.modality} series, not {expected}: check the "
-                             f"manifest's image_{name} column, or give its settings (--scan-preset {name}=...).")
-        if not primary.was_dicom:
-            return
-        reference = series_identity(series_folder(primary.source))
-        if identity.frame_of_reference_uid and reference.frame_of_reference_uid \
-                and identity.frame_of_reference_uid != reference.frame_of_reference_uid:
-            raise InputError(
-                f"The {name} scan is in another DICOM frame of reference than the primary scan "
-                f"({identity.frame_of_reference_uid} vs {reference.frame_of_reference_uid}): their coordinates do not "
-                "match, so the tumor cannot be placed on it. Register the scans first (e.g. in 3D Slicer) and give "
-                f"the registered {name} scan as NRRD or NIfTI."
-            )
-
+def _check_frame_of_reference(name: str, identity: SeriesIdentity, primary: SeriesIdentity | None) -> None:
+    """Two DICOM scans in different frames of reference have coordinates that do not match."""
+    if primary is None or not identity.frame_of_reference_uid or not primary.frame_of_reference_uid:
+        return
+    if identity.frame_of_reference_uid != primary.frame_of_reference_uid:
+        raise InputError(
+            f"The {name} scan is in another DICOM frame of reference than the primary scan "
+            f"({identity.frame_of_reference_uid} vs {primary.frame_of_reference_uid}): their coordinates do not "
+            "match, so the tumor cannot be placed on it. Register the scans first (e.g. in 3D Slicer) and give "
+            f"the registered {name} scan as NRRD or NIfTI."
+        )

@@ -8,7 +8,6 @@ Every other column that is not excluded is a candidate feature.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TableError
-from ..features.names import DIAGNOSTICS_PREFIX, FEATURE_CLASSES
+from ..features.names import DEEP_NAME, DIAGNOSTICS_PREFIX, RADIOMIC_NAME
 from ..tables import CASE_COLUMN
 
 # The layout scikit-survival expects: a structured array (event indicator, time).
@@ -150,18 +149,6 @@ def _examples(values: Sequence | np.ndarray | pd.Index, limit: int = 3) -> str:
     values = list(values)
     shown = ", ".join(repr(str(value)) for value in values[:limit])
     return shown + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
-
-
-# pyradiomics names a feature <image type>_<class>_<Feature> (log-sigma-1-0-mm-3D_glcm_Imc1), here with an
-# optional prefix (a scan's name, a region's) before the image type.
-RADIOMIC_NAME = re.compile(
-    r"^(?:(?P<prefix>.+)_)?(?P<image>[A-Za-z0-9-]+)_(?P<cls>" + "|".join(map(re.escape, FEATURE_CLASSES))
-    + r")_(?P<feature>[A-Z]\w*)$"
-)
-
-
-# A deep feature of the tumor (``embedding``): deep_0, deep_1, ...
-DEEP_NAME = re.compile(r"^deep_\d+$")
 
 
 def is_radiomic(column: str) -> bool:

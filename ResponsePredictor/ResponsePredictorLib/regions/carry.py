@@ -28,14 +28,13 @@ MAX_SUBSAMPLES = 8
 COVERED = 0.5
 
 
-def carry_mask(mask: Volume, target: Volume, *, label: int | None = None, what: str = "the other scan") -> Volume:
-    """``mask`` (0/1, or ``label`` of a label map) as a 0/1 uint8 mask on ``target``'s grid.
+def carry_mask(mask: Volume, target: Volume, *, what: str = "the other scan") -> Volume:
+    """The tumor of ``mask`` (its voxels above 0) as a 0/1 uint8 mask on ``target``'s grid.
 
     Raises ``MaskError`` when the tumor reaches outside ``target``'s extent (the scan does not show it
     all) or covers no voxel of ``target`` by half.
     """
-    labels = as_label_map(mask, source="The mask").array
-    tumor = labels > 0 if label is None else labels == label
+    tumor = as_label_map(mask, source="The mask").array > 0
     if not tumor.any():
         raise MaskError("The mask to carry is empty: there is no tumor to carry onto " + what + ".")
     corners = _tumor_corners(mask, tumor)

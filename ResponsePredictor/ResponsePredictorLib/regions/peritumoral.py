@@ -1,4 +1,4 @@
-"""Peritumoral shells: the tissue from the tumor's edge out to a distance, outside the tumor.
+"""Peritumoral shells: the tissue around the tumor out to a distance (voxel centre to voxel centre).
 
 A voxel is in the shell of ``distance_mm`` when it is not tumor and its centre lies within
 ``distance_mm`` of the centre of a tumor voxel, measured in millimetres (an exact Euclidean distance
@@ -42,12 +42,8 @@ def peritumoral_shell(mask: Volume, distance_mm: float, *, within: np.ndarray | 
 def shell_reaches_outside(mask: Volume, distance_mm: float) -> bool:
     """Whether the shell of ``distance_mm`` would reach past the scan's edge (and is cut there)."""
     tumor = np.asarray(mask.array) > 0
-    margin = _margin_voxels(distance_mm, mask.spacing)
-    for axis, reach in enumerate(margin):
-        present = np.flatnonzero(tumor.any(axis=tuple(a for a in range(3) if a != axis)))
-        if present.size and (present[0] - reach < 0 or present[-1] + reach >= tumor.shape[axis]):
-            return True
-    return False
+    return any(first - reach < 0 or last + reach >= size
+               for (first, last), reach, size in zip(_extents(tumor), _margin_voxels(distance_mm, mask.spacing), tumor.shape))
 
 
 def _margin_voxels(distance_mm: float, spacing: tuple[float, float, float]) -> list[int]:
@@ -55,9 +51,15 @@ def _margin_voxels(distance_mm: float, spacing: tuple[float, float, float]) -> l
     return [int(math.floor(distance_mm / s + 1e-9)) for s in reversed(spacing)]
 
 
-def _box_with_margin(tumor: np.ndarray, distance_mm: float, spacing: tuple[float, float, float]) -> tuple[slice, ...]:
-    box = []
-    for axis, reach in enumerate(_margin_voxels(distance_mm, spacing)):
+def _extents(tumor: np.ndarray) -> list[tuple[int, int]]:
+    """The first and last index of the tumor along each array axis."""
+    extents = []
+    for axis in range(3):
         present = np.flatnonzero(tumor.any(axis=tuple(a for a in range(3) if a != axis)))
-        box.append(slice(max(int(present[0]) - reach - 1, 0), min(int(present[-1]) + reach + 2, tumor.shape[axis])))
-    return tuple(box)
+        extents.append((int(present[0]), int(present[-1])))
+    return extents
+
+
+def _box_with_margin(tumor: np.ndarray, distance_mm: float, spacing: tuple[float, float, float]) -> tuple[slice, ...]:
+    return tuple(slice(max(first - reach - 1, 0), min(last + reach + 2, size))
+                 for (first, last), reach, size in zip(_extents(tumor), _margin_voxels(distance_mm, spacing), tumor.shape))

@@ -218,11 +218,9 @@ def _literal(text: str) -> str:
 def readable_feature(name: str) -> str:
     """``original_glcm_Contrast`` -> ``glcm Contrast``; ``log-sigma-1-0-mm-3D_glcm_Imc1`` -> ``LoG 1.0 mm glcm Imc1``;
     ``PET_peri5mm_original_firstorder_Mean`` -> ``PET peri5mm: firstorder Mean``."""
-    from ..features.columns import column_origin, column_prefix, shell_label
+    from ..features.columns import column_origin, shell_label
 
     origin = column_origin(name)
-    prefix = column_prefix(origin.scan, origin.shell_mm)
-    base = name[len(prefix):]
-    base = re.sub(r"^log-sigma-(\d+)-(\d+)-mm-3D_", r"LoG \1.\2 mm_", base.removeprefix("original_"))
+    base = re.sub(r"^log-sigma-(\d+)-(\d+)-mm-3D_", r"LoG \1.\2 mm_", origin.base.removeprefix("original_"))
     where = " ".join(part for part in (origin.scan, shell_label(origin.shell_mm) if origin.shell_mm else None) if part)
     return (f"{where}: " if where else "") + base.replace("_", " ")
