@@ -175,3 +175,22 @@ def test_explain_draws_the_deep_map_of_a_deep_model(blob_model, tmp_path):
     paths = [write_volume(volume, tmp_path / name) for volume, name in ((image, "ct.nrrd"), (mask, "mask.nrrd"))]
     assert main(["explain", str(blob_model), *map(str, paths), "-o", str(tmp_path / "h.nrrd")]) == EXIT_OK
     assert read_heatmap(tmp_path / "h.nrrd").method == "deep occlusion"
+
+
+def test_features_command_adds_deep_features_of_a_model_folder(tmp_path):
+    import json
+
+    from ResponsePredictorLib.cli import EXIT_OK, main
+    from ResponsePredictorLib.segment.network import save_weights
+    from ResponsePredictorLib.volume import write_volume
+
+    model = tiny_model()
+    save_weights(model.network, tmp_path / "model" / "weights.safetensors")
+    (tmp_path / "model" / "model.json").write_text(json.dumps({**TINY, "weights": {"file": "weights.safetensors"}}))
+    image, mask = ball_case()
+    paths = [write_volume(volume, tmp_path / name) for volume, name in ((image, "ct.nrrd"), (mask, "mask.nrrd"))]
+    assert main(["features", *map(str, paths), "--preset", "ct", "--deep", str(tmp_path / "model"), "--device", "cpu",
+                 "-o", str(tmp_path / "f.csv")]) == EXIT_OK
+    table = pd.read_csv(tmp_path / "f.csv")
+    expected = DeepFeatureExtractor(model, device="cpu").extract(image, mask)
+    assert table["deep_11"][0] == pytest.approx(expected["deep_11"], rel=1e-6)

@@ -40,7 +40,7 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
                         "prefixed peri<MM>mm_")
     parser.add_argument("--peritumoral-body", action="store_true",
                         help="limit a CT's peritumoral shells to the body (voxels above -500 HU, holes filled)")
-    parser.add_argument("--deep-features", nargs="?", const="default", metavar="MODEL",
+    parser.add_argument("--deep-features", "--deep", nargs="?", const="default", metavar="MODEL", dest="deep_features",
                         help="also the tumor's deep features (columns deep_0, ...): a segmentation network's encoder "
                         "outputs averaged over the tumor; MODEL a catalog id or model folder (default: the shipped "
                         "segmentation network)")
