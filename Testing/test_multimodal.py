@@ -310,3 +310,11 @@ def test_features_command_adds_the_other_scans_and_shells(tmp_path):
     columns = set(pd.read_csv(tmp_path / "f.csv").columns)
     assert {"original_firstorder_Mean", "PET_original_firstorder_Mean", "peri3mm_original_firstorder_Mean",
             "PET_peri3mm_original_firstorder_Mean"} <= columns
+
+
+def test_a_model_with_recorded_scans_refuses_deep_features_it_was_not_trained_on(tmp_path):
+    from test_deep_features import tiny_model
+
+    saved = fused_model(tmp_path / "model")
+    with pytest.raises(SettingsError, match="not trained on deep features"):
+        Pipeline(saved, heatmap=None, report=False, deep_features=tiny_model())

@@ -383,11 +383,13 @@ def test_a_scan_that_is_the_primary_again_is_refused_before_anything_is_written(
     image, mask = sample
     with pytest.raises(InputError, match="Scan 'PET' is the same image as the primary scan"):
         BackgroundRun.start(image, mask, step="predict", scans={"PET": Scan(image.with_array(image.array.copy()))})
-    with pytest.raises(InputError, match="Scan 'CT2' is the same image as scan 'CT1'"):
-        BackgroundRun.start(image, mask, step="predict", scans={"CT1": Scan(shifted(image, 1)),
-                                                                "CT2": Scan(shifted(image, 1))})
+    with pytest.raises(InputError, match="Scan 'CT_B' is the same image as scan 'CT_A'"):
+        BackgroundRun.start(image, mask, step="predict", scans={"CT_A": Scan(shifted(image, 1)),
+                                                                "CT_B": Scan(shifted(image, 1))})
     with pytest.raises(InputError, match="use a letter"):
         BackgroundRun.start(image, mask, step="predict", scans={"../PET": Scan(shifted(image, 1))})
+    with pytest.raises(InputError, match="Scan 'SPECT': name it after its modality"):
+        BackgroundRun.start(image, mask, step="predict", scans={"SPECT": Scan(shifted(image, 1))})
 
 
 def write_case_folder(folder: Path, mask, scans: dict) -> None:

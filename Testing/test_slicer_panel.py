@@ -96,8 +96,8 @@ def test_peritumoral_distances_no_run_can_take_are_refused_when_the_run_starts(t
 def test_console_scans_are_names_with_a_volume_and_optionally_its_own_tumor(scene):
     pet, ct = (scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name) for name in ("PET", "CT"))
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
-    settings = panel.RunSettings.for_console(scans={"PET": pet, "CT2": (ct, segmentation)})
-    assert settings.scans == (panel.ScanSettings("PET", pet), panel.ScanSettings("CT2", ct, segmentation))
+    settings = panel.RunSettings.for_console(scans={"PET": pet, "CT_2": (ct, segmentation)})
+    assert settings.scans == (panel.ScanSettings("PET", pet), panel.ScanSettings("CT_2", ct, segmentation))
     with pytest.raises(InputError, match="named 'PET' and 'pet'"):
         panel.RunSettings.for_console(scans={"PET": pet, "pet": ct})
 

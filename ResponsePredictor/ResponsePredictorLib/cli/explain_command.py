@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from ..explain import contribution_map, occlusion_map, write_heatmap
+    from ..explain.model_inputs import model_inputs
     from ..predict import load_model
     from ..volume import read_mask, read_volume
 
@@ -45,12 +46,18 @@ def run(args: argparse.Namespace) -> None:
     covariates = read_clinical(args.clinical) if args.clinical else None
     image = read_volume(args.image)
     mask = read_mask(args.mask, image)
-    if args.method == "contribution" and _varies_by_deep_features(saved):
-        # The deep features' map needs every feature of the case: the pipeline computes them as a run would.
+    if args.method == "contribution" and model_inputs(saved).extended:
+        # Deep features, shells and other scans need every feature of the case: the pipeline computes them as a
+        # run would (other scans, not given here, are taken as unknown, which its warnings say).
         from ..pipeline import CaseInput, Pipeline
 
         case = CaseInput(args.image.name, image, mask, extra=covariates or {})
-        heatmap = Pipeline(saved, heatmap="contribution", report=False, device=args.device).run(case).heatmap
+        result = Pipeline(saved, heatmap="contribution", report=False, device=args.device).run(case)
+        for warning in result.warnings:
+            print(f"  note: {warning}")
+        if result.heatmap is None:
+            raise InputError("The model maps nothing over this scan: " + "; ".join(result.warnings))
+        heatmap = result.heatmap
     elif args.method == "contribution":
         heatmap = contribution_map(saved, image, mask, covariates, radius=args.radius, device=args.device)
     else:
@@ -66,14 +73,6 @@ def run(args: argparse.Namespace) -> None:
         save_overlay_picture(image, mask, heatmap, args.png, title=f"{heatmap.method} heatmap: {args.model_dir.name}",
                              lines=[heatmap.description])
         print(f"picture -> {args.png}")
-
-
-def _varies_by_deep_features(saved) -> bool:
-    """Whether what varies over the tumor in the model's inputs is its deep features (no mapped radiomics)."""
-    from ..explain.model_inputs import model_inputs
-
-    inputs = model_inputs(saved)
-    return bool(inputs.deep) and not inputs.mapped
 
 
 def read_clinical(path: Path) -> dict:

@@ -100,10 +100,12 @@ def _region_features(args: argparse.Namespace, settings: dict, options, image, t
     scans, modalities = given_scans(options.given())
     recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, None if args.params else (args.preset or "ct"),
                            modalities=modalities)
-    regions = CaseRegions(recipe, FeatureExtractor(settings, device=args.device), args.device)
+    regions = CaseRegions(recipe, FeatureExtractor(settings, backend=args.backend, device=args.device), args.device,
+                          args.backend)
     warnings: list[str] = []
     features = regions.shell_features(None, image, tumor, warnings)
-    identity = dicom_identity(args.image, recipe.primary_modality, "The scan") if args.image.is_dir() else None
+    identity = (dicom_identity(args.image, recipe.primary_modality, "The scan", args.series) if args.image.is_dir()
+                else None)
     primary = Primary(image, tumor, identity)
     for name, path in others.items():
         features.update(regions.scan(name, ScanInput(Path(path), masks.get(name)), primary, warnings)[1])

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import SettingsError
 from ..features.columns import check_scan_name
-from ..features.recipe import checked_distances
+from ..features.recipe import checked_distances, named_settings
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,7 @@ class ScanOptions:
 
     def given(self) -> dict[str, Any]:
         """The scans' settings as given: a preset name, or the parameter file's settings."""
-        from ..features import load_settings
-
-        return {**dict(self.presets), **{name: load_settings(params=path) for name, path in self.params}}
+        return named_settings(self.presets, self.params)
 
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:

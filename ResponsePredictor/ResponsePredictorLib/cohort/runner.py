@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, SettingsError
 from ..optional_packages import DASK, needs
 from ..pipeline import Pipeline, PipelineSettings
 from .execution import run_in_pool, run_in_process, run_on_dask
@@ -65,7 +65,11 @@ def run_cohort(
         raise InputError("Give a Dask client or a scheduler address, not both.")
     # Built here first, so that a wrong model or setting is said once, before any case runs.
     pipeline = Pipeline.from_settings(settings)
-    pipeline.recipe.with_scans(manifest.scans)  # every other scan's settings found (its name says its modality)
+    try:
+        pipeline.recipe.with_scans(manifest.scans)  # every other scan's settings found (its name says its modality)
+    except SettingsError as error:
+        raise SettingsError(f"{error} (The manifest's image_<NAME> columns name the other scans; rename a column that "
+                            "holds something else.)") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Progress(len(manifest.cases), progress, bar=progress_bar)
     counts = {DONE: 0, SKIPPED: 0, FAILED: 0}

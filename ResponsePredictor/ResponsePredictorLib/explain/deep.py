@@ -40,12 +40,13 @@ def deep_feature_map(saved: SavedModel, extractor: Any, image: Volume, mask: Vol
     clinical, notes = covariate_values(inputs, covariates)
     view = view if view is not None else extractor.view(image, mask)
     tumor = view.shown.mask_on_input(mask.with_array((np.asarray(mask.array) > 0).astype(np.uint8)))
-    blocks, block_of = _blocks(view, tumor)
+    coarse = _coarse_grid(view, tumor.shape)
+    blocks, block_of = _blocks(coarse, tumor)
     if not blocks:
         raise NotExplainableError("The tumor lies outside what the network is shown: no deep-feature map.")
     columns = [int(name[len("deep_"):]) for name in deep]
     full = view.pooled()
-    without = _pooled_without_each_block(view, blocks)  # (features, blocks)
+    without = _pooled_without_each_block(view, coarse, blocks)  # (features, blocks)
     values = {**dict(case_features), **clinical}
     whole = float(saved.model.decision_function(model_rows(saved, {**values, **dict(zip(deep, full[columns]))}, 1))[0])
     parts = {**values, **{name: without[column] for name, column in zip(deep, columns)}}
@@ -57,7 +58,7 @@ def deep_feature_map(saved: SavedModel, extractor: Any, image: Volume, mask: Vol
     inside = np.asarray(mask.array) > 0
     array = np.where(inside, volume.array, 0.0).astype(np.float32)
     units = score_units(saved)
-    size = "x".join(f"{n:g}" for n in _block_mm(view, extractor))
+    size = "x".join(f"{edge / c * s:g}" for edge, c, s in zip(tumor.shape, coarse, extractor.model.spec.spacing))
     notes.append(f"{len(blocks)} blocks of {size} mm (the coarsest feature layer's voxels); the {len(deep)} deep "
                  f"feature(s) the model uses; decision value of the whole tumor {whole:+.4g} ({units}).")
     if view.tumor_outside > 0.01:
@@ -81,9 +82,8 @@ def _coarse_grid(view: Any, input_shape: Sequence[int]) -> tuple[int, ...]:
     return coarse
 
 
-def _blocks(view: Any, tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
-    """The coarsest layer's voxels the tumor touches (flat indices) and each input voxel's block (-1 beyond)."""
-    coarse = _coarse_grid(view, tumor.shape)
+def _blocks(coarse: Sequence[int], tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
+    """The coarse grid's voxels the tumor touches (flat indices) and each input voxel's block (-1 beyond)."""
     factors = [size // c for size, c in zip(tumor.shape, coarse)]
     index = torch.stack(torch.meshgrid(*[torch.arange(size) // f for size, f in zip(tumor.shape, factors)],
                                        indexing="ij"))
@@ -92,10 +92,9 @@ def _blocks(view: Any, tumor: torch.Tensor) -> tuple[list[int], torch.Tensor]:
     return touched, torch.where(tumor, block_of, -1)
 
 
-def _pooled_without_each_block(view: Any, blocks: list[int]) -> np.ndarray:
+def _pooled_without_each_block(view: Any, coarse: Sequence[int], blocks: list[int]) -> np.ndarray:
     """The embedding with each block left out, (features, blocks): every layer's weighted sums per block
     by reshaping it onto the coarsest grid, then (sum - block's sum) / (weight - block's weight)."""
-    coarse = _coarse_grid(view, view.shown.inputs.shape[2:])
     parts = []
     for layer, weight in zip(view.layers, view.weights):
         steps = [size // c for size, c in zip(weight.shape, coarse)]
@@ -108,9 +107,3 @@ def _pooled_without_each_block(view: Any, blocks: list[int]) -> np.ndarray:
         parts.append(torch.where(denominator > 0, numerator / denominator.clamp(min=1e-12), torch.nan))
     return torch.cat(parts).double().cpu().numpy()
 
-
-def _block_mm(view: Any, extractor: Any) -> list[float]:
-    """A block's edges in mm: the input voxels per coarse voxel times the network's spacing."""
-    shape = view.shown.inputs.shape[2:]
-    coarse = _coarse_grid(view, shape)
-    return [size / c * s for size, c, s in zip(shape, coarse, extractor.model.spec.spacing)]

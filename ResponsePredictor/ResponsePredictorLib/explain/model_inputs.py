@@ -69,6 +69,11 @@ class ModelInputs:
     def deep(self) -> list[str]:
         return [name for name in self.used if column_origin(name).deep]
 
+    @property
+    def deep_map(self) -> bool:
+        """Whether the primary scan's map is the deep features' (the model maps no radiomic feature of it)."""
+        return bool(self.deep) and not self.maps.get(None)
+
     def why_no_contribution_map(self) -> str | None:
         """Why no contribution map can show this model over any scan (every input is one number per tumor), or None."""
         if any(self.maps.values()) or self.deep:  # over one scan or another, or the deep features' map

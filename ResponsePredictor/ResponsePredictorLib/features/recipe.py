@@ -106,6 +106,14 @@ class FeatureRecipe:
                    record.get("primary_modality"), record.get("deep"), dict(record.get("modalities") or {}))
 
 
+def named_settings(presets: Iterable[tuple[str, str]], params: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Settings given for other scans as (name, preset) and (name, parameter file) pairs: each name's preset
+    name, or its parameter file's settings (what ``given_scans`` takes)."""
+    from .settings import load_settings
+
+    return {**dict(presets), **{name: load_settings(params=path) for name, path in params}}
+
+
 def given_scans(given: Mapping[str, Mapping[str, Any] | str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Settings given for other scans by name, each a preset name or pyradiomics settings: their settings,
     and the modality of those given a modality's preset."""

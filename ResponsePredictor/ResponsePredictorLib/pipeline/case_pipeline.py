@@ -19,7 +19,7 @@ from ..engine_status import report_progress
 from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
 from ..features.columns import check_scan_name, column_origin, extended_columns
-from ..features.recipe import DICOM_MODALITY, FeatureRecipe, given_scans
+from ..features.recipe import DICOM_MODALITY, FeatureRecipe, given_scans, named_settings
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
 from ..segment.prompts import as_points
@@ -103,8 +103,7 @@ class Pipeline:
         explicit = None
         if settings.preset or settings.params:
             explicit = load_settings(preset=settings.preset, params=settings.params)
-        scans: dict[str, Any] = dict(settings.scan_presets)
-        scans.update({name: load_settings(params=params) for name, params in settings.scan_params})
+        scans = named_settings(settings.scan_presets, settings.scan_params)
         return cls(outcome, feature_settings=explicit, segmentation=settings.segmentation_model,
                    heatmap=settings.heatmap, report=settings.report, device=settings.device,
                    keep_identifiers=settings.keep_identifiers, scan_settings=scans, peritumoral=settings.peritumoral,
@@ -177,6 +176,9 @@ class Pipeline:
                 )
             return explicit
         recipe = FeatureRecipe.from_dict(self.feature_settings, recorded)
+        if explicit.deep is not None and recipe.deep is None:
+            raise SettingsError(f"The model {outcome.directory.name} was not trained on deep features: leave "
+                                "--deep-features out (the features it reads are computed without them).")
         if (explicit.scans or explicit.peritumoral_mm or explicit.body) and (explicit.scans, explicit.peritumoral_mm, explicit.body) != (
                 {name: recipe.scans.get(name) for name in explicit.scans}, recipe.peritumoral_mm, recipe.body):
             raise SettingsError(
@@ -446,7 +448,7 @@ class Pipeline:
         from .. import explain
 
         if self.heatmap == "contribution":
-            if scan is None and not self._inputs().mapped:  # a model whose varying inputs are deep features
+            if scan is None and self._inputs().deep_map:
                 return explain.deep_feature_map(self.outcome, self.deep, image, mask, features, covariates, view=deep_view)
             settings = self.feature_settings if scan is None else self.recipe.scan_settings(scan)
             return explain.contribution_map(self.outcome, image, mask, covariates, device=self.device,

@@ -60,11 +60,12 @@ class Primary:
     identity: SeriesIdentity | None
 
 
-def dicom_identity(source: Any, modality: str | None, what: str) -> SeriesIdentity:
-    """The DICOM series' identity, refused when its Modality is not that of the preset ``modality`` (when known)."""
+def dicom_identity(source: Any, modality: str | None, what: str, series_uid: str | None = None) -> SeriesIdentity:
+    """The DICOM series' identity (``series_uid`` chooses one in a folder of several), refused when its Modality
+    is not that of the preset ``modality`` (when known)."""
     from ..dicom import series_identity
 
-    identity = series_identity(series_folder(source))
+    identity = series_identity(series_folder(source), series_uid)
     expected = DICOM_MODALITY.get(modality or "")
     if expected and identity.modality and identity.modality != expected:
         raise InputError(f"{what} is a DICOM {identity.modality} series, but its feature settings are for {expected} "
@@ -75,9 +76,10 @@ def dicom_identity(source: Any, modality: str | None, what: str) -> SeriesIdenti
 class CaseRegions:
     """The feature extractors of a recipe, built once per pipeline and used for every case."""
 
-    def __init__(self, recipe: FeatureRecipe, primary: FeatureExtractor, device: str = "auto") -> None:
+    def __init__(self, recipe: FeatureRecipe, primary: FeatureExtractor, device: str = "auto", backend: str = "fast") -> None:
         self.recipe = recipe
         self.device = device
+        self.backend = backend
         self._extractors: dict[tuple[str | None, bool], FeatureExtractor] = {(None, False): primary}
 
     def extractor(self, scan: str | None, shell: bool = False) -> FeatureExtractor:
@@ -85,7 +87,8 @@ class CaseRegions:
         key = (scan, shell)
         if key not in self._extractors:
             settings = self.recipe.primary if scan is None else self.recipe.scan_settings(scan)
-            self._extractors[key] = FeatureExtractor(without_shape(settings) if shell else settings, device=self.device)
+            self._extractors[key] = FeatureExtractor(without_shape(settings) if shell else settings, backend=self.backend,
+                                                     device=self.device)
         return self._extractors[key]
 
     def shell_features(self, scan: str | None, image: Volume, mask: Volume, warnings: list[str]) -> dict[str, float]:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, SettingsError
 from ..features.columns import check_scan_name
+from ..features.recipe import modality_preset
 from .engine_run import JobFailed
 
 if TYPE_CHECKING:
@@ -40,11 +41,17 @@ class Scan(NamedTuple):
 
 
 def check_scan_names(names: Iterable[str]) -> None:
-    """Refuse names the engine cannot take, and two names that differ only in case: each names a
-    folder, and Windows and macOS do not tell ``PET`` from ``pet``."""
+    """Refuse names the engine cannot take, names that say no modality (in the panel the name chooses the
+    scan's radiomics settings), and two names that differ only in case: each names a folder, and Windows
+    and macOS do not tell ``PET`` from ``pet``."""
     seen: dict[str, str] = {}
     for name in names:
         check_scan_name(name)
+        try:
+            modality_preset(name)
+        except SettingsError:
+            raise InputError(f"Scan {name!r}: name it after its modality (PET, CT, MR_T1, T2, ...): the name chooses its "
+                             "radiomics settings.") from None
         if name.lower() in seen:
             raise InputError(f"Two scans are named {seen[name.lower()]!r} and {name!r}; give each scan its own name.")
         seen[name.lower()] = name
