@@ -126,7 +126,6 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
             self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-        views.offer_scans(self.ui.shownScanComboBox, self._parameterNode)
 
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
@@ -143,6 +142,7 @@ class ResponsePredictorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self._points.follow(parameters)
         if parameters is None:
             return
+        views.follow_scans(self.ui.shownScanComboBox, parameters)  # rows renamed or given another volume
         states = panel.button_states(parameters, running=self._runs.running, can_undo=self._points.can_undo)
         self.ui.applyButton.enabled, self.ui.segmentButton.enabled = states.apply, states.segment
         self.ui.predictButton.enabled, self.ui.explainButton.enabled = states.predict, states.explain

@@ -186,7 +186,8 @@ class FakeWidget:
 
 class FakeComboBox(FakeWidget):
     """A QComboBox's items as Qt keeps them: ``clear`` empties it (no current item, index -1), the first
-    item added to an empty box becomes the current one, ``itemText`` of no item is ""."""
+    item added to an empty box becomes the current one, ``itemText`` of no item is "" (``currentText``
+    too); ``count``, ``currentText`` and ``currentIndex`` are properties, as PythonQt shows them."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -203,6 +204,14 @@ class FakeComboBox(FakeWidget):
 
     def itemText(self, index: int) -> str:
         return self.items[index] if 0 <= index < len(self.items) else ""
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @property
+    def currentText(self) -> str:
+        return self.itemText(self.currentIndex)
 
     def activate(self, index: int) -> None:
         """The user picks item ``index``: it becomes current and ``activated(int)`` is emitted."""

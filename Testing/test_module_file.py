@@ -316,9 +316,21 @@ def test_other_scans_in_the_panel_are_run_and_each_is_shown_over_its_own_scan(pa
     assert {view.GetForegroundOpacity() for view in slice_views} == {0.3}
     combo.activate(0)
     assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == shown
-    parameters.scan2.name = "FDG"  # renamed since the list was made: its entry shows nothing
     combo.activate(1)
-    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == shown
+    parameters.scan2.name = "FDG"  # the row renamed: the list follows, the PET still chosen
+    assert combo.items == ["CT (primary)", "FDG: PET AC"] and combo.currentIndex == 1
+    combo.activate(0)
+    combo.activate(1)
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == {
+        (pet.GetID(), row.outputHeatmap.GetID())}
+    heatmap = row.outputHeatmap
+    parameters.scan2.volume = scan  # another volume: the PET's results are no longer the row's, and stay
+    assert parameters.scan2.outputHeatmap is None and parameters.scan2.outputSegmentation is None
+    assert scene.GetNodeByID(heatmap.GetID()) is heatmap
+    assert combo.items == ["CT (primary)", "FDG: CT"]
+    combo.activate(1)  # the scan alone: the PET's heatmap is never shown over it
+    assert {(view.GetBackgroundVolumeID(), view.GetForegroundVolumeID()) for view in slice_views} == {
+        (scan.GetID(), None)}
 
 
 def test_the_table_button_shows_the_results_table_in_a_table_view(panel_widget, app, scene, runs):

@@ -3,7 +3,8 @@ scan's grid as a segmentation (a tumor the user segmented on it is theirs, and s
 the scan's heatmap as a coloured volume, as ``display`` shows the primary's.
 
 The slice views keep showing the primary scan and its heatmap; ``views`` switches them to another
-scan on the user's asking.
+scan on the user's asking. Each result node names the scan it was made over (``SCAN_REFERENCE``), so
+that a row of other scans given another volume drops it (``made_over``) rather than show it there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import slicer
 
 from . import display
 from .other_scans import ScanOutputs
+
+# The node reference from an other scan's result node (tumor, heatmap) to the scan it was made over.
+SCAN_REFERENCE = "ResponsePredictorScan"
 
 
 @dataclass
@@ -55,5 +59,14 @@ def show_scans(outputs: Mapping[str, ScanOutputs], targets: Mapping[str, ScanNod
         if results.heatmap is not None:
             nodes.heatmap = display.heatmap_to_volume(results.heatmap, scene, name=f"{scan_name} heatmap",
                                                       node=nodes.heatmap)
+        for node in (nodes.segmentation, nodes.heatmap):
+            if node is not None:
+                node.SetNodeReferenceID(SCAN_REFERENCE, nodes.scan.GetID())
         shown[name] = nodes
     return shown
+
+
+def made_over(node: slicer.vtkMRMLNode | None, scan: slicer.vtkMRMLScalarVolumeNode | None) -> bool:
+    """Whether ``node``, a result node of ``show_scans``, was made over ``scan`` (one not marked so, as
+    a scene saved before the mark was, counts as made over another scan)."""
+    return node is not None and scan is not None and node.GetNodeReference(SCAN_REFERENCE) is scan

@@ -3,7 +3,8 @@ heatmap over it) the slice views show, the heatmaps' opacity there, the table in
 
 The choices are read from the parameter node each time (the scan, the rows of other scans and the
 nodes the runs filled), so that they follow whatever changed meanwhile and a saved scene offers them
-again.
+again; ``follow_scans``, called whenever the parameter node changes, keeps the panel's list of them
+current and drops a row's results once the row names another volume.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import slicer
 
 from . import display
 from .panel import SCAN_ROWS
+from .scan_display import made_over
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,29 @@ def offer_scans(combo_box: Any, parameters: Any) -> None:
     combo_box.clear()
     combo_box.addItems(labels)
     combo_box.enabled = len(labels) > 1
+
+
+def follow_scans(combo_box: Any, parameters: Any) -> None:
+    """After any change to the parameter node: forget each row's results (its ``outputSegmentation`` and
+    ``outputHeatmap``; the nodes stay in the scene) that were not made over the row's volume, so that
+    an old heatmap is never shown over another scan, and list the choices anew in ``combo_box`` when
+    they changed (a row renamed, another volume), keeping the item chosen while it is still listed, or
+    its row's while the rows listed are the same (choosing an item is what changes the views)."""
+    for name in SCAN_ROWS:
+        for field in ("outputSegmentation", "outputHeatmap"):
+            row = getattr(parameters, name)  # read anew: each write changes the parameter node (and calls this)
+            if getattr(row, field) is not None and not made_over(getattr(row, field), row.volume):
+                setattr(row, field, None)
+    labels = [choice.label for choice in scan_choices(parameters)]
+    listed = [combo_box.itemText(index) for index in range(combo_box.count)]
+    if labels == listed:
+        return
+    chosen, index = combo_box.currentText, combo_box.currentIndex
+    offer_scans(combo_box, parameters)
+    if chosen in labels:
+        combo_box.currentIndex = labels.index(chosen)
+    elif len(labels) == len(listed) and 0 <= index < len(labels):  # the same rows, one renamed or re-pointed
+        combo_box.currentIndex = index
 
 
 def show_scan(scene: slicer.vtkMRMLScene, parameters: Any, label: str) -> bool:
