@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..features import BACKENDS, available_presets, load_settings
+from ..features.settings import DEFAULT_PRESET
 from ..volume import read_mask, read_volume, write_volume
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
 
     names = feature_names(args.features)
     parse_feature_names(names)  # refuse unmappable names before reading any image
-    settings = load_settings(preset=None if args.params else (args.preset or "ct"), params=args.params)
+    settings = load_settings(preset=None if args.params else (args.preset or DEFAULT_PRESET), params=args.params)
     image = read_volume(args.image, series_uid=args.series)
     mask = read_mask(args.mask, image, resample=args.resample_mask)
     maps = compute_feature_maps(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import SettingsError
 from ..features import BACKENDS, FeatureExtractor, FeatureResult, available_presets, load_settings
+from ..features.settings import DEFAULT_PRESET
 from .scan_options import add_scan_options, named_value, scan_options
 from ..tables import CASE_COLUMN, write_feature_table, write_json
 from ..volume import read_mask, read_volume
@@ -62,7 +63,8 @@ def case_name(image_path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    settings = load_settings(preset=None if args.params else (args.preset or "ct"), params=args.params)
+    preset = None if args.params else (args.preset or DEFAULT_PRESET)
+    settings = load_settings(preset=preset, params=args.params)
     extractor = FeatureExtractor(settings, backend=args.backend, device=args.device)
     image = read_volume(args.image, series_uid=args.series)
     mask = read_mask(args.mask, image, resample=args.resample_mask)
@@ -84,13 +86,13 @@ def run(args: argparse.Namespace) -> None:
         named = [(case, result)]
         if extended:  # the label analysed, alone: the shells, the carried mask and the deep features are of it
             tumor = mask.with_array((mask.array == result.label).astype("uint8"))
-            result.features.update(_region_features(args, settings, options, image, tumor, others, masks))
+            result.features.update(_region_features(args, settings, preset, options, image, tumor, others, masks))
     write_results(named, args.output, args.diagnostics)
     print(f"{len(named[0][1].features)} features of {len(named)} label(s) written to {args.output}")
 
 
-def _region_features(args: argparse.Namespace, settings: dict, options, image, tumor, others: dict[str, str],
-                     masks: dict[str, str]) -> dict[str, float]:
+def _region_features(args: argparse.Namespace, settings: dict, preset: str | None, options, image, tumor,
+                     others: dict[str, str], masks: dict[str, str]) -> dict[str, float]:
     """The shells', the other scans' and the deep features of the case's ``tumor`` (a 0/1 mask), as a cohort run
     computes them."""
     from ..features.recipe import FeatureRecipe, given_scans
@@ -98,17 +100,15 @@ def _region_features(args: argparse.Namespace, settings: dict, options, image, t
     from ..pipeline.scans import CaseRegions, Primary, dicom_identity
 
     scans, modalities = given_scans(options.given())
-    recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, None if args.params else (args.preset or "ct"),
-                           modalities=modalities)
+    recipe = FeatureRecipe(settings, scans, options.peritumoral, options.body, preset, modalities=modalities)
     regions = CaseRegions(recipe, FeatureExtractor(settings, backend=args.backend, device=args.device), args.device,
                           args.backend)
     warnings: list[str] = []
     features = regions.shell_features(None, image, tumor, warnings)
     identity = (dicom_identity(args.image, recipe.primary_modality, "The scan", args.series) if args.image.is_dir()
                 else None)
-    primary = Primary(image, tumor, identity)
-    for name, path in others.items():
-        features.update(regions.scan(name, ScanInput(Path(path), masks.get(name)), primary, warnings)[1])
+    inputs = {name: ScanInput(Path(path), masks.get(name)) for name, path in others.items()}
+    features.update(regions.scans(inputs, Primary(image, tumor, identity), warnings)[1])
     if options.deep:
         from ..embedding import deep_extractor
 

@@ -86,7 +86,7 @@ class FeatureRecipe:
     def with_scans(self, names: Iterable[str]) -> FeatureRecipe:
         """This recipe with every scan of ``names`` given its settings (fixed, as a model records them)."""
         resolved = {name: self.scan_settings(name) for name in names}
-        named = {name: self.modality(name) for name in names if self.modality(name) is not None}
+        named = {name: modality for name in names if (modality := self.modality(name)) is not None}
         return FeatureRecipe(self.primary, {**self.scans, **resolved}, self.peritumoral_mm, self.body,
                              self.primary_modality, self.deep, {**named, **self.modalities})
 

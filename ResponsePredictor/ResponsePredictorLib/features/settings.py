@@ -16,6 +16,9 @@ from .names import FEATURE_CLASSES, SHAPE_CLASSES, computed_features, image_type
 from .param_schema import validated
 
 
+# The preset used where none is named (the engine's first modality).
+DEFAULT_PRESET = "ct"
+
 # Who computes the features: our engine ("fast") or pyradiomics itself, where installed.
 BACKENDS = ("fast", "pyradiomics")
 

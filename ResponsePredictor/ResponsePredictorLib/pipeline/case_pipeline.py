@@ -20,6 +20,7 @@ from ..errors import InputError, SettingsError
 from ..features import FeatureExtractor, load_settings
 from ..features.columns import check_scan_name, column_origin, extended_columns
 from ..features.recipe import DICOM_MODALITY, FeatureRecipe, given_scans, named_settings
+from ..features.settings import DEFAULT_PRESET
 from ..predict import SavedModel, load_model
 from ..resources import resource_path
 from ..segment.prompts import as_points
@@ -35,7 +36,6 @@ from .settings import DEFAULT_MODEL, HEATMAP_METHODS, PipelineSettings
 if TYPE_CHECKING:
     from ..loaded_model import LoadedModel
 
-FALLBACK_PRESET = "ct"
 # Bumped when a change here changes what a case's outputs hold: results of older versions are redone.
 RESULT_VERSION = 2  # 2: a DICOM PET is read in SUV body weight (was Bq/ml)
 
@@ -74,11 +74,11 @@ class Pipeline:
             raise SettingsError("A heatmap shows where a prediction comes from: it needs an outcome model.")
         self.outcome = outcome
         self.notes: list[str] = []  # said of every case this pipeline runs
-        self.feature_settings = self._feature_settings(outcome, feature_settings)
+        self.feature_settings, fallback = self._feature_settings(outcome, feature_settings)
         self.extractor = FeatureExtractor(self.feature_settings)
         self.deep = self._deep_extractor(outcome, deep_features, device)
-        if primary_modality is None and feature_settings is None and (outcome is None or outcome.feature_settings is None):
-            primary_modality = FALLBACK_PRESET  # the settings are that preset's
+        if primary_modality is None and fallback:
+            primary_modality = DEFAULT_PRESET  # the settings are that preset's
         scans, modalities = given_scans(scan_settings or {})
         self.recipe = self._recipe(outcome, FeatureRecipe(
             self.feature_settings, scans, tuple(peritumoral), peritumoral_body, primary_modality,
@@ -115,7 +115,9 @@ class Pipeline:
         """The embedded default models; keywords as ``PipelineSettings`` (e.g. ``heatmap=None``)."""
         return cls.from_settings(PipelineSettings(**settings))
 
-    def _feature_settings(self, outcome: SavedModel | None, explicit: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _feature_settings(self, outcome: SavedModel | None,
+                          explicit: Mapping[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        """The settings of the primary scan's features, and whether they are ``DEFAULT_PRESET``'s for want of others."""
         recorded = outcome.feature_settings if outcome is not None else None
         if recorded is not None:
             if explicit is not None and dict(explicit) != recorded:
@@ -124,12 +126,12 @@ class Pipeline:
                     "settings; other feature settings would feed it numbers it does not know. Leave the preset and "
                     "parameter file out, or run without a model (features only)."
                 )
-            return dict(recorded)
+            return dict(recorded), False
         if explicit is not None:
-            return dict(explicit)
+            return dict(explicit), False
         if outcome is not None:
-            self.notes.append(f"The model does not record its feature settings; the '{FALLBACK_PRESET}' preset was used.")
-        return load_settings(preset=FALLBACK_PRESET)
+            self.notes.append(f"The model does not record its feature settings; the '{DEFAULT_PRESET}' preset was used.")
+        return load_settings(preset=DEFAULT_PRESET), True
 
     def _deep_extractor(self, outcome: SavedModel | None, given: LoadedModel | str | Path | None, device: str):
         """The deep features' extractor: of the model the outcome model was trained with (its weights checked), or
@@ -337,10 +339,8 @@ class Pipeline:
         scans: dict[str, ScanResult] = {}
         if case.scans:
             report_progress("features", 0.55, "Computing the other scans' features")
-            primary = Primary(image, mask, identity)
-            for name, scan in case.scans.items():
-                scans[name], scan_features = self.regions.scan(name, scan, primary, warnings)
-                features.update(scan_features)
+            scans, scan_features = self.regions.scans(case.scans, Primary(image, mask, identity), warnings)
+            features.update(scan_features)
             clock.lap("scans_s")
 
         prediction: dict[str, float] = {}
@@ -401,12 +401,14 @@ class Pipeline:
         encoder = model.pipeline_.encoder
         values: dict[str, Any] = {}
         done = {name for name, result in scans.items() if result.status == SCAN_DONE}
+        unnamed: set[str] = set()  # scans the model reads that the case does not name, each said once
         for name in model.feature_names_in_:
             if name in features:
                 continue
             scan = column_origin(name).scan
             if scan is not None and scan not in done:
-                if scan not in scans and not any(column_origin(key).scan == scan for key in values):
+                if scan not in scans and scan not in unnamed:
+                    unnamed.add(scan)
                     warnings.append(f"No {scan} scan given for this case: the model takes its features as unknown.")
                 values[name] = math.nan
                 continue

@@ -11,6 +11,7 @@ its distance.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,15 @@ class CaseRegions:
             prefix = column_prefix(scan, distance)
             features.update({prefix + name: value for name, value in values.items()})
         return features
+
+    def scans(self, scans: Mapping[str, ScanInput | None], primary: Primary,
+              warnings: list[str]) -> tuple[dict[str, ScanResult], dict[str, float]]:
+        """Every other scan of a case (``scan``), and all their features."""
+        results, features = {}, {}
+        for name, scan in scans.items():
+            results[name], scan_features = self.scan(name, scan, primary, warnings)
+            features.update(scan_features)
+        return results, features
 
     def scan(self, name: str, scan: ScanInput | None, primary: Primary, warnings: list[str]) -> tuple[ScanResult, dict[str, float]]:
         """Scan ``name`` of a case read, given its mask, and its features (tumor and shells), prefixed."""
