@@ -28,9 +28,13 @@ from .texture.kernels import KernelVolume
 from .voxel_settings import voxel_settings
 from .whole_tumor import discretised
 
-# Kernel elements (kernels x columns x 16) per batch: small enough to stay in the CPU's caches, large
-# enough to keep a GPU busy; memory stays in the 100 MB range.
+# Kernel elements (kernels x columns x the class's elements per column) per batch: small enough to stay in
+# the CPU's caches, large enough to keep a GPU busy; memory stays in the 100 MB range.
 ELEMENTS_PER_BATCH = {"cpu": 2**20, "cuda": 2**24}
+# What a class holds per kernel column at most: the texture classes' element lists (pairs or runs along 13
+# angles, the zones' K x K reach) fill a batch with fewer kernels; the light classes take more kernels per
+# batch, so that the fixed cost of each tensor operation is paid fewer times.
+ELEMENTS_PER_COLUMN = {"firstorder": 4, "gldm": 4, "ngtdm": 8, "glcm": 12, "glrlm": 16, "glszm": 32}
 
 
 def compute_feature_maps(
@@ -95,11 +99,13 @@ def _fast_feature_maps(
 
 def _kernel_values(volume: KernelVolume, classes: dict[str, list[str]]) -> dict[tuple[str, str], np.ndarray]:
     """Each requested feature's value for every kernel of ``volume``, batch by batch."""
-    batch = max(64, ELEMENTS_PER_BATCH[volume.centres.device.type] // (volume.width * 16))
     parts: dict[tuple[str, str], list[np.ndarray]] = {}
-    for start in range(0, volume.count, batch):
-        kernels = volume.batch(start, min(start + batch, volume.count))
-        for feature_class, features in classes.items():
+    # One class over all the batches, then the next: each class's tables of the volume stay in the caches.
+    for feature_class, features in classes.items():
+        elements = volume.width * ELEMENTS_PER_COLUMN[feature_class]
+        batch = max(64, ELEMENTS_PER_BATCH[volume.centres.device.type] // elements)
+        for start in range(0, volume.count, batch):
+            kernels = volume.batch(start, min(start + batch, volume.count))
             for feature, result in CLASSES[feature_class](kernels, features).items():
                 parts.setdefault((feature_class, feature), []).append(result.double().cpu().numpy())
     return {key: np.concatenate(chunks) for key, chunks in parts.items()}

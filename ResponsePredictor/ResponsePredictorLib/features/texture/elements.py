@@ -14,16 +14,19 @@ from functools import cached_property
 
 import torch
 
-from .grouping import count_equal, entropy_of_counts, variance, weighted_mean, weighted_sum
+from .grouping import count_equal, entropy_of_keys, row_sum, variance, weighted_mean, weighted_sum
 
 
 class Elements:
     """Elements (last axis) with gray level, size and weight (0: no element); statistics per row."""
 
-    def __init__(self, level: torch.Tensor, size: torch.Tensor, weight: torch.Tensor) -> None:
+    def __init__(self, level: torch.Tensor, size: torch.Tensor, weight: torch.Tensor,
+                 ranges: tuple[int, int] | None = None) -> None:
         self.weight = weight  # int32 0/1 per element, or float64 cell counts
         self.level_key = level
         self.size_key = size
+        # levels and sizes are below these, where the maker knows bounds (else: their maxima + 1)
+        self.ranges = ranges
 
     # Padding elements get level and size 1, so that 1 / g^2 and 1 / s^2 stay finite under their zero weight.
     @cached_property
@@ -37,7 +40,7 @@ class Elements:
     @cached_property
     def count(self) -> torch.Tensor:
         """Nr / Nz; NaN for an empty matrix."""
-        total = self.weight.sum(-1, dtype=torch.float64)
+        total = row_sum(self.weight).to(torch.float64)
         return torch.where(total > 0, total, torch.nan)
 
     @cached_property
@@ -53,13 +56,19 @@ class Elements:
         return weighted_sum(count_equal(key, self.weight), self.weight)
 
     def entropy(self) -> torch.Tensor:
-        key = self.level_key.long() * (int(self.size_key.max()) + 1) + self.size_key
-        return entropy_of_counts(count_equal(key, self.weight), self.weight, self.count)
+        levels, sizes = self.ranges or (int(self.level_key.max()) + 1, int(self.size_key.max()) + 1)
+        # Computed in the inputs' type (wide enough for the keys' range), written as the histograms' int64
+        # index: one pass, also over levels broadcast along the angles.
+        size = self.size_key if levels * sizes < 2**15 else self.size_key.long()
+        key = torch.empty(torch.broadcast_shapes(size.shape, self.level_key.shape), dtype=torch.int64, device=size.device)
+        torch.add(size, self.level_key, alpha=sizes, out=key)
+        return entropy_of_keys([key], self.weight, self.count, levels * sizes)
 
     def collapsed(self, axis_weights: torch.Tensor) -> Elements:
         """The elements of all angles (axis -2) as one matrix, each angle's weighted (pyradiomics' weightingNorm)."""
         weight = (self.weight * axis_weights[:, None]).flatten(-2)[..., None, :]
-        return Elements(self.level_key.flatten(-2)[..., None, :], self.size_key.flatten(-2)[..., None, :], weight)
+        return Elements(self.level_key.flatten(-2)[..., None, :], self.size_key.flatten(-2)[..., None, :], weight,
+                        self.ranges)
 
 
 def common_features(

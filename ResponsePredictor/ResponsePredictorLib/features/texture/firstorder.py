@@ -49,7 +49,7 @@ def _histogram_mean(rows: TextureRows, function: Callable[[torch.Tensor], torch.
     over the row's voxels of f(p of the voxel's level)."""
     gray = rows.first_order_gray
     present = (gray > 0).to(torch.int32)
-    share = count_equal(gray, present) / present.sum(1, keepdim=True)
+    share = count_equal(gray, present).to(torch.float64) / present.sum(1, keepdim=True)
     return weighted_mean(function(share), present)
 
 

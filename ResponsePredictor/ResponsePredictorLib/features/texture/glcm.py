@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from .grouping import EPS
@@ -33,9 +34,8 @@ def _correlation(p: Pairs) -> torch.Tensor:
 
 def _imc1(p: Pairs) -> torch.Tensor:
     hx, hy = p.marginal_entropies
-    px, py = p.marginal_probabilities
-    cross_entropy = -p.mean(torch.log2(px * py + EPS))  # HXY1
-    imc1 = (p.joint_entropy - cross_entropy) / torch.maximum(hx, hy)
+    # HXY1 = -sum p(a, b) log2(px(a) py(b) + eps) = HX + HY, up to eps, which px(a) py(b) >= 1 / (2n)^2 dwarfs.
+    imc1 = (p.joint_entropy - hx - hy) / torch.maximum(hx, hy)
     # Marginals of one level each: pyradiomics' HXY and HXY1 are then the same number, its IMC1 exactly 0.
     single_x, single_y = p.single_level_marginals
     return torch.where(single_x & single_y, 0.0, imc1)
@@ -125,20 +125,26 @@ PER_ANGLE: dict[str, Callable[[Pairs, TextureRows], torch.Tensor]] = {
 
 def compute(rows: TextureRows, features: list[str]) -> dict[str, torch.Tensor]:
     settings = rows.settings
-    pairs = rows.pairs(symmetric=bool(settings.get("symmetricalGLCM", True)))
+    groups = rows.pairs(symmetric=bool(settings.get("symmetricalGLCM", True)))
     norm = settings.get("weightingNorm")
     weighted = norm is not None
     if weighted:
-        pairs = pairs.collapsed(angle_weights(pairs.angles, rows.spacing, norm, "glcm", pairs.weight.device))
+        device = groups[0].weight.device
+        groups = [Pairs.joined([group.collapsed(angle_weights(group.angles, rows.spacing, norm, "glcm", device))
+                                for group in groups])]
+
+    def per_angle(value: Callable[[Pairs], torch.Tensor]) -> torch.Tensor:
+        return torch.cat([value(group) for group in groups], 1)
+
+    count = per_angle(lambda group: group.count)
     results = {}
     for name in features:
         if name == "JointAverage":
             # The angles pyradiomics keeps: those along which the region has pairs (all of them once weighted).
-            used = [0] if weighted else rows.angles_with_pairs(pairs.angles)
-            results[name] = pairs.mean_x[:, used].mean(1)
+            used = [0] if weighted else rows.angles_with_pairs(np.concatenate([group.angles for group in groups]))
+            results[name] = per_angle(lambda group: group.mean_x)[:, used].mean(1)
             continue
-        per_angle = PER_ANGLE[name](pairs, rows)
+        values = per_angle(lambda group: PER_ANGLE[name](group, rows))
         # An angle without pairs in this row has no matrix: NaN, left out of the mean (numpy.nanmean).
-        per_angle = torch.where(torch.isnan(pairs.count), torch.nan, per_angle)
-        results[name] = torch.nanmean(per_angle, 1)
+        results[name] = torch.nanmean(torch.where(torch.isnan(count), torch.nan, values), 1)
     return results

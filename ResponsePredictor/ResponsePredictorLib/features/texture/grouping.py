@@ -14,31 +14,33 @@ Elements without weight (padding) must hold finite values: weights zero them in 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 EPS = float(torch.finfo(torch.float64).eps)  # numpy.spacing(1), pyradiomics' eps in every logarithm
 
 
-def count_equal(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def count_equal(keys: torch.Tensor, weights: torch.Tensor, key_range: int | None = None) -> torch.Tensor:
     """For each element, the total weight of its row's elements (last axis) with its key.
 
     An element without weight gets a number that means nothing: callers weigh or mask every count.
 
-    Keys must be non-negative integers. Small key ranges are counted with a histogram per row, large
-    ones by sorting each row. The counting runs in the weights' type (the voxel mode's 0/1 weights in
-    int32, which moves half of float64's memory through the histograms); the counts are float64.
+    Keys must be non-negative integers (below ``key_range`` where the caller knows a bound). Small key
+    ranges are counted with a histogram per row, large ones by sorting each row. The counts are in the weights' type (the voxel mode's 0/1 weights in
+    int32, which moves half of float64's memory through the histograms; divisions make them float64).
     """
     shape = keys.shape
     keys = keys.reshape(-1, shape[-1]).long()  # the histograms' index type
     weights = weights.reshape(-1, shape[-1])
-    key_range = int(keys.max()) + 1 if keys.numel() else 1
+    if key_range is None:
+        key_range = int(keys.max()) + 1 if keys.numel() else 1
     # A histogram costs (rows x key range), a sort about (rows x width x log width).
     if key_range <= 16 * shape[-1]:
         counts = _histogram_counts(keys, weights, key_range)
     else:
         counts = _sorted_counts(keys, weights, key_range)
-    return counts.reshape(shape).to(torch.float64)
+    return counts.reshape(shape)
 
 
 def _histogram_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
@@ -57,22 +59,69 @@ def _sorted_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) ->
     return torch.empty_like(weights).scatter_(1, order, sums.gather(1, group))
 
 
-def entropy_of_counts(counts: torch.Tensor, weights: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
-    """-sum p log2(p + eps) over the cells, p = cell count / total (pyradiomics' entropy, eps included).
+def entropy_of_keys(
+    parts: Sequence[torch.Tensor], weights: torch.Tensor, total: torch.Tensor, key_range: int | None = None
+) -> torch.Tensor:
+    """-sum p log2(p + eps) over the cells named by the elements' keys (see ``entropy_of_counts``).
 
-    NaN where ``total`` is NaN or 0 (an empty matrix).
+    ``parts`` are key tensors whose elements count together, each with ``weights`` (the levels of both
+    voxels of every pair). With fewer cells than elements, the sum runs over each row's histogram,
+    c log2 c from a table, instead of over the elements.
     """
-    return -weighted_sum(torch.log2(counts / total[..., None] + EPS), weights) / total
+    if key_range is None:
+        key_range = max(int(part.max()) for part in parts) + 1
+    width = sum(part.shape[-1] for part in parts)
+    if weights.is_floating_point() or key_range > width:
+        keys = torch.cat(list(parts), -1) if len(parts) > 1 else parts[0]
+        every_weight = torch.cat([weights] * len(parts), -1) if len(parts) > 1 else weights
+        return entropy_of_counts(count_equal(keys, every_weight, key_range), every_weight, total)
+    shape = weights.shape
+    rows = weights.reshape(-1, shape[-1])
+    histogram = torch.zeros(rows.shape[0], key_range, dtype=weights.dtype, device=weights.device)
+    for part in parts:
+        histogram.scatter_add_(1, part.reshape(rows.shape).long(), rows)
+    # 0/1 weights: a cell holds a whole number up to the row's width
+    cells = torch.arange(width + 1, dtype=torch.float64, device=weights.device)
+    table = torch.xlogy(cells, cells) / math.log(2)
+    sums = table.index_select(0, histogram.flatten()).view(histogram.shape).sum(-1).view(shape[:-1])
+    return torch.log2(total) - sums / total
+
+
+def entropy_of_counts(counts: torch.Tensor, weights: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """-sum p log2(p + eps) over the cells, p = cell count / total (pyradiomics' entropy).
+
+    Computed as log2(total) - sum w log2(count) / total, one logarithm per element; pyradiomics' eps
+    changes the result by less than total x 1e-16 relative. NaN where ``total`` is NaN or 0 (an empty matrix).
+    """
+    return torch.log2(total) - weighted_log2_sum(counts, weights) / total
+
+
+def weighted_log2_sum(counts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum over the last axis of w log2(count), 0 where w = 0 (whatever the count there)."""
+    if weights.is_floating_point():
+        return torch.xlogy(weights, counts).sum(-1) / math.log(2)
+    # The voxel mode's 0/1 weights: the logarithm of the product of the row's counts (weightless elements
+    # count 1), one logarithm per 32 elements instead of one per element. Counts are whole numbers below
+    # 2^31, so a float64 product of 32 of them stays finite and within 1e-14 relative.
+    factors = torch.empty(counts.shape, dtype=torch.float64, device=counts.device)
+    torch.mul(counts, weights, out=factors).clamp_(min=1)
+    return sum(torch.log2(part.prod(-1)) for part in factors.split(32, -1))
+
+
+def row_sum(values: torch.Tensor) -> torch.Tensor:
+    """sum over the last axis in the values' own type: torch would first copy integers to int64 (counts of
+    elements stay far below 2^31)."""
+    return values.sum(-1, dtype=values.dtype)
 
 
 def weighted_sum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """sum over the last axis of weight x value."""
-    return (values * weights).sum(-1)
+    return row_sum(values * weights)
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean over the last axis (NaN where no weight)."""
-    total = weights.sum(-1, dtype=torch.float64)
+    total = row_sum(weights).to(torch.float64)
     return weighted_sum(values, weights) / torch.where(total > 0, total, math.nan)
 
 

@@ -10,39 +10,53 @@ import torch
 
 from .elements import Elements
 from .ngtdm_table import LevelTable
+from .neighbour_bits import along, bit_count, column_words, neighbour_words
 from .pairs import Pairs
 
 if TYPE_CHECKING:
-    from .kernels import Kernels
+    from .kernels import Kernels, KernelVolume
 
 
 def take(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """``rows[:, columns]`` for a (B, C) tensor and an index tensor of any shape: (B, *columns.shape).
 
-    index_select is several times faster than advanced indexing for these small, repeated gathers.
+    A gather with the index broadcast over the rows is several times faster than index_select or
+    advanced indexing along the second axis for these small, repeated look-ups.
     """
-    return rows.index_select(1, columns.flatten()).view(rows.shape[0], *columns.shape)
+    index = columns.reshape(1, -1).expand(rows.shape[0], -1)
+    return torch.gather(rows, 1, index).view(rows.shape[0], *columns.shape)
 
 
-def pairs(kernels: Kernels, symmetric: bool) -> Pairs:
-    """Each kernel voxel with its neighbour along each angle (both in the kernel's region): weight 1."""
+def pairs(kernels: Kernels, symmetric: bool) -> list[Pairs]:
+    """Each kernel voxel with its neighbour along each angle (both in the kernel's region): weight 1.
+
+    The angles come in groups of equal pair counts (a 3x3x3 kernel has 18, 12 or 8 pairs along an
+    angle), so that no angle's pairs are padded to another's count.
+    """
     angles = kernels.angles(bidirectional=False)
     outside = kernels.volume.width  # the extra column, always outside the region
 
-    def layout(partner: np.ndarray) -> np.ndarray:
-        # Per angle, the columns that have a partner inside the kernel, padded to a common length.
-        first = np.full((len(angles), max(int((partner != outside).sum(1).max()), 1)), outside)
-        second = first.copy()
-        for a, row in enumerate(partner):
-            keep = np.flatnonzero(row != outside)
-            first[a, : len(keep)], second[a, : len(keep)] = keep, row[keep]
-        return np.stack([first, second])
+    def layout(partner: np.ndarray) -> list[np.ndarray]:
+        # per group: the angles' indices, then the columns with a partner inside the kernel and that partner
+        counts = (partner != outside).sum(1)
+        groups = []
+        for count in np.unique(counts)[::-1]:
+            members = np.flatnonzero(counts == count)
+            columns = [np.flatnonzero(partner[a] != outside) for a in members]
+            first = np.array(columns).reshape(len(members), -1)
+            second = np.take_along_axis(partner[members], first, 1)
+            groups.append(np.concatenate([members[:, None], first, second], 1))
+        return groups
 
     # partner: (angles, K) the partner column or K (outside); read back from the device once, on first use
-    first, second = kernels.volume.table(("pairs", angles.tobytes()), lambda: layout(kernels.columns(angles).cpu().numpy()))
-    x, y = take(kernels.gray, first), take(kernels.gray, second)
-    weight = ((x > 0) & (y > 0)).to(torch.int32)
-    return Pairs(x, y, weight, kernels.rank_table, angles, symmetric)
+    groups = kernels.volume.table(("pairs", angles.tobytes()), lambda: layout(kernels.columns(angles).cpu().numpy()))
+    result = []
+    for group in groups:
+        width = (group.shape[1] - 1) // 2
+        x, y = take(kernels.gray, group[:, 1 : 1 + width]), take(kernels.gray, group[:, 1 + width :])
+        weight = (torch.minimum(x, y) > 0).to(torch.int32)
+        result.append(Pairs(x, y, weight, kernels.rank_table, angles[group[:, 0].cpu().numpy()], symmetric))
+    return result
 
 
 def runs(kernels: Kernels) -> Elements:
@@ -51,27 +65,77 @@ def runs(kernels: Kernels) -> Elements:
     A run starts at a region voxel whose predecessor along the angle is outside the kernel, outside the
     region or of another gray level; it goes on while the next voxels are in the kernel's region with
     the same level. As in pyradiomics' C code, an angle along which no line of the kernel holds two
-    region voxels counts no runs (the region is flat in that direction).
+    region voxels counts no runs (the region is flat in that direction). What depends on the image
+    alone is one code per voxel and angle (``_run_codes``); the kernel keeps the bits of each column
+    that apply inside it and caps the run's length at the kernel's side (``_run_bounds``).
     """
+    volume = kernels.volume
+    bits = _RunBits(volume.radius)
     angles = kernels.angles(bidirectional=False, distances=[1])
-    reach = 2 * kernels.volume.radius
-    # For each angle: the column one step back, then the columns 1 ... 2r steps ahead.
-    steps = np.stack([[-step] + [t * step for t in range(1, reach + 1)] for step in angles])
-    columns = kernels.columns(steps.reshape(-1, 3)).view(len(angles), reach + 1, -1)
-    gray = kernels.gray
-    level = gray[:, None, :-1]  # (B, 1, K)
-    inside = level > 0
-    along = take(gray, columns)  # (B, angles, 2r + 1, K)
-    start = inside & (along[:, :, 0] != level)
-    ahead = along[:, :, 1:]
-    # A run goes on while every voxel so far has the start's level (outside voxels have level 0).
-    going = torch.ones_like(start)
-    length = torch.ones(start.shape, dtype=torch.int16, device=start.device)
-    for step in range(reach):
-        going = going & (ahead[:, :, step] == level)
-        length += going
-    several = (inside[:, :, None] & (ahead > 0)).flatten(2).any(2, keepdim=True)
-    return Elements(level.expand_as(start), length, (start & several).to(torch.int32))
+    codes = volume.table(("run codes", angles.tobytes()), lambda: _run_codes(volume, angles, bits))
+    keep, longest = volume.table(("run bounds", angles.tobytes()), lambda: _run_bounds(kernels, angles, bits))
+    gathered = codes.index_select(0, kernels.rows.flatten()).view(-1, volume.width, len(angles)).transpose(1, 2)
+    kept = torch.empty(gathered.shape, dtype=codes.dtype, device=codes.device)
+    torch.bitwise_and(gathered, keep, out=kept)  # written (rows, angles, K): each angle's columns side by side
+    several = kept.amax(2, keepdim=True) >= bits.paired  # two region voxels on a line of the kernel along the angle
+    start = ((kept & bits.starts) != 0) & several
+    level = kernels.gray[:, None, :-1]
+    return Elements(level.expand_as(start), torch.minimum(kept & bits.ahead, longest), start.to(torch.int32),
+                    (kernels.max_gray_level + 1, 2 * volume.radius + 2))
+
+
+class _RunBits:
+    """The layout of a voxel's run code along an angle, for kernels of radius r.
+
+    The lowest bits hold the length of the same-level run ahead of the voxel (itself included, up to the
+    kernel's side 2r + 1); then whether it is a region voxel, and whether it is one its predecessor does
+    not continue into (a run starts there when the predecessor is in the kernel, and at every region
+    voxel whose predecessor is not); then, for each distance t = 1 ... 2r, whether the voxel t steps
+    ahead is a region voxel too.
+    """
+
+    def __init__(self, radius: int) -> None:
+        self.reach = 2 * radius
+        self.ahead = (1 << (self.reach + 1).bit_length()) - 1
+        self.inside = self.ahead + 1
+        self.not_continued = self.inside << 1
+        self.starts = self.inside | self.not_continued
+        self.paired = self.inside << 2
+        top = self.paired << self.reach
+        # int16 codes move half of int32's memory through the gathers
+        self.dtype = torch.int16 if top <= 2**15 else torch.int32 if top <= 2**31 else torch.int64
+
+
+def _run_codes(volume: KernelVolume, angles: np.ndarray, bits: _RunBits) -> torch.Tensor:
+    """(voxels, angles) run codes of every voxel of the padded volume (kernel bounds aside)."""
+    gray = volume.gray.view(volume.shape)
+    inside = gray > 0
+    codes = []
+    for step in angles:
+        chain = inside.clone()  # every voxel from this one to t steps ahead has its level
+        code = inside.to(torch.int64) * (1 + bits.inside)
+        for t in range(1, bits.reach + 1):
+            ahead = along(gray, t * step)
+            chain &= ahead == gray
+            code += chain + ((ahead > 0) & inside) * (bits.paired << (t - 1))
+        code += ((along(gray, -step) != gray) & inside) * bits.not_continued
+        codes.append(code)
+    return torch.stack(codes, -1).view(-1, len(angles)).to(bits.dtype)
+
+
+def _run_bounds(kernels: Kernels, angles: np.ndarray, bits: _RunBits) -> list[torch.Tensor]:
+    """(angles, K) per column: the code bits that apply inside the kernel, and the longest run from it."""
+    outside = kernels.volume.width
+    keep = np.full((len(angles), outside), bits.ahead)
+    longest = np.ones((len(angles), outside), dtype=np.int64)
+    for a, step in enumerate(angles):
+        predecessor_inside = kernels.columns(-step[None])[0].cpu().numpy() != outside
+        keep[a] |= np.where(predecessor_inside, bits.not_continued, bits.inside)
+        for t in range(1, bits.reach + 1):
+            inside = kernels.columns(t * step[None])[0].cpu().numpy() != outside
+            keep[a] |= np.where(inside, bits.paired << (t - 1), 0)
+            longest[a] += inside
+    return [torch.as_tensor(table).to(bits.dtype) for table in (keep, longest)]
 
 
 def zones(kernels: Kernels) -> Elements:
@@ -85,47 +149,62 @@ def zones(kernels: Kernels) -> Elements:
     gray = kernels.gray[:, :-1]
     inside = gray > 0
     width = gray.shape[1]
-    link = kernels.volume.table(("zone links", kernels.image.force2d_dimension), lambda: _links(kernels))
-    reach = ((gray[:, :, None] == gray[:, None, :]) & inside[:, :, None] & inside[:, None, :] & link).to(torch.float32)
-    for _ in range(math.ceil(math.log2(max(width - 1, 1)))):
+    # one-step links along the angles at distance 1, and each column with itself
+    link = kernels.volume.table("zone links", lambda: (kernels.links(kernels.angles(bidirectional=True, distances=[1]))
+                                                        + torch.eye(width, dtype=torch.float64, device=gray.device) > 0)
+                                .to(torch.float32))
+    # Columns outside the region get levels of their own (below 0), so that they join no zone but their own.
+    own = -1 - torch.arange(width, dtype=gray.dtype, device=gray.device)
+    levels = torch.where(inside, gray, own)
+    reach = torch.empty((gray.shape[0], width, width), dtype=torch.float32, device=gray.device)
+    torch.eq(levels[:, :, None], levels[:, None, :], out=reach).mul_(link)
+    for product in range(math.ceil(math.log2(max(width - 1, 1)))):
         wider = (reach @ reach).clamp_(max=1)  # counts of paths, at most K: exact in float32
-        if torch.equal(wider, reach):
+        # The first product joins some kernel's voxels two steps apart in any real batch: not worth a check.
+        if product > 0 and torch.equal(wider, reach):
             break
         reach = wider
-    joined = reach > 0
-    position = torch.arange(width, device=gray.device)
-    root = inside & (joined.to(torch.uint8).argmax(-1) == position)  # the lowest column of its zone
-    return Elements(gray, joined.sum(-1), root.to(torch.int32))
-
-
-def _links(kernels: Kernels) -> np.ndarray:
-    """(K, K) bool: the kernel columns one step apart along an angle at distance 1, or the same column."""
-    offsets = kernels.volume.offsets_table
-    steps = {tuple(step) for step in kernels.angles(bidirectional=True, distances=[1]).tolist()} | {(0, 0, 0)}
-    return np.array([[tuple(u - v) in steps for u in offsets] for v in offsets])
-
-
-def _neighbour_levels(kernels: Kernels) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each kernel voxel's level (B, K) and its neighbours' levels along every angle (B, angles, K); 0 outside."""
-    gray = kernels.gray
-    return gray[:, :-1], take(gray, kernels.columns(kernels.angles(bidirectional=True)))
+    # Running counts along each row: the last is the zone's size; a column is its zone's root (its lowest
+    # column) when no column before it is in its zone.
+    running = reach.cumsum(-1)
+    before = torch.cat([torch.zeros_like(running[:, :1, 0]), running.diagonal(-1, 1, 2)], 1)
+    return Elements(gray, running[:, :, -1].to(torch.int32), (inside & (before == 0)).to(torch.int32),
+                    (kernels.max_gray_level + 1, width + 1))
 
 
 def dependences(kernels: Kernels) -> Elements:
-    """(B, K): each region voxel of the kernel with its gray level and dependence count + 1."""
-    level, neighbours = _neighbour_levels(kernels)
+    """(B, K): each region voxel of the kernel with its gray level and dependence count + 1.
+
+    A voxel's dependent neighbours (in the region, level within ``gldm_a``) are bits worked out once per
+    volume; the kernel keeps those along steps that stay inside it and counts them.
+    """
+    volume = kernels.volume
+    steps = kernels.angles(bidirectional=True)
     alpha = int(kernels.settings.get("gldm_a", 0))
-    dependent = (neighbours > 0) & ((neighbours - level[:, None, :]).abs() <= alpha)
-    return Elements(level, dependent.sum(1) + 1, (level > 0).to(torch.int32))
+
+    def dependent(level: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
+        return (neighbour > 0) & ((neighbour - level).abs() <= alpha)
+
+    words = volume.table(("dependent", alpha, steps.tobytes()),
+                         lambda: neighbour_words(volume.gray, volume.shape, steps, dependent))
+    inside_kernel = volume.table(("steps inside", steps.tobytes()),
+                                 lambda: column_words(kernels.columns(steps).cpu().numpy(), volume.width))
+    kept = take(words, kernels.rows) & inside_kernel[:, None, :]
+    level = kernels.gray[:, :-1]
+    return Elements(level, bit_count(kept).sum(0) + 1, (level > 0).to(torch.int32),
+                    (kernels.max_gray_level + 1, len(steps) + 2))
 
 
 def neighbourhood(kernels: Kernels) -> LevelTable:
-    """Per kernel and present level: voxel count and summed |level - mean of the neighbours' levels|."""
-    level, neighbours = _neighbour_levels(kernels)
+    """Per kernel and present level: voxel count and summed |level - mean of the neighbours' levels|.
+
+    The neighbours' count and level sum of every column are one product with the kernel's links.
+    """
+    level = kernels.gray[:, :-1]
     inside = level > 0
-    present = neighbours > 0
-    count = present.sum(1).to(torch.float64)
-    total = torch.where(present, neighbours, 0).sum(1).to(torch.float64)
+    links = kernels.links(kernels.angles(bidirectional=True))
+    count = inside.to(torch.float64) @ links
+    total = level.to(torch.float64) @ links  # levels are 0 outside the region
     value = level.to(torch.float64)
     # pyradiomics: a voxel without neighbours in the region differs by 0.
     difference = torch.where(count > 0, (value - total / count.clamp(min=1)).abs(), 0.0)

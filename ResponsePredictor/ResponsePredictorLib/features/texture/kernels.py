@@ -51,13 +51,18 @@ class KernelVolume:
     first_order_gray: torch.Tensor
     centres: torch.Tensor  # int64 flat padded indices of the region's voxels, C order (pyradiomics' order)
     offsets: torch.Tensor  # int64 flat padded index offset of each kernel column
+    shape: tuple[int, int, int]  # the padded volume's shape
     # Column tables that every batch of this volume shares (neighbour look-ups), made once.
-    tables: dict[Any, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
+    tables: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def table(self, key: Any, make: Callable[[], np.ndarray]) -> torch.Tensor:
-        """The column table named ``key``, made by ``make`` on first use and kept on the device."""
+    def table(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The table named ``key`` (of columns or voxels; an array or a list of them), made by ``make`` on
+        first use and kept on the device."""
         if key not in self.tables:
-            self.tables[key] = torch.as_tensor(make(), device=self.centres.device)
+            made = make()
+            device = self.centres.device
+            self.tables[key] = ([torch.as_tensor(part, device=device) for part in made] if isinstance(made, list)
+                                else torch.as_tensor(made, device=device))
         return self.tables[key]
 
     @classmethod
@@ -79,7 +84,7 @@ class KernelVolume:
         gray = gray.astype(np.int16 if image.max_gray_level < 2**15 else np.int32)
 
         return cls(image, radius, table, tensor(values), tensor(gray), tensor(first_order_gray), tensor(centres),
-                   tensor(table @ strides))
+                   tensor(table @ strides), roi.shape)
 
     @property
     def count(self) -> int:
@@ -141,7 +146,19 @@ class Kernels(TextureRows):
         offsets = self.volume.offsets_table
         return self.volume.table(("columns", steps.tobytes()), lambda: np.stack([neighbour_columns(offsets, s) for s in steps]))
 
-    def pairs(self, symmetric: bool) -> Pairs:
+    def links(self, steps: np.ndarray) -> torch.Tensor:
+        """(K, K) float64: entry (u, v) is 1 where column u is column v's neighbour along one of ``steps``."""
+
+        def make() -> np.ndarray:
+            partner = self.columns(steps).cpu().numpy()
+            links = np.zeros((self.volume.width + 1, self.volume.width))
+            for row in partner:
+                links[row, np.arange(self.volume.width)] = 1
+            return links[:-1]  # the outside column links nothing
+
+        return self.volume.table(("links", steps.tobytes()), make)
+
+    def pairs(self, symmetric: bool) -> list[Pairs]:
         return kernel_matrices.pairs(self, symmetric)
 
     def runs(self) -> Elements:

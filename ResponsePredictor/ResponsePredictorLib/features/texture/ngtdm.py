@@ -25,12 +25,12 @@ class _Levels:
         self.s = table.difference
         self.levels = self.present.sum(1).to(torch.float64)  # Ngp
 
+    # Every value of an absent level's slot is finite (its p, s and i are 0): a product with the mask zeroes it.
     def level_sum(self, values: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.present, values, 0.0).sum(1)
+        return (values * self.present).sum(1)
 
     def pair_sum(self, values: torch.Tensor) -> torch.Tensor:
-        both = self.present[:, :, None] & self.present[:, None, :]
-        return torch.where(both, values, 0.0).sum((1, 2))
+        return (values * (self.present[:, :, None] & self.present[:, None, :])).sum((1, 2))
 
     @staticmethod
     def pairwise(tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

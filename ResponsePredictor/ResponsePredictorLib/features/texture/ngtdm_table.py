@@ -23,7 +23,7 @@ class LevelTable:
 
         def total(values: torch.Tensor) -> torch.Tensor:
             sums = torch.zeros(rows, slots + 1, dtype=torch.float64, device=slot.device)
-            return sums.scatter_add_(1, index, torch.where(inside, values, 0.0))[:, :slots]
+            return sums.scatter_add_(1, index, values)[:, :slots]
 
         count = total(torch.ones_like(difference))
         levels = total(level.to(torch.float64)) / count.clamp(min=1)  # every voxel of a slot has its level

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .grouping import EPS, count_equal, entropy_of_counts, weighted_sum
+from .grouping import count_equal, entropy_of_counts, entropy_of_keys, row_sum, weighted_sum
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +39,17 @@ class Pairs:
 
         weight = merge(self.weight * angle_weights[:, None])
         return Pairs(merge(self.x), merge(self.y), weight, self.rank_table, self.angles[:1], self.symmetric)
+
+    @classmethod
+    def joined(cls, groups: list[Pairs]) -> Pairs:
+        """Groups of one (collapsed) angle each as one matrix: their elements side by side."""
+
+        def side_by_side(name: str) -> torch.Tensor:
+            return torch.cat([getattr(group, name) for group in groups], -1)
+
+        first = groups[0]
+        return Pairs(side_by_side("x"), side_by_side("y"), side_by_side("weight"), first.rank_table, first.angles,
+                     first.symmetric)
 
     def _rank(self, levels: torch.Tensor) -> torch.Tensor:
         return self.rank_table.gather(1, levels.flatten(1).long()).view_as(levels)
@@ -64,7 +75,7 @@ class Pairs:
     @cached_property
     def count(self) -> torch.Tensor:
         """(rows, angles) n, the matrix's total before symmetrising; NaN for an angle without pairs."""
-        n = self.weight.sum(-1, dtype=torch.float64)
+        n = row_sum(self.weight).to(torch.float64)
         return torch.where(n > 0, n, torch.nan)
 
     def mean(self, values: torch.Tensor, swapped: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,66 +108,66 @@ class Pairs:
     # -- cells of the joint matrix -------------------------------------------------------------
 
     @cached_property
+    def _cell_keys(self) -> tuple[torch.Tensor, int]:
+        """Per pair: the key of its cell in the matrix before symmetrising, and the keys' range; for a
+        symmetrical matrix, of its unordered pair {x, y} (the triangular number of the higher level plus the lower)."""
+        lx, ly, base = self._keyed_levels
+        keys = torch.empty(lx.shape, dtype=torch.int64, device=lx.device)  # the histograms' index type
+        if self.symmetric:
+            low, high = torch.minimum(lx, ly), torch.maximum(lx, ly)
+            return torch.add(low, (high * (high + 1)) >> 1, out=keys), base * (base + 1) // 2
+        return torch.add(ly, lx, alpha=base, out=keys), base * base
+
+    @cached_property
+    def _cell_mass(self) -> torch.Tensor:
+        """Per pair: its cell's value in the matrix before normalising, out of n (2n for a symmetrical one).
+
+        In P + P^T a pair {a, b} (a != b) of count c puts c in (a, b) and again in (b, a); a diagonal
+        cell holds 2c.
+        """
+        keys, key_range = self._cell_keys
+        counts = count_equal(keys, self.weight, key_range)
+        return counts + counts * (self.x == self.y) if self.symmetric else counts
+
+    @cached_property
     def cell_probability(self) -> torch.Tensor:
         """Per pair: the probability of its cell in the normalised matrix (the same for (x, y) and (y, x)
         of a symmetrical matrix). Sums over the cells are means over the pairs: sum p g(p) = E[g(p)]."""
-        lx, ly, base = self._keyed_levels
-        n = self.count[..., None]
-        if self.symmetric:
-            # (a, b) and (b, a) hold the same value in P + P^T, half of the pairs {a, b} each.
-            counts = count_equal(torch.minimum(lx, ly) * base + torch.maximum(lx, ly), self.weight)
-            return torch.where(self.x == self.y, counts / n, counts / (2 * n))
-        return count_equal(lx * base + ly, self.weight) / n
+        return self._cell_mass / (self.count[..., None] * (2 if self.symmetric else 1))
 
     def maximum_probability(self) -> torch.Tensor:
         return torch.where(self.weight > 0, self.cell_probability, -torch.inf).amax(-1)
 
     @cached_property
     def joint_entropy(self) -> torch.Tensor:  # HXY
-        return -self.mean(torch.log2(self.cell_probability + EPS))
+        # -E[log2 p] over the n pairs, p = mass / 2n for a symmetrical matrix: one bit more than over n.
+        return entropy_of_counts(self._cell_mass, self.weight, self.count) + (1 if self.symmetric else 0)
 
     def distribution_entropy(self, key: torch.Tensor) -> torch.Tensor:
         """Entropy of the distribution of a per-pair key symmetric in x and y (|i - j|, i + j)."""
-        return entropy_of_counts(count_equal(key, self.weight), self.weight, self.count)
+        return entropy_of_keys([key], self.weight, self.count)
 
     # -- marginals -----------------------------------------------------------------------------
 
     @cached_property
-    def _marginal_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """For each pair, the marginal mass of its x level in px and of its y level in py (unnormalised)."""
-        if self.symmetric:
-            lx, ly, _ = self._keyed_levels
-            counts = count_equal(torch.cat([lx, ly], -1), torch.cat([self.weight, self.weight], -1))
-            width = self.x.shape[-1]
-            # px = py = (row sums + column sums) / 2n
-            return counts[..., :width], counts[..., width:]
-        lx, ly, _ = self._keyed_levels
-        return count_equal(lx, self.weight), count_equal(ly, self.weight)
-
-    @cached_property
-    def _marginal_total(self) -> torch.Tensor:
-        return (2 * self.count if self.symmetric else self.count)[..., None]
-
-    @cached_property
-    def marginal_probabilities(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """px(x) and py(y) of each pair."""
-        x_counts, y_counts = self._marginal_counts
-        return x_counts / self._marginal_total, y_counts / self._marginal_total
-
-    @cached_property
     def marginal_entropies(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """HX = -E[log2(px(X) + eps)] and HY, pyradiomics' eps included."""
-        px, py = self.marginal_probabilities
-        log_x, log_y = torch.log2(px + EPS), torch.log2(py + EPS)
-        return -self.mean(log_x, log_y), -self.mean(log_y, log_x)
+        """HX = -sum px log2(px + eps) and HY (pyradiomics' eps aside, see ``entropy_of_counts``)."""
+        lx, ly, base = self._keyed_levels
+        if self.symmetric:
+            # px = py = (row sums + column sums) / 2n: the levels of both voxels of every pair, 2n of them
+            entropy = entropy_of_keys([lx, ly], self.weight, 2 * self.count, base)
+            return entropy, entropy
+        return entropy_of_keys([lx], self.weight, self.count, base), entropy_of_keys([ly], self.weight, self.count, base)
 
     @cached_property
     def single_level_marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rows, angles) whether px, and whether py, has one level only (then p(a, b) = px(a) py(b))."""
-        px, py = self.marginal_probabilities
-        # Weighted (weightingNorm) counts are sums of fractions: compare up to their round-off.
-        absent = self.weight == 0
-        return ((px >= 1 - 1e-12) | absent).all(-1), ((py >= 1 - 1e-12) | absent).all(-1)
+        """(rows, angles) whether px, and whether py, has one level only (then p(a, b) = px(a) py(b)).
+
+        A marginal of two levels or more has entropy above 1e-9 for any matrix of fewer than 10^10
+        pairs; one level gives 0 up to round-off.
+        """
+        hx, hy = self.marginal_entropies
+        return hx.abs() < 1e-12, hy.abs() < 1e-12
 
     def dense(self, rows: torch.Tensor, width: int) -> torch.Tensor:
         """The normalised matrices of ``rows`` as dense (rows, angles, width, width) tensors over local levels."""

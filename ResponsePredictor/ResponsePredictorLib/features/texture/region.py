@@ -61,10 +61,10 @@ class WholeRegion(TextureRows):
             first[a, : len(w)], second[a, : len(w)], weight[a, : len(w)] = x, y, w
         return self._tensor(first[None]), self._tensor(second[None]), self._tensor(weight[None])
 
-    def pairs(self, symmetric: bool) -> Pairs:
+    def pairs(self, symmetric: bool) -> list[Pairs]:
         angles = self.angles(bidirectional=False)
         x, y, weight = self._stack(region_matrices.pair_cells(self._gray, angles))
-        return Pairs(x, y, weight, self._tensor(self._local[None]), angles, symmetric)
+        return [Pairs(x, y, weight, self._tensor(self._local[None]), angles, symmetric)]
 
     def runs(self) -> Elements:
         angles = self.angles(bidirectional=False, distances=[1])

@@ -104,8 +104,9 @@ class TextureRows(ABC):
         """(rows, K) int64 gray levels as the first-order class discretises them, 0 where no voxel."""
 
     @abstractmethod
-    def pairs(self, symmetric: bool) -> Pairs:
-        """GLCM elements per row and angle (one-directional angles at the ``distances`` setting)."""
+    def pairs(self, symmetric: bool) -> list[Pairs]:
+        """GLCM elements per row and angle (one-directional angles at the ``distances`` setting), in groups
+        of angles (each group's angles in ``Pairs.angles``)."""
 
     @abstractmethod
     def runs(self) -> Elements:
