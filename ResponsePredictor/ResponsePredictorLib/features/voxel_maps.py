@@ -31,9 +31,9 @@ from .whole_tumor import discretised
 # Kernel elements (kernels x columns x the class's elements per column) per batch: small enough to stay in
 # the CPU's caches, large enough to keep a GPU busy; memory stays in the 100 MB range.
 ELEMENTS_PER_BATCH = {"cpu": 2**20, "cuda": 2**24}
-# What a class holds per kernel column at most: the texture classes' element lists (pairs or runs along 13
-# angles, the zones' K x K reach) fill a batch with fewer kernels; the light classes take more kernels per
-# batch, so that the fixed cost of each tensor operation is paid fewer times.
+# About what a class holds per kernel column (pairs or runs along 13 angles, the zones' K x K reach;
+# measured on 2 cores): the texture matrices fill a batch with fewer kernels, the light classes take more
+# kernels per batch, so that the fixed cost of each tensor operation is paid fewer times.
 ELEMENTS_PER_COLUMN = {"firstorder": 4, "gldm": 4, "ngtdm": 8, "glcm": 12, "glrlm": 16, "glszm": 32}
 
 

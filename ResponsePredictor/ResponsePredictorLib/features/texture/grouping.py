@@ -90,22 +90,18 @@ def entropy_of_keys(
 def entropy_of_counts(counts: torch.Tensor, weights: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     """-sum p log2(p + eps) over the cells, p = cell count / total (pyradiomics' entropy).
 
-    Computed as log2(total) - sum w log2(count) / total, one logarithm per element; pyradiomics' eps
-    changes the result by less than total x 1e-16 relative. NaN where ``total`` is NaN or 0 (an empty matrix).
+    A whole region's cells (float weights, one row) take pyradiomics' formula itself. The voxel mode's
+    elements (0/1 weights, many rows) take log2(total) - sum log2(count) / total, the logarithm of the
+    product of each row's counts (weightless elements count 1), one logarithm per 32 elements instead
+    of one per element: whole counts below 2^31 keep a float64 product of 32 of them finite and within
+    1e-14, and pyradiomics' eps moves the result by less than total x 1e-16 (a matrix of one cell
+    gives 0 where pyradiomics gives -3e-16). NaN where ``total`` is NaN or 0 (an empty matrix).
     """
-    return torch.log2(total) - weighted_log2_sum(counts, weights) / total
-
-
-def weighted_log2_sum(counts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """sum over the last axis of w log2(count), 0 where w = 0 (whatever the count there)."""
     if weights.is_floating_point():
-        return torch.xlogy(weights, counts).sum(-1) / math.log(2)
-    # The voxel mode's 0/1 weights: the logarithm of the product of the row's counts (weightless elements
-    # count 1), one logarithm per 32 elements instead of one per element. Counts are whole numbers below
-    # 2^31, so a float64 product of 32 of them stays finite and within 1e-14 relative.
+        return -weighted_sum(torch.log2(counts / total[..., None] + EPS), weights) / total
     factors = torch.empty(counts.shape, dtype=torch.float64, device=counts.device)
     torch.mul(counts, weights, out=factors).clamp_(min=1)
-    return sum(torch.log2(part.prod(-1)) for part in factors.split(32, -1))
+    return torch.log2(total) - sum(torch.log2(part.prod(-1)) for part in factors.split(32, -1)) / total
 
 
 def row_sum(values: torch.Tensor) -> torch.Tensor:

@@ -52,7 +52,7 @@ class KernelVolume:
     centres: torch.Tensor  # int64 flat padded indices of the region's voxels, C order (pyradiomics' order)
     offsets: torch.Tensor  # int64 flat padded index offset of each kernel column
     shape: tuple[int, int, int]  # the padded volume's shape
-    # Column tables that every batch of this volume shares (neighbour look-ups), made once.
+    # Tables that every batch of this volume shares (neighbour look-ups per column, codes per voxel), made once.
     tables: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, key: Any, make: Callable[[], Any]) -> Any:
