@@ -110,6 +110,7 @@ SETTING_VARIANTS = {
     "distances and gldm_a": ({"binWidth": 25, "distances": [1, 2], "gldm_a": 1}, {}),
     "binCount": ({"binCount": 8}, {}),
     "unmasked kernels": ({"binWidth": 25}, {"maskedKernel": False}),
+    "a distance longer than the kernel": ({"binWidth": 25, "distances": [1, 3]}, {}),
 }
 VARIANT_NAMES = [
     "original_firstorder_Entropy",
@@ -138,6 +139,17 @@ def test_settings_match_pyradiomics(variant: str, pyradiomics) -> None:
     reference = compute_feature_maps(image, mask, names, settings, backend="pyradiomics")
     fast = compute_feature_maps(image, mask, names, settings, device="cpu")
     assert_agree(fast, reference)
+
+
+def test_a_distance_longer_than_the_kernel_adds_no_pairs() -> None:
+    """Angles at distance 3 exist in the image but not in a 3x3x3 kernel: the kernels' GLCMs along them are
+    empty, left out of the mean over angles, so the maps are those of distance 1 alone."""
+    image, mask = synthetic_case(seed=2)
+    names = [f"original_glcm_{feature}" for feature in ("Contrast", "JointEntropy", "Imc1", "SumEntropy", "Idm")]
+    longer = compute_feature_maps(image, mask, names, {"setting": {"binWidth": 25, "distances": [1, 3]}}, device="cpu")
+    nearest = compute_feature_maps(image, mask, names, {"setting": {"binWidth": 25, "distances": [1]}}, device="cpu")
+    for name in names:
+        np.testing.assert_allclose(longer[name].array, nearest[name].array, rtol=1e-6, equal_nan=True)
 
 
 def test_a_flat_marginal_correlates_perfectly() -> None:

@@ -118,7 +118,7 @@ PER_ANGLE: dict[str, Callable[[Pairs, TextureRows], torch.Tensor]] = {
     ),
     "MaximumProbability": lambda p, r: p.maximum_probability(),
     "SumAverage": lambda p, r: p.mean(p.xf + p.yf),
-    "SumEntropy": lambda p, r: p.distribution_entropy(p.x + p.y),
+    "SumEntropy": lambda p, r: p.distribution_entropy(p.x.to(torch.int32) + p.y),  # int16 levels would overflow
     "SumSquares": lambda p, r: p.mean((p.xf - p.mean_x[..., None]) ** 2, (p.yf - p.mean_x[..., None]) ** 2),
 }
 

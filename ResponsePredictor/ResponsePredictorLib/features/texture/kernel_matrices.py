@@ -38,13 +38,16 @@ def pairs(kernels: Kernels, symmetric: bool) -> list[Pairs]:
 
     def layout(partner: np.ndarray) -> list[np.ndarray]:
         # per group: the angles' indices, then the columns with a partner inside the kernel and that partner
+        # (an angle longer than the kernel has no pair in it: one pair of outside columns, weight 0)
         counts = (partner != outside).sum(1)
         groups = []
         for count in np.unique(counts)[::-1]:
             members = np.flatnonzero(counts == count)
-            columns = [np.flatnonzero(partner[a] != outside) for a in members]
-            first = np.array(columns).reshape(len(members), -1)
-            second = np.take_along_axis(partner[members], first, 1)
+            first = np.full((len(members), max(int(count), 1)), outside)
+            second = first.copy()
+            for row, a in enumerate(members):
+                columns = np.flatnonzero(partner[a] != outside)
+                first[row, : len(columns)], second[row, : len(columns)] = columns, partner[a, columns]
             groups.append(np.concatenate([members[:, None], first, second], 1))
         return groups
 
@@ -110,17 +113,18 @@ def _run_codes(volume: KernelVolume, angles: np.ndarray, bits: _RunBits) -> torc
     """(voxels, angles) run codes of every voxel of the padded volume (kernel bounds aside)."""
     gray = volume.gray.view(volume.shape)
     inside = gray > 0
+    work = torch.int64 if bits.dtype == torch.int64 else torch.int32
     codes = []
     for step in angles:
         chain = inside.clone()  # every voxel from this one to t steps ahead has its level
-        code = inside.to(torch.int64) * (1 + bits.inside)
+        code = inside.to(work) * (1 + bits.inside)
         for t in range(1, bits.reach + 1):
             ahead = along(gray, t * step)
             chain &= ahead == gray
-            code += chain + ((ahead > 0) & inside) * (bits.paired << (t - 1))
-        code += ((along(gray, -step) != gray) & inside) * bits.not_continued
-        codes.append(code)
-    return torch.stack(codes, -1).view(-1, len(angles)).to(bits.dtype)
+            code += chain + ((ahead > 0) & inside).to(work) * (bits.paired << (t - 1))
+        code += ((along(gray, -step) != gray) & inside).to(work) * bits.not_continued
+        codes.append(code.to(bits.dtype))  # one small code volume per angle: memory stays ~2 bytes per voxel and angle
+    return torch.stack(codes, -1).view(-1, len(angles))
 
 
 def _run_bounds(kernels: Kernels, angles: np.ndarray, bits: _RunBits) -> list[torch.Tensor]:

@@ -20,6 +20,7 @@ import torch
 
 from . import kernel_matrices
 from .elements import Elements
+from .neighbour_bits import along
 from .ngtdm_table import LevelTable
 from .pairs import Pairs
 from .rows import DiscretisedImage, TextureRows
@@ -157,6 +158,32 @@ class Kernels(TextureRows):
             return links[:-1]  # the outside column links nothing
 
         return self.volume.table(("links", steps.tobytes()), make)
+
+    def angles_with_pairs(self, offsets: np.ndarray) -> list[int]:
+        """The indices of the offsets along which some kernel of the volume holds two region voxels.
+
+        pyradiomics' voxel mode drops the angles along which no kernel has a pair (with its default single
+        batch), also those the region has pairs along: two voxels farther apart than the kernel, or whose
+        kernels' centres lie outside the region.
+        """
+
+        def find() -> np.ndarray:
+            volume = self.volume
+            region = volume.gray.view(volume.shape) > 0
+            centre = torch.zeros(region.numel(), dtype=torch.bool, device=region.device)
+            centre[volume.centres] = True
+            centre = centre.view(volume.shape)
+            inside = {tuple(offset) for offset in volume.offsets_table.tolist()}
+            found = []
+            for a, step in enumerate(offsets):
+                pair = region & along(region, step)  # a pair starts at this voxel
+                # the kernel centred at v holds the pair starting at w when w - v and w + step - v are both its offsets
+                holders = [offset for offset in volume.offsets_table if tuple((offset + step).tolist()) in inside]
+                if any(bool((pair & along(centre, -offset)).any()) for offset in holders):
+                    found.append(a)
+            return np.array(found, dtype=np.int64)
+
+        return self.volume.table(("angles with pairs", offsets.tobytes()), find).tolist()
 
     def pairs(self, symmetric: bool) -> list[Pairs]:
         return kernel_matrices.pairs(self, symmetric)

@@ -112,6 +112,8 @@ class Pairs:
         """Per pair: the key of its cell in the matrix before symmetrising, and the keys' range; for a
         symmetrical matrix, of its unordered pair {x, y} (the triangular number of the higher level plus the lower)."""
         lx, ly, base = self._keyed_levels
+        if base * base >= 2**15:  # computed in the levels' own type: widen small ones first
+            lx, ly = lx.long(), ly.long()
         keys = torch.empty(lx.shape, dtype=torch.int64, device=lx.device)  # the histograms' index type
         if self.symmetric:
             low, high = torch.minimum(lx, ly), torch.maximum(lx, ly)
