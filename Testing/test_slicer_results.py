@@ -182,11 +182,16 @@ def test_nothing_is_loaded_when_the_scan_went_away_and_deleted_outputs_are_made_
 
     job = results.start_case(settings, "all")
     case.scene.RemoveNode(case.scan)
+    assert_finishing_refused_adds_nothing(job, case.scene, "scan was removed")
+
+
+def assert_finishing_refused_adds_nothing(job: results.CaseJob, scene, message: str) -> None:
+    """The run ends; loading its results is refused with ``message`` and puts no node into the scene."""
     job.run.finish()
-    count = case.scene.GetNumberOfNodes()
-    with pytest.raises(InputError, match="scan was removed"):
+    count = scene.GetNumberOfNodes()
+    with pytest.raises(InputError, match=message):
         results.finish_case(job)
-    assert case.scene.GetNumberOfNodes() == count
+    assert scene.GetNumberOfNodes() == count
 
 
 class View:
@@ -402,8 +407,4 @@ def test_nothing_is_loaded_when_another_scan_went_away_during_the_run(multimodal
     job = results.start_case(panel.RunSettings(inputVolume=case.scan, seedPoint=case.click,
                                                scans={"PET": case.pet}), "all")
     case.scene.RemoveNode(case.pet)
-    job.run.finish()
-    count = case.scene.GetNumberOfNodes()
-    with pytest.raises(InputError, match="scan.s. PET were removed"):
-        results.finish_case(job)
-    assert case.scene.GetNumberOfNodes() == count
+    assert_finishing_refused_adds_nothing(job, case.scene, "scan.s. PET were removed")

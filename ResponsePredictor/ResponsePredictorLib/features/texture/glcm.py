@@ -1,8 +1,9 @@
 """GLCM features (pyradiomics' definitions), from the neighbour pairs of each row.
 
 Per row and angle the features are computed from the normalised matrix, then averaged over the
-angles that have pairs (numpy.nanmean). Joint Average is the plain mean over the angles the whole
-region has pairs along, as in pyradiomics: a kernel of the voxel mode missing one of them gets NaN.
+angles that have pairs (numpy.nanmean). Joint Average is the plain mean over the angles pyradiomics
+keeps (``TextureRows.angles_with_pairs``: those the region has pairs along; in the voxel mode, those some
+kernel has pairs along), as in pyradiomics: a kernel of the voxel mode missing one of them gets NaN.
 With ``weightingNorm`` the angles' matrices are first summed into one, each weighted by its
 distance.
 """
@@ -140,7 +141,7 @@ def compute(rows: TextureRows, features: list[str]) -> dict[str, torch.Tensor]:
     results = {}
     for name in features:
         if name == "JointAverage":
-            # The angles pyradiomics keeps: those along which the region has pairs (all of them once weighted).
+            # The angles pyradiomics keeps (all of them once weighted).
             used = [0] if weighted else rows.angles_with_pairs(np.concatenate([group.angles for group in groups]))
             results[name] = per_angle(lambda group: group.mean_x)[:, used].mean(1)
             continue

@@ -27,8 +27,9 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor, key_range: int | None
     An element without weight gets a number that means nothing: callers weigh or mask every count.
 
     Keys must be non-negative integers (below ``key_range`` where the caller knows a bound). Small key
-    ranges are counted with a histogram per row, large ones by sorting each row. The counts are in the weights' type (the voxel mode's 0/1 weights in
-    int32, which moves half of float64's memory through the histograms; divisions make them float64).
+    ranges are counted with a histogram per row, large ones by sorting each row. The counts are in the
+    weights' type (the voxel mode's 0/1 weights in int32, which moves half of float64's memory through
+    the histograms; divisions make them float64).
     """
     shape = keys.shape
     keys = keys.reshape(-1, shape[-1]).long()  # the histograms' index type
@@ -43,10 +44,16 @@ def count_equal(keys: torch.Tensor, weights: torch.Tensor, key_range: int | None
     return counts.reshape(shape)
 
 
+def _histogram(parts: Sequence[torch.Tensor], weights: torch.Tensor, key_range: int) -> torch.Tensor:
+    """(rows, key range): each row's total weight per key, over the (rows, width) int64 key tensors of ``parts``."""
+    histogram = torch.zeros(weights.shape[0], key_range, dtype=weights.dtype, device=weights.device)
+    for keys in parts:
+        histogram.scatter_add_(1, keys, weights)
+    return histogram
+
+
 def _histogram_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
-    histogram = torch.zeros(keys.shape[0], key_range, dtype=weights.dtype, device=keys.device)
-    histogram.scatter_add_(1, keys, weights)
-    return histogram.gather(1, keys)
+    return _histogram([keys], weights, key_range).gather(1, keys)
 
 
 def _sorted_counts(keys: torch.Tensor, weights: torch.Tensor, key_range: int) -> torch.Tensor:
@@ -77,9 +84,7 @@ def entropy_of_keys(
         return entropy_of_counts(count_equal(keys, every_weight, key_range), every_weight, total)
     shape = weights.shape
     rows = weights.reshape(-1, shape[-1])
-    histogram = torch.zeros(rows.shape[0], key_range, dtype=weights.dtype, device=weights.device)
-    for part in parts:
-        histogram.scatter_add_(1, part.reshape(rows.shape).long(), rows)
+    histogram = _histogram([part.reshape(rows.shape).long() for part in parts], rows, key_range)
     # 0/1 weights: a cell holds a whole number up to the row's width
     cells = torch.arange(width + 1, dtype=torch.float64, device=weights.device)
     table = torch.xlogy(cells, cells) / math.log(2)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .angles import shifted
+
 BITS_PER_WORD = 31  # int32 words with the sign bit clear: shifts and bit counts see non-negative numbers
 
 
@@ -34,9 +36,8 @@ def neighbour_words(
 def along(volume: torch.Tensor, step: np.ndarray) -> torch.Tensor:
     """Each voxel's neighbour along ``step`` (a tensor of ``volume``'s shape), 0 beyond the volume."""
     neighbour = torch.zeros_like(volume)
-    source = tuple(slice(max(0, s), n + min(0, s)) for s, n in zip(step.tolist(), volume.shape))
-    target = tuple(slice(max(0, -s), n - max(0, s)) for s, n in zip(step.tolist(), volume.shape))
-    neighbour[target] = volume[source]
+    voxels, neighbours = shifted(tuple(volume.shape), step)
+    neighbour[voxels] = volume[neighbours]
     return neighbour
 
 

@@ -90,7 +90,8 @@ class TextureRows(ABC):
         return angles(self.image.roi.shape, distances, bidirectional=bidirectional, force2d_dimension=self.image.force2d_dimension)
 
     def angles_with_pairs(self, offsets: np.ndarray) -> list[int]:
-        """The indices of the offsets along which two region voxels lie anywhere in the region."""
+        """The indices of the offsets pyradiomics keeps for Joint Average: along which two region voxels lie
+        anywhere in the region (the voxel mode's kernels narrow it)."""
         return [a for a, step in enumerate(offsets) if _region_has_pairs(self.image.kernel_region, step)]
 
     @property
