@@ -1,5 +1,6 @@
-"""``responsepredictor segment IMAGE --seed X,Y,Z [--seed ...] [--negative X,Y,Z ...] [--roi X0,Y0,Z0,X1,Y1,Z1] -o MASK``:
-tumor segmentation from clicks on the tumor, clicks on what is not tumor, and a box."""
+"""``responsepredictor segment IMAGE --seed X,Y,Z [--seed ...] [--negative X,Y,Z ...] [--roi X0,Y0,Z0,X1,Y1,Z1]
+[--previous-mask MASK] -o MASK``: tumor segmentation from clicks on the tumor, clicks on what is not tumor,
+and a box, correcting an earlier mask."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..engine_status import report_progress
-from ..volume import read_volume, write_volume
+from ..volume import read_mask, read_volume, write_volume
 
 
 def coordinates(count: int):
@@ -41,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a point on the tumor (mm, LPS); repeat for more")
     parser.add_argument("--negative", type=coordinates(3), action="append", metavar="X,Y,Z",
                         help="a point that is not tumor (mm, LPS), for a model that takes them; repeat for more")
+    parser.add_argument("--previous-mask", type=Path, metavar="MASK",
+                        help="the mask these points correct (the one made without the newest point), for a model that is "
+                        "shown it; without it the points are replayed in a fixed order: the box or first seed, the "
+                        "further seeds, then the not-tumor points")
     parser.add_argument("--roi", type=coordinates(6), metavar="X0,Y0,Z0,X1,Y1,Z1", help="two opposite box corners (mm, LPS)")
     parser.add_argument("--whole-volume", action="store_true",
                         help="sliding-window inference over the whole scan (the seed, if any, guides a guided model)")
@@ -71,12 +76,20 @@ def run(args: argparse.Namespace) -> None:
     segmenter = Segmenter(model.spec, model.network, device=args.device)
     report_progress("read", 0.3, "Reading the scan")
     image = read_volume(args.image, series_uid=args.series)
+    previous = None
+    if args.previous_mask:
+        if args.whole_volume:
+            raise argparse.ArgumentTypeError("--previous-mask corrects a region's mask (--seed or --roi), not --whole-volume")
+        if not model.spec.previous_mask_channel:
+            print(f"warning: {model.spec.id} {model.spec.version} is not shown a previous mask; --previous-mask is "
+                  "not used", file=sys.stderr)
+        previous = read_mask(args.previous_mask, image)
     report_progress("segment", 0.4, "Segmenting the tumor")
     if args.whole_volume:
         result = segmenter.segment_volume(image, seed=args.seed, negative=args.negative, probability=bool(args.probability))
     else:
         result = segmenter.segment_roi(image, seed=args.seed, box=args.roi, negative=args.negative,
-                                       probability=bool(args.probability))
+                                       previous=previous, probability=bool(args.probability))
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     report_progress("write", 0.95, "Writing the tumor mask")

@@ -3,7 +3,8 @@
 A process per click cannot answer in under a second: importing torch and MONAI and loading the model
 take seconds. This one loads them and the scan once, says it is ready, then answers each request on
 stdin (tumor points, not-tumor points, a box, where to write the mask) with one line on stdout, until
-its input ends. The messages are ``session_protocol``'s. A request the engine refuses (``InputError``:
+its input ends. The messages are ``session_protocol``'s. It remembers the masks it made, so that a
+model that is shown the mask a click corrects gets it in one pass (``segment.refinement``). A request the engine refuses (``InputError``:
 a point outside the image or outside what the network sees, a tumor and a not-tumor point on one
 voxel...) is answered with its message, and the session goes on.
 """
@@ -27,6 +28,7 @@ from ..volume import Volume, read_volume, write_volume
 
 if TYPE_CHECKING:
     from ..segment.inference import Segmenter
+    from ..segment.refinement import Refinement
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> None:
     # torch and MONAI load here, not when the command line starts.
     from ..catalog import load_model
     from ..segment.inference import Segmenter
+    from ..segment.refinement import Refinement
 
     model = load_model(args.model, device="cpu", allow_download=not args.offline)
     segmenter = Segmenter(model.spec, model.network, device=args.device)
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     spec = model.spec
     ready = Ready(spec.id, spec.version, spec.negative_channel, spec.box_channel, str(segmenter.device),
                   round(time.perf_counter() - clock, 3))
-    serve(segmenter, image, iter(sys.stdin.readline, ""), lambda line: print(line, flush=True), ready)
+    serve(Refinement(segmenter, image), iter(sys.stdin.readline, ""), lambda line: print(line, flush=True), ready)
 
 
 def warm_up(segmenter: Segmenter, image: Volume) -> None:
@@ -75,15 +78,15 @@ def warm_up(segmenter: Segmenter, image: Volume) -> None:
         pass
 
 
-def serve(segmenter: Segmenter, image: Volume, lines: Iterable[str], say: Callable[[str], None], ready: Ready) -> None:
+def serve(refinement: Refinement, lines: Iterable[str], say: Callable[[str], None], ready: Ready) -> None:
     """Say ``ready``, then answer each request line until ``lines`` end."""
     say(answer_line(ready))
     for line in lines:
         if line.strip():
-            say(answer_line(answer(segmenter, image, line)))
+            say(answer_line(answer(refinement, line)))
 
 
-def answer(segmenter: Segmenter, image: Volume, line: str) -> Answer:
+def answer(refinement: Refinement, line: str) -> Answer:
     """One request done: the mask written where it asks, or the reason it was refused."""
     clock = time.perf_counter()
     try:
@@ -92,7 +95,7 @@ def answer(segmenter: Segmenter, image: Volume, line: str) -> Answer:
         return Answer(error.request_id, error=str(error))
     prompts = request.prompts
     try:
-        result = segmenter.segment_roi(image, seed=prompts.seeds, negative=prompts.negatives, box=prompts.box)
+        result = refinement.segment(prompts)
         write_new_file(result.mask, Path(request.mask))
     except InputError as error:
         return Answer(request.id, error=str(error))

@@ -23,7 +23,7 @@ from monai.transforms import Compose, ResizeWithPadOrCrop
 
 from ..devices import resolve_device
 from ..errors import InputError
-from ..volume import Volume, crop_padded
+from ..volume import Volume, conform_mask, crop_padded
 from .postprocess import clean_mask
 from .preprocess import box_channel, click_channel, image_transforms, mask_transforms, to_metatensor, voxel_of
 from .prompts import Box, Point, Prompts, RegionError, nearest_voxel, rounded
@@ -131,6 +131,7 @@ class Segmenter:
         seed: Point | Sequence[Point] | None = None,
         box: Box | None = None,
         negative: Point | Sequence[Point] | None = None,
+        previous: Volume | None = None,
         probability: bool = False,
     ) -> SegmentationResult:
         """The tumor shown by ``seed`` (one point on it, or several) and/or ``box`` (two opposite corners),
@@ -138,17 +139,38 @@ class Segmenter:
 
         The region seen is the model's ``roi_size`` around the first seed, or the box (with a margin);
         every other point must lie in it. A box partly outside the image is cut to the image, with a warning.
+
+        ``previous``: for a model with a previous-mask channel, the mask being corrected (on the image's
+        grid): the result of the same prompts without the newest point, as an interactive session keeps
+        it. Without it the prompts are replayed in a fixed order (``replay_order``), one network pass per
+        point, so that the same prompts always give the same mask.
         """
         prompts = self._checked(image, seed, negative, box)
+        if self.spec.previous_mask_channel:
+            if previous is None:
+                previous = self._replayed_previous(image, prompts)
+            else:
+                previous = conform_mask(previous, image, source="The previous mask")
         warnings: list[str] = []
-        return self._run(image, *self._roi_region(image, prompts, warnings), prompts, probability, warnings)
+        return self._run(image, *self._roi_region(image, prompts, warnings), prompts, probability, warnings, previous)
+
+    def _replayed_previous(self, image: Volume, prompts: Prompts, region=None) -> Volume | None:
+        """The mask the last of ``prompts`` (in ``replay_order``) corrects: each shorter sequence segmented
+        with the mask before it, in the region ``region(image, prompts)`` gives (``_roi_region``'s by
+        default); None for a single prompt (a first click has no previous mask)."""
+        previous = None
+        for step in replay_order(prompts)[:-1]:
+            bounds = self._roi_region(image, step, []) if region is None else region(image, step)
+            previous = self._run(image, *bounds, step, False, [], previous).mask
+        return previous
 
     def roi_input(self, image: Volume, *, seed: Point | Sequence[Point] | None = None, box: Box | None = None,
                   negative: Point | Sequence[Point] | None = None) -> NetworkInput:
         """What ``segment_roi`` shows the network for these prompts, without running it."""
         prompts = self._checked(image, seed, negative, box)
         start, stop, anchor, inside_box, fits = self._roi_region(image, prompts, [])
-        return self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fits)
+        previous = self._replayed_previous(image, prompts) if self.spec.previous_mask_channel else None
+        return self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fits, previous=previous)
 
     def _roi_region(self, image: Volume, prompts: Prompts, warnings: list[str]):
         """The region of the scan ``segment_roi`` shows the network: its first and last voxel + 1 (i, j, k),
@@ -182,9 +204,14 @@ class Segmenter:
         if self.spec.seed_channel and seed is None:
             raise RegionError(f"Model {self.spec.id} is guided by a click: give a seed point on the tumor.")
         prompts = Prompts() if seed is None and negative is None else self._checked(image, seed, negative, None)
-        start, stop = np.zeros(3, int), np.asarray(image.size)
+        previous = self._replayed_previous(image, prompts, self._whole_scan) if self.spec.previous_mask_channel else None
+        return self._run(image, *self._whole_scan(image, prompts), prompts, probability, [], previous)
+
+    @staticmethod
+    def _whole_scan(image: Volume, prompts: Prompts):
+        """``segment_volume``'s region, as ``_roi_region`` gives one: the whole scan, anchored at the first seed."""
         anchor = np.asarray(prompts.seeds[0], float) if prompts.seeds else None
-        return self._run(image, start, stop, anchor, None, False, prompts, probability, [])
+        return np.zeros(3, int), np.asarray(image.size), anchor, None, False
 
     def _checked(self, image: Volume, seed: Any, negative: Any, box: Any) -> Prompts:
         prompts = Prompts.of(seed, negative, box)
@@ -222,8 +249,10 @@ class Segmenter:
         start, stop = _index_box(image, center, half)
         return start, stop, inside, center
 
-    def _network_input(self, image, start, stop, anchor, prompts, inside_box, *, fixed_size) -> NetworkInput:
-        """The region of the scan from ``start`` to ``stop`` as the network's input, with its prompts."""
+    def _network_input(self, image, start, stop, anchor, prompts, inside_box, *, fixed_size,
+                       previous: Volume | None = None) -> NetworkInput:
+        """The region of the scan from ``start`` to ``stop`` as the network's input, with its prompts and
+        the mask they correct (``previous``, on the scan's grid; None: none yet)."""
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
         # What the network is shown: the user's box, or for a click its training crops' extent (else its window).
@@ -253,14 +282,19 @@ class Segmenter:
             channels.append(_box_in_input(x, image, inside_box))
         if self.spec.negative_channel:
             channels.append(click_channel(x, [voxel_of(x, p) for p in prompts.negatives], self.spec.seed_sigma_mm))
+        if self.spec.previous_mask_channel:
+            channels.append(torch.zeros_like(torch.as_tensor(x)) if previous is None else
+                            (torch.as_tensor(masks(to_metatensor(crop_padded(previous, start, stop, 0)))) > 0.5).float())
         inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
         return NetworkInput(inputs, x, transforms, masks, np.asarray(start), np.asarray(stop), seen, positives)
 
-    def _run(self, image, start, stop, anchor, inside_box, fixed_size, prompts, probability, warnings):
-        """``anchor``: the first tumor click, or the box's centre (None: an unguided whole scan)."""
+    def _run(self, image, start, stop, anchor, inside_box, fixed_size, prompts, probability, warnings, previous):
+        """``anchor``: the first tumor click, or the box's centre (None: an unguided whole scan);
+        ``previous``: the mask these prompts correct, for a model with a previous-mask channel."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        shown = self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fixed_size)
+        shown = self._network_input(image, start, stop, anchor, prompts, inside_box, fixed_size=fixed_size,
+                                    previous=previous)
         inputs, seen, positives = shown.inputs, shown.seen, shown.positives
         timings["preprocess_s"] = time.perf_counter() - clock
 
@@ -298,6 +332,18 @@ class Segmenter:
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
         shown = None if seen is None else tuple(np.clip(start + bound, 0, image.size) for bound in seen[:2])
         return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge, shown)
+
+
+def replay_order(prompts: Prompts) -> list[Prompts]:
+    """The order in which prompts given all at once are replayed: the box (else the first tumor point)
+    alone, then each further tumor point, then each not-tumor point, each step with those before it."""
+    first = Prompts(box=prompts.box) if prompts.box is not None else Prompts(seeds=prompts.seeds[:1])
+    steps = [first]
+    for seed in prompts.seeds[len(first.seeds):]:
+        steps.append(Prompts(steps[-1].seeds + (seed,), (), prompts.box))
+    for negative in prompts.negatives:
+        steps.append(Prompts(steps[-1].seeds, steps[-1].negatives + (negative,), prompts.box))
+    return steps
 
 
 def _box_in_input(x: MetaTensor, image: Volume, inside_box: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor:

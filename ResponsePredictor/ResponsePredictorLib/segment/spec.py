@@ -3,8 +3,9 @@
 A ``ModelSpec`` is one entry of ``Resources/Models.json`` (or a user's model folder): it says how to
 build the network (a ``monai.networks.nets`` class and its arguments), at which voxel spacing and
 intensity window the network was trained, how large a region it sees, whether it is guided by
-a seed channel (clicks on the tumor), a box channel (the box a user drew) and a negative channel
-(clicks on what is not tumor), and how much scan around the tumor its training images held.
+a seed channel (clicks on the tumor), a box channel (the box a user drew), a negative channel
+(clicks on what is not tumor) and a previous-mask channel (the mask being corrected), and how much scan
+around the tumor its training images held.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class ModelSpec:
     # which a user corrects what the network wrongly added; after the box channel, so that weights
     # without it start a network with it as the same network (``load_weights(widen=True)``).
     negative_channel: bool = False
+    # A last input channel holding the mask the user is correcting (1 tumor, 0 elsewhere; empty for the
+    # first prompt), as RITM and DeepEdit show it: a correction then edits that mask rather than
+    # segmenting afresh from all the clicks, so one click can add or remove the whole region it sits in.
+    previous_mask_channel: bool = False
     task: str = "tumor-segmentation"
     # Edge (mm) of the cube of scan around the tumor that each training image held, for a network
     # trained on crops; None for one trained on whole scans. Beyond the crop its training windows
@@ -57,7 +62,12 @@ class ModelSpec:
 
     @property
     def in_channels(self) -> int:
-        return 1 + int(self.seed_channel) + int(self.box_channel) + int(self.negative_channel)
+        return 1 + int(self.seed_channel) + int(self.box_channel) + int(self.negative_channel) + int(self.previous_mask_channel)
+
+    @property
+    def negative_index(self) -> int:
+        """The negative channel's place among the input channels (it follows the image, seed and box)."""
+        return 1 + int(self.seed_channel) + int(self.box_channel)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "model description") -> ModelSpec:
@@ -83,6 +93,7 @@ class ModelSpec:
             seed_sigma_mm=float(data.get("seed_sigma_mm", 3.0)),
             box_channel=bool(data.get("box_channel", False)),
             negative_channel=bool(data.get("negative_channel", False)),
+            previous_mask_channel=bool(data.get("previous_mask_channel", False)),
             task=str(data.get("task", "tumor-segmentation")),
             context_mm=_context(data.get("context_mm"), source),
             feature_layers=_names(data.get("feature_layers", ()), source),
@@ -107,6 +118,7 @@ class ModelSpec:
             "seed_sigma_mm": self.seed_sigma_mm,
             "box_channel": self.box_channel,
             "negative_channel": self.negative_channel,
+            "previous_mask_channel": self.previous_mask_channel,
             "context_mm": self.context_mm,
             **({"feature_layers": list(self.feature_layers)} if self.feature_layers else {}),
         }
@@ -114,6 +126,8 @@ class ModelSpec:
     def validate(self, source: str = "model description") -> None:
         if self.negative_channel and not self.seed_channel:
             raise ModelSpecError(f"{source}: a negative channel corrects a click-guided model; set seed_channel too.")
+        if self.previous_mask_channel and not self.negative_channel:
+            raise ModelSpecError(f"{source}: a previous-mask channel follows the negative channel; set negative_channel too.")
         if self.inference not in INFERENCE_MODES:
             raise ModelSpecError(f"{source}: inference must be one of {INFERENCE_MODES}; got {self.inference!r}.")
         low, high = self.intensity_window if len(self.intensity_window) == 2 else (0, 0)
@@ -124,7 +138,8 @@ class ModelSpec:
         declared = self.network_args.get("in_channels")
         if declared is not None and int(declared) != self.in_channels:
             guidance = [name for name, used in (("seed", self.seed_channel), ("box", self.box_channel),
-                                                ("negative click", self.negative_channel)) if used]
+                                                ("negative click", self.negative_channel),
+                                                ("previous mask", self.previous_mask_channel)) if used]
             raise ModelSpecError(
                 f"{source}: the network takes {declared} input channel(s) but the model has the image"
                 f"{''.join(f' and a {name} channel' for name in guidance)} ({self.in_channels} expected)."

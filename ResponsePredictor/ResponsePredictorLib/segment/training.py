@@ -159,15 +159,16 @@ class _RandThickSlices(Randomizable):
 class _AddGuidance:
     """Appends the seed channel of a click at the window's centre (where ``_RandGuidedCrop`` put the
     click, or the box's centre, as inference puts it for a box), for a box-guided model the box
-    channel (empty for a click), and for a model that takes corrections an empty negative channel
-    (the training loop's simulated user adds its clicks, ``add_corrective_clicks``)."""
+    channel (empty for a click), and for a model that takes corrections an empty negative channel and
+    an empty previous-mask channel (the training loop's simulated user fills them, ``add_corrective_clicks``)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         centre = np.asarray(spec.roi_size) // 2
         self.channel = clicks_on_grid(tuple(spec.roi_size), spec.spacing, [centre], spec.seed_sigma_mm)
         self.size = tuple(spec.roi_size)
         self.box_channel = spec.box_channel
-        self.negative_channel = spec.negative_channel
+        # Empty channels after the box: not-tumor clicks and the previous mask, as a first click has neither.
+        self.empty_channels = int(spec.negative_channel) + int(spec.previous_mask_channel)
 
     def __call__(self, data: dict) -> dict:
         data = dict(data)
@@ -176,8 +177,8 @@ class _AddGuidance:
         channels = [image, self.channel]
         if self.box_channel:
             channels.append(torch.zeros((1, *self.size)) if box is None else box_channel(self.size, box[0], box[1]))
-        if self.negative_channel:
-            channels.append(torch.zeros((1, *self.size)))
+        if self.empty_channels:
+            channels.append(torch.zeros((self.empty_channels, *self.size)))
         data["image"] = torch.cat([c.to(image.device) for c in channels])
         return data
 
@@ -269,13 +270,17 @@ def add_corrective_clicks(network: torch.nn.Module, inputs: torch.Tensor, labels
                           spec: ModelSpec, bfloat16: bool) -> torch.Tensor:
     """``inputs`` (a batch of windows) after ``clicks`` rounds of the simulated user: each round the
     network predicts from the clicks so far, and each window gets a click in its largest error region,
-    in the seed channel (missed tumor) or the negative channel (wrongly added)."""
+    in the seed channel (missed tumor) or the negative channel (wrongly added). A model with a
+    previous-mask channel is shown there the mask that its last click corrects (RITM's iterative training)."""
     inputs = inputs.clone()
     truth = labels[:, 0].cpu().numpy() > 0
-    channel_of = {True: 1, False: spec.in_channels - 1}
+    channel_of = {True: 1, False: spec.negative_index}
     for _ in range(clicks):
         with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bfloat16):
-            prediction = (tumor_probability(network(inputs).float()) >= 0.5).cpu().numpy()
+            predicted = tumor_probability(network(inputs).float()) >= 0.5
+        if spec.previous_mask_channel:
+            inputs[:, spec.in_channels - 1] = predicted.to(inputs.dtype)
+        prediction = predicted.cpu().numpy()
         for sample in range(len(inputs)):
             click = next_click(prediction[sample], truth[sample], spec.spacing)
             if click is None:

@@ -104,7 +104,9 @@ def click_session(segmenter: Segmenter, case: LabeledCase, max_clicks: int = PRO
         point = tuple(case.image.index_to_physical(np.asarray(click.index[::-1], float)))
         (seeds if click.positive else negatives).append(point)
         clicks.append((point, click.positive))
-        result = segmenter.segment_roi(case.image, seed=seeds, negative=negatives or None)
+        # The mask this click corrects goes with it, as an interactive session keeps it (a model without
+        # a previous-mask channel ignores it).
+        result = segmenter.segment_roi(case.image, seed=seeds, negative=negatives or None, previous=result.mask)
         dice_by_click.append(dice(result.mask.array, truth))
     return ClickSession(dice_by_click, clicks, first, result)
 

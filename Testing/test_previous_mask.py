@@ -1,0 +1,183 @@
+"""The previous-mask channel: a correction is shown the mask it corrects (RITM, DeepEdit).
+
+Stand-in networks make what reaches the network visible: one returns its previous-mask channel as the
+tumor, one counts its passes. Checked: the mask arrives at the right voxels through an oblique,
+anisotropic scan; prompts given all at once are replayed in a fixed order; an interactive session makes
+one pass per new point, also after an Undo; training shows the network its last prediction; weights
+without the channel start a network with it as the same network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ResponsePredictorLib.cli import EXIT_INPUT, EXIT_OK, main
+from ResponsePredictorLib.errors import GeometryMismatchError
+from ResponsePredictorLib.segment.inference import Segmenter, replay_order
+from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
+from ResponsePredictorLib.segment.prompts import Prompts
+from ResponsePredictorLib.segment.refinement import Refinement, one_point_fewer
+from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
+from ResponsePredictorLib.segment.training import TrainingConfig, add_corrective_clicks, train, training_sample
+from ResponsePredictorLib.segment.validation import dice
+from ResponsePredictorLib.volume import Volume, read_volume, write_volume
+from test_interactive_segmentation import CORRECTABLE, bridged_case, point
+from test_segment import ThresholdNetwork, _model_folder, sphere_case
+
+EDITING = {**CORRECTABLE, "previous_mask_channel": True}
+
+
+class CountingNetwork(ThresholdNetwork):
+    """Tumor where the image is bright; counts its passes."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.passes = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.passes += 1
+        return super().forward(x)
+
+
+def test_the_previous_mask_reaches_the_network_at_its_voxels_in_an_oblique_anisotropic_scan():
+    image, truth, centre = sphere_case()
+    echo = Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(channel=3), device="cpu")  # the last of 4 channels
+    seed = tuple(image.index_to_physical(centre))
+    # A first click has no previous mask: the channel is empty.
+    assert not echo.segment_roi(image, seed=seed).mask.array.any()
+    previous = image.with_array(truth.astype(np.uint8))
+    echoed = echo.segment_roi(image, seed=seed, previous=previous).mask.array
+    assert dice(echoed, truth) > 0.97
+
+
+def test_a_previous_mask_on_another_grid_is_refused_clearly():
+    image, truth, centre = sphere_case()
+    segmenter = Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(), device="cpu")
+    shifted = Volume(truth.astype(np.uint8), image.spacing, (11.0, -20.0, 30.0), image.direction)
+    with pytest.raises(GeometryMismatchError, match="The previous mask is not on the image's voxel grid"):
+        segmenter.segment_roi(image, seed=tuple(image.index_to_physical(centre)), previous=shifted)
+
+
+def test_prompts_given_at_once_are_replayed_box_first_then_tumor_then_not_tumor_points():
+    a, b, c, d = (0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0), (3.0, 0.0, 0.0)
+    box = (0.0, 0.0, 0.0, 9.0, 9.0, 9.0)
+    assert replay_order(Prompts((a, b), (c, d))) == [
+        Prompts((a,)), Prompts((a, b)), Prompts((a, b), (c,)), Prompts((a, b), (c, d))]
+    assert replay_order(Prompts((a,), (c,), box)) == [Prompts(box=box), Prompts((a,), (), box), Prompts((a,), (c,), box)]
+    assert replay_order(Prompts((a,))) == [Prompts((a,))]
+
+
+def test_replaying_costs_a_pass_per_point_and_a_given_previous_mask_one():
+    image, tumor, _ = bridged_case()
+    network = CountingNetwork()
+    segmenter = Segmenter(ModelSpec.from_dict(EDITING), network, device="cpu")
+    seeds, negative = [point(image, 40, 40, 40), point(image, 45, 40, 40)], [point(image, 57, 40, 40)]
+    replayed = segmenter.segment_roi(image, seed=seeds, negative=negative)
+    assert network.passes == 3
+    network.passes = 0
+    given = segmenter.segment_roi(image, seed=seeds, negative=negative, previous=replayed.mask)
+    assert network.passes == 1 and given.mask.same_grid(image)
+    # A model without the channel is not replayed, and ignores a previous mask.
+    plain = CountingNetwork()
+    Segmenter(ModelSpec.from_dict(CORRECTABLE), plain, device="cpu").segment_roi(
+        image, seed=seeds, negative=negative, previous=replayed.mask)
+    assert plain.passes == 1
+
+
+def test_a_session_makes_one_pass_per_new_point_also_after_an_undo():
+    image, _, _ = bridged_case()
+    network = CountingNetwork()
+    refinement = Refinement(Segmenter(ModelSpec.from_dict(EDITING), network, device="cpu"), image)
+    first, second, third = point(image, 40, 40, 40), point(image, 45, 40, 40), point(image, 35, 40, 40)
+    away = point(image, 57, 40, 40)
+    steps = [Prompts((first,)), Prompts((first, second)), Prompts((first, second), (away,))]
+    for prompts in steps:
+        refinement.segment(prompts)
+    assert network.passes == 3
+    # Undo the not-tumor point, place another tumor point: the mask before the Undo is remembered.
+    refinement.segment(Prompts((first, second, third)))
+    assert network.passes == 4
+    # The second point moved: nothing remembered lacks only it, so the prompts are replayed.
+    network.passes = 0
+    refinement.segment(Prompts((first, third, second[:2] + (second[2] + 1.0,))))
+    assert network.passes == 3
+    assert refinement.corrected_mask(Prompts((first, second, third, away))).same_grid(image)
+    assert refinement.corrected_mask(Prompts((third,))) is None
+
+
+def test_remembered_masks_are_bounded_and_read_back_as_made():
+    image, _, _ = bridged_case()
+    refinement = Refinement(Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(), device="cpu"), image,
+                            remembered=2)
+    seeds = [point(image, 40 + i, 40, 40) for i in range(4)]
+    made = [refinement.segment(Prompts(tuple(seeds[:n]))) for n in (1, 2, 3)]
+    assert refinement.corrected_mask(Prompts(tuple(seeds[:2]))) is None  # the first was let go
+    back = refinement.corrected_mask(Prompts(tuple(seeds[:4])))
+    assert np.array_equal(back.array, made[2].mask.array)
+
+
+def test_one_point_fewer_leaves_out_each_point_and_keeps_the_box():
+    a, b, c = (0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0)
+    box = (0.0, 0.0, 0.0, 9.0, 9.0, 9.0)
+    assert list(one_point_fewer(Prompts((a, b), (c,), box))) == [
+        Prompts((b,), (c,), box), Prompts((a,), (c,), box), Prompts((a, b), (), box)]
+
+
+def test_training_shows_the_network_its_last_prediction_and_the_click_it_corrects():
+    spec = ModelSpec.from_dict({**EDITING, "roi_size": [32, 32, 32]})
+    inputs = torch.zeros(1, 4, 32, 32, 32)
+    inputs[0, 0, 8:16, 8:16, 8:16] = 1.0  # the tumor
+    inputs[0, 0, 20:28, 20:28, 20:28] = 1.0  # as bright, not tumor
+    labels = torch.zeros(1, 1, 32, 32, 32)
+    labels[0, 0, 8:16, 8:16, 8:16] = 1
+    corrected = add_corrective_clicks(ThresholdNetwork(), inputs, labels, 1, spec, bfloat16=False)
+    assert torch.equal(corrected[0, -1], (inputs[0, 0] > 0.5).float())  # the prediction the click corrects
+    negative = corrected[0, spec.negative_index]
+    assert negative.max() == pytest.approx(1.0, abs=0.05)
+    assert all(19.5 <= float(c) <= 27.5 for c in np.unravel_index(int(negative.argmax()), negative.shape))
+
+
+def test_spec_needs_a_negative_channel_and_counts_the_previous_mask():
+    with pytest.raises(ModelSpecError, match="previous-mask channel follows the negative channel"):
+        ModelSpec.from_dict({**CORRECTABLE, "negative_channel": False, "previous_mask_channel": True})
+    with pytest.raises(ModelSpecError, match="and a previous mask channel \\(5 expected\\)"):
+        ModelSpec.from_dict({**EDITING, "box_channel": True,
+                             "network": {"name": "UNet", "args": {"in_channels": 4}}})
+
+
+def test_a_previous_mask_model_starts_as_the_model_without_it_and_trains(tmp_path):
+    args = {"spatial_dims": 3, "out_channels": 2, "channels": [4, 8], "strides": [2], "num_res_units": 1}
+    plain = ModelSpec.from_dict({**CORRECTABLE, "roi_size": [32, 32, 32],
+                                 "network": {"name": "UNet", "args": {**args, "in_channels": 3}}})
+    editing = ModelSpec.from_dict({**plain.to_dict(), "previous_mask_channel": True,
+                                   "network": {"name": "UNet", "args": {**args, "in_channels": 4}}})
+    weights = save_weights(build_network(plain).eval(), tmp_path / "plain.safetensors")
+    widened = load_weights(build_network(editing), weights, widen=True).eval()
+    original = load_weights(build_network(plain), weights).eval()
+    x = torch.rand(1, 3, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(widened(torch.cat([x, torch.rand(1, 1, 16, 16, 16)], dim=1)), original(x), atol=1e-6)
+    image, truth, _ = bridged_case()
+    sample = training_sample(editing, image, image.with_array(truth.astype(np.uint8)))
+    config = TrainingConfig(steps=2, batch_size=2, device="cpu", corrective_clicks=2, initial_weights=str(weights))
+    network, losses = train(editing, [sample, sample], config)
+    assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+def test_the_command_line_corrects_a_given_previous_mask(tmp_path, capsys):
+    image, tumor, _ = bridged_case()
+    write_volume(image, tmp_path / "ct.nrrd")
+    write_volume(image.with_array(tumor.astype(np.uint8)), tmp_path / "before.nrrd")
+    write_volume(Volume(tumor.astype(np.uint8), (2.0, 1.0, 1.0), image.origin, image.direction), tmp_path / "other.nrrd")
+    args = {"spatial_dims": 3, "in_channels": 4, "out_channels": 2, "channels": [4, 8], "strides": [2]}
+    spec = ModelSpec.from_dict({**EDITING, "roi_size": [32, 32, 32], "network": {"name": "UNet", "args": args}})
+    model = _model_folder(tmp_path / "model", spec, save_weights(build_network(spec), tmp_path / "model" / "w.safetensors"))
+    centre, beside = (",".join(map(str, point(image, i, 40, 40))) for i in (40, 50))
+    common = ["segment", str(tmp_path / "ct.nrrd"), "--model", str(model), "--device", "cpu",
+              "--seed", centre, "--negative", beside]
+    assert main([*common, "--previous-mask", str(tmp_path / "before.nrrd"), "-o", str(tmp_path / "m.nrrd")]) == EXIT_OK
+    assert read_volume(tmp_path / "m.nrrd").size == image.size
+    assert main([*common, "--previous-mask", str(tmp_path / "other.nrrd"), "-o", str(tmp_path / "n.nrrd")]) == EXIT_INPUT
+    assert "not on the image's voxel grid" in capsys.readouterr().err and not (tmp_path / "n.nrrd").exists()
