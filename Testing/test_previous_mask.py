@@ -18,7 +18,7 @@ from ResponsePredictorLib.errors import GeometryMismatchError
 from ResponsePredictorLib.segment.inference import Segmenter, replay_order
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.prompts import Prompts
-from ResponsePredictorLib.segment.refinement import Refinement, one_point_fewer
+from ResponsePredictorLib.segment.refinement import Refinement, points_added
 from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
 from ResponsePredictorLib.segment.training import TrainingConfig, add_corrective_clicks, train, training_sample
 from ResponsePredictorLib.segment.validation import dice
@@ -86,7 +86,7 @@ def test_replaying_costs_a_pass_per_point_and_a_given_previous_mask_one():
     assert plain.passes == 1
 
 
-def test_a_session_makes_one_pass_per_new_point_also_after_an_undo():
+def test_a_session_makes_one_pass_per_new_point_also_after_an_undo_or_points_placed_at_once():
     image, _, _ = bridged_case()
     network = CountingNetwork()
     refinement = Refinement(Segmenter(ModelSpec.from_dict(EDITING), network, device="cpu"), image)
@@ -99,12 +99,18 @@ def test_a_session_makes_one_pass_per_new_point_also_after_an_undo():
     # Undo the not-tumor point, place another tumor point: the mask before the Undo is remembered.
     refinement.segment(Prompts((first, second, third)))
     assert network.passes == 4
-    # The second point moved: nothing remembered lacks only it, so the prompts are replayed.
+    # The second point moved: the mask of the first point alone is the largest it extends.
+    moved = second[:2] + (second[2] + 1.0,)
+    assert np.array_equal(refinement.corrected_mask(Prompts((first, third, moved))).array,
+                          refinement.corrected_mask(Prompts((first, third))).array)
+    # Two points placed while the session was busy: one pass, correcting the mask they both extend.
+    refinement.segment(Prompts((first, second, third), (away, point(image, 60, 40, 40))))
+    assert network.passes == 5
+    # The first point moved: nothing remembered is extended, so the prompts are replayed.
     network.passes = 0
-    refinement.segment(Prompts((first, third, second[:2] + (second[2] + 1.0,))))
-    assert network.passes == 3
-    assert refinement.corrected_mask(Prompts((first, second, third, away))).same_grid(image)
-    assert refinement.corrected_mask(Prompts((third,))) is None
+    refinement.segment(Prompts((moved, second)))
+    assert network.passes == 2
+    assert refinement.corrected_mask(Prompts((first,))) is None
 
 
 def test_remembered_masks_are_bounded_and_read_back_as_made():
@@ -118,11 +124,14 @@ def test_remembered_masks_are_bounded_and_read_back_as_made():
     assert np.array_equal(back.array, made[2].mask.array)
 
 
-def test_one_point_fewer_leaves_out_each_point_and_keeps_the_box():
+def test_points_added_counts_new_points_of_the_same_kind_with_the_same_box():
     a, b, c = (0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (2.0, 0.0, 0.0)
     box = (0.0, 0.0, 0.0, 9.0, 9.0, 9.0)
-    assert list(one_point_fewer(Prompts((a, b), (c,), box))) == [
-        Prompts((b,), (c,), box), Prompts((a,), (c,), box), Prompts((a, b), (), box)]
+    assert points_added(Prompts((a,)), Prompts((b, a), (c,))) == 2
+    assert points_added(Prompts((a,), (), box), Prompts((a, b), (), box)) == 1
+    assert points_added(Prompts((a,)), Prompts((a,))) is None  # nothing added
+    assert points_added(Prompts((a,), (b,)), Prompts((a, b))) is None  # a point changed kind
+    assert points_added(Prompts((a,)), Prompts((a, b), (), box)) is None  # another box
 
 
 def test_training_shows_the_network_its_last_prediction_and_the_click_it_corrects():

@@ -19,8 +19,8 @@ segmentation model:
   the default before 1.6.1) gets tumor points only: the largest missed region, or a random tumor voxel when none
   is missed;
 - its peer in the same run, interleaved step by step: the bare ``Segmenter.segment_roi`` call with the
-  same points in this process (warmed up first), the work the session does minus the process
-  boundary and the mask file. Each timed call, of either, comes after a pause (``PAUSE_S``), as a
+  same points in this process (warmed up first), and the mask the newest point corrects (the
+  session's last answer), the work the session does minus the process boundary and the mask file. Each timed call, of either, comes after a pause (``PAUSE_S``), as a
   user's click comes after a pause, and which of the two goes first alternates.
 
 The goal: every refinement under 1 s. Threads: ``$RP_BENCH_THREADS`` (default 2), for the session
@@ -119,10 +119,10 @@ def refine(session: SegmentSession, prompts: Prompts):
         time.sleep(POLL_S)
 
 
-def bare_call(segmenter: Segmenter, image: Volume, prompts: Prompts) -> float:
+def bare_call(segmenter: Segmenter, image: Volume, prompts: Prompts, previous: Volume | None) -> float:
     time.sleep(PAUSES.uniform(*PAUSE_S))
     clock = time.perf_counter()
-    segmenter.segment_roi(image, seed=prompts.seeds, negative=prompts.negatives or None)
+    segmenter.segment_roi(image, seed=prompts.seeds, negative=prompts.negatives or None, previous=previous)
     return time.perf_counter() - clock
 
 
@@ -130,6 +130,7 @@ def run_case(name: str, image: Volume, truth: Volume, segmenter: Segmenter, clic
     negatives = segmenter.spec.negative_channel
     tumor, not_tumor, clicked, steps = [central_seed(truth)], [], set(), []
     last = tumor  # the list the newest point went into
+    previous = None  # the mask the newest point corrects, as the session remembers it
     with tempfile.TemporaryDirectory() as work_root:
         clock = time.monotonic()
         session = SegmentSession.start(image, device="cpu", work_root=work_root)
@@ -141,7 +142,7 @@ def run_case(name: str, image: Volume, truth: Volume, segmenter: Segmenter, clic
                 prompts = Prompts(tuple(tumor), tuple(not_tumor))
                 # Which of the two goes first alternates, so that a change in the machine's load between
                 # them favours neither.
-                bare_s = bare_call(segmenter, image, prompts) if step % 2 else None
+                bare_s = bare_call(segmenter, image, prompts, previous) if step % 2 else None
                 refined = refine(session, prompts)
                 answer = refined.answer
                 if answer.error is not None:  # a point the engine refuses (outside what it sees): dropped
@@ -151,11 +152,13 @@ def run_case(name: str, image: Volume, truth: Volume, segmenter: Segmenter, clic
                     last.pop()
                     continue
                 clock = time.perf_counter()
-                mask = read_volume(answer.mask).array > 0
+                answered = read_volume(answer.mask)
+                mask = answered.array > 0
                 read_s = time.perf_counter() - clock
                 Path(answer.mask).unlink()
                 if bare_s is None:
-                    bare_s = bare_call(segmenter, image, prompts)
+                    bare_s = bare_call(segmenter, image, prompts, previous)
+                previous = answered
                 steps.append({"tumor_points": len(prompts.seeds), "not_tumor_points": len(prompts.negatives),
                               "round_trip_s": refined.round_trip_seconds, "engine_s": answer.seconds,
                               "read_back_s": read_s, "bare_segment_roi_s": bare_s,

@@ -9,7 +9,9 @@ Measured in one run, each stage in a fresh process (so that peak memory is the s
   pass on a 96^3 input (same precision) and the same ROI in float32;
 - a refinement: the same ROI from five clicks (the central one and four corrections of the interactive
   protocol's simulated user, with not-tumor points for a model that takes them), as each new click in
-  the Slicer panel runs it once the model is loaded, next to its peer, the one-click ROI;
+  the Slicer panel runs it once the model is loaded (``segment.refinement``: the mask of the first four
+  clicks remembered and shown to a model that takes the mask it corrects), next to its peer, the
+  one-click ROI;
 - whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
 - a training step of the network (batch 2 of its region size, augmentation included) as training
   runs it on this CPU (bfloat16 mixed precision where the CPU computes it natively, channels-last),
@@ -54,6 +56,8 @@ def run_stage(name: str) -> dict:
 
     from ResponsePredictorLib.catalog import load_model
     from ResponsePredictorLib.segment.inference import Segmenter
+    from ResponsePredictorLib.segment.prompts import Prompts
+    from ResponsePredictorLib.segment.refinement import Refinement
     from ResponsePredictorLib.segment.validation import LabeledCase, central_seed, click_session, dice, drawn_box
     from ResponsePredictorLib.volume import read_volume
 
@@ -72,8 +76,11 @@ def run_stage(name: str) -> dict:
         for each in (segmenter, exact):
             each.segment_roi(image, seed=seed)  # warm-up
         clicks = click_session(segmenter, LabeledCase("lung2", image, label), max_clicks=5).clicks
-        seeds = [point for point, positive in clicks if positive]
-        negatives = [point for point, positive in clicks if not positive] or None
+        seeds = tuple(point for point, positive in clicks if positive)
+        negatives = tuple(point for point, positive in clicks if not positive)
+        refinement = Refinement(segmenter, image)
+        positive = clicks[-1][1]  # the kind of the newest click
+        refinement.segment(Prompts(seeds[:-1], negatives) if positive else Prompts(seeds, negatives[:-1]))
         ours, bare, float32, refine = [], [], [], []
         x = torch.rand(1, model.spec.in_channels, *model.spec.roi_size)
         for _ in range(REPEATS):  # interleaved, so that drift hits all alike
@@ -88,12 +95,12 @@ def run_stage(name: str) -> dict:
             exact.segment_roi(image, seed=seed)
             float32.append(time.perf_counter() - clock)
             clock = time.perf_counter()
-            segmenter.segment_roi(image, seed=seeds, negative=negatives)
+            refinement.segment(Prompts(seeds, negatives))
             refine.append(time.perf_counter() - clock)
         return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)),
                 "float32_roi_s": float(np.median(float32)), "bfloat16": segmenter.bfloat16, "peak_mb": peak_mb(),
                 "refine_s": float(np.median(refine)), "refine_max_s": float(np.max(refine)),
-                "refine_clicks": {"tumor": len(seeds), "not_tumor": len(negatives or [])}}
+                "refine_clicks": {"tumor": len(seeds), "not_tumor": len(negatives)}}
     if name == "volume":
         image = read_volume(DATA / "pyradiomics" / "lung2_image.nrrd")
         seed = central_seed(read_volume(DATA / "pyradiomics" / "lung2_label.nrrd"))

@@ -70,18 +70,28 @@ def box_input(entry: dict) -> str:
 def negative_input(entry: dict) -> str:
     if not entry.get("negative_channel"):
         return ""
-    return (", and a last channel marking the not-tumor points a user adds (Gaussians as for the tumor points; "
+    return (", a channel marking the not-tumor points a user adds (Gaussians as for the tumor points; "
             "empty until then)")
 
 
-def corrective_samples(training: dict) -> str:
+def previous_input(entry: dict) -> str:
+    if not entry.get("previous_mask_channel"):
+        return ""
+    return (", and a last channel holding the mask the newest point corrects (1 tumor, 0 elsewhere; empty for the "
+            "first click or the box). An interactive session keeps that mask; prompts given all at once are replayed: "
+            "the box or the first tumor point, each further tumor point, then each not-tumor point")
+
+
+def corrective_samples(training: dict, entry: dict) -> str:
     most = training.get("corrective_clicks", 0)
     if not most:
         return ""
+    shown = (" and the previous-mask channel held that round's prediction, the mask the click corrects"
+             if entry.get("previous_mask_channel") else "")
     return (f" Before each step a simulated user corrected the batch with 0-{most} clicks (uniformly drawn): each "
             "round the network predicted from the clicks so far and each window got a click at the point farthest "
             "from the edge of its largest error region, in the tumor channel where tumor was missed, in the "
-            "not-tumor channel where some was added (the validation's protocol, on training crops only).")
+            f"not-tumor channel where some was added{shown} (the validation's protocol, on training crops only).")
 
 
 def protocol_section(validation: dict) -> str:
@@ -89,7 +99,7 @@ def protocol_section(validation: dict) -> str:
     if "dice_after_clicks" not in validation:
         return ""
     reference = validation.get("reference")
-    head = "| clicks | this model |" + (f" {reference['model']['id']} {reference['model']['version']} (tumor points only) |"
+    head = "| clicks | this model |" + (f" {reference['model']['id']} {reference['model']['version']} ({reference.get('points', 'tumor points only')}) |"
                                       if reference else "")
     lines = [head, "|---|---|" + ("---|" if reference else "")]
     for count, figure in validation["dice_after_clicks"].items():
@@ -110,7 +120,8 @@ def protocol_section(validation: dict) -> str:
 Click 1 at the tumor voxel nearest the expert mask's centroid; each next click at the point farthest from the
 edge of the largest connected region where the mask and the expert's disagree: a tumor point where tumor
 was missed, a not-tumor point where some was added (a model without a not-tumor channel gets tumor points
-only). Same held-back patients, product inference path (`Segmenter.segment_roi` with all clicks so far).
+only). Same held-back patients, product inference path (`Segmenter.segment_roi` with all clicks so far and,
+for a model that takes it, the mask the newest click corrects, as an interactive session keeps it).
 
 {chr(10).join(lines)}
 
@@ -210,7 +221,7 @@ medical device; not for clinical decisions. Other modalities, organs or lesion t
 MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. Input: the CT
 resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
 {entry['roi_size']} voxel region around the click, and a second channel marking the tumor clicks (Gaussians,
-sigma {entry['seed_sigma_mm']} mm){box_input(entry)}{negative_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
+sigma {entry['seed_sigma_mm']} mm){box_input(entry)}{negative_input(entry)}{previous_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
 components at the tumor clicks, holes filled (except a hole at a not-tumor click).{context_line(entry.get('context_mm'))}
 
 ## Training data
@@ -222,7 +233,7 @@ provider states). Left out: {excluded}. Split with seed {split['seed']}, stratif
 ## Training
 {trained_as(results)}: {stage_line(training)}, AdamW, Dice of the tumor class + cross-entropy,
 {lineage(results)}. Each sample is a window centred on a random tumor voxel (the click; in this version
-{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)}{corrective_samples(training)} Every sample
+{training.get('central_click_fraction', 0.0):.0%} of them from the tumor's inner half, where radiologists click).{box_samples(training)}{corrective_samples(training, entry)} Every sample
 is varied by MONAI augmentations (intensity scale and shift, noise, simulated 2-5 mm slices, flips, 90-degree
 rotations, small affine rotations, scaling and shifts). Code {results.get('code') or 'unrecorded'} (earlier stages ran the
 training code of their own commit). Command: `{results['command']}`.

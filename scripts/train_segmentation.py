@@ -231,8 +231,11 @@ def reference_record(path: Path, validation_ids: list[int]) -> dict:
     if "dice_by_click" not in report["cases"][0]:
         raise SystemExit(f"{path} has no interactive protocol (run `models validate` with --protocol-clicks).")
     keep = ("dice_central_click", "dice_after_clicks", "mean_dice_by_click", "noc_85")
+    # Whether its simulated user could give not-tumor points (a model without them gets tumor points only).
+    points = ("tumor and not-tumor points" if any(r.get("negative_clicks", 0) for r in report["cases"])
+              else "tumor points only")
     return {"model": report["model"], "date": report["date"], "file": path.name, "precision": report.get("precision"),
-            **{key: report[key] for key in keep}, "cases": [{"id": r["id"], "dice_by_click": r["dice_by_click"]}
+            "points": points, **{key: report[key] for key in keep}, "cases": [{"id": r["id"], "dice_by_click": r["dice_by_click"]}
                                                            for r in report["cases"]]}
 
 
@@ -341,7 +344,7 @@ def main() -> None:
     curves = [(f"{spec.id} {spec.version}", rows)]
     if reference:
         reference["paired"] = paired_with_reference(rows, reference)
-        curves.append((f"{reference['model']['id']} {reference['model']['version']} (tumor points only)", reference["cases"]))
+        curves.append((f"{reference['model']['id']} {reference['model']['version']} ({reference['points']})", reference["cases"]))
     clicks_figure = draw_click_curves(curves, args.results.with_name(CLICKS_FIGURE))
     results["evaluation"] = {"date": datetime.date.today().isoformat(), "code": code, "context_mm": spec.context_mm,
                              "probability_threshold": segmenter.threshold,

@@ -151,6 +151,9 @@ def _metadata(spec: ModelSpec) -> dict[str, Any]:
     if spec.negative_channel:
         inputs[str(len(inputs))] = (f"not tumor: a Gaussian of {spec.seed_sigma_mm:g} mm around each not-tumor point "
                                     "(all 0 without one)")
+    if spec.previous_mask_channel:
+        inputs[str(len(inputs))] = ("previous mask: 1 where the mask the newest point corrects holds tumor (all 0 for "
+                                    "the first point or a box)")
     classes = int(spec.network_args.get("out_channels", 1))
     outputs = {"0": "background", "1": "tumor"} if classes == 2 else {str(c): f"class {c}" for c in range(classes)}
     return {

@@ -3,14 +3,14 @@
 A model with a previous-mask channel is shown the mask a click corrects (RITM, DeepEdit). In an
 interactive session that is the mask of the same prompts without the newest point, which the session
 has just made: remembering the masks it made keeps each refinement to one network pass, also after
-an Undo (the prompts before it were segmented earlier). Prompts with no remembered mask one point
-short of them (an older point moved or removed) are replayed by ``Segmenter.segment_roi`` itself.
+an Undo (the prompts before it were segmented earlier) and when points came faster than the session
+answered (the mask of the most points among them corrects them all). Prompts that extend nothing
+remembered (the first point moved) are replayed by ``Segmenter.segment_roi`` itself.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -40,17 +40,21 @@ class Refinement:
         return result
 
     def corrected_mask(self, prompts: Prompts) -> Volume | None:
-        """The remembered mask of ``prompts`` less one point (the latest used first), or None."""
-        candidates = set(one_point_fewer(prompts))
+        """The remembered mask that ``prompts`` correct: of the remembered prompts that ``prompts`` extend
+        (the same box, some points more), those with the most points, the latest used first; or None."""
+        best, fewest_new = None, None
         for known in reversed(self._masks):
-            if known in candidates:
-                self._masks.move_to_end(known)
-                box, voxels = self._masks[known]
-                full = np.zeros(self.image.shape, np.uint8)
-                if box is not None:
-                    full[box] = voxels
-                return self.image.with_array(full)
-        return None
+            new = points_added(known, prompts)
+            if new is not None and (fewest_new is None or new < fewest_new):
+                best, fewest_new = known, new
+        if best is None:
+            return None
+        self._masks.move_to_end(best)
+        box, voxels = self._masks[best]
+        full = np.zeros(self.image.shape, np.uint8)
+        if box is not None:
+            full[box] = voxels
+        return self.image.with_array(full)
 
     def _remember(self, prompts: Prompts, mask: np.ndarray) -> None:
         box = nonzero_box(mask)
@@ -60,9 +64,11 @@ class Refinement:
             self._masks.popitem(last=False)
 
 
-def one_point_fewer(prompts: Prompts) -> Iterator[Prompts]:
-    """``prompts`` with one of its tumor or not-tumor points left out, each in turn (the box stays)."""
-    for i in range(len(prompts.seeds)):
-        yield Prompts(prompts.seeds[:i] + prompts.seeds[i + 1:], prompts.negatives, prompts.box)
-    for i in range(len(prompts.negatives)):
-        yield Prompts(prompts.seeds, prompts.negatives[:i] + prompts.negatives[i + 1:], prompts.box)
+def points_added(earlier: Prompts, later: Prompts) -> int | None:
+    """How many points ``later`` adds to ``earlier`` (at least one); None unless ``later`` holds every point of
+    ``earlier``, of the same kind, and the same box."""
+    if earlier.box != later.box or not (set(earlier.seeds) <= set(later.seeds)
+                                        and set(earlier.negatives) <= set(later.negatives)):
+        return None
+    added = len(set(later.seeds) - set(earlier.seeds)) + len(set(later.negatives) - set(earlier.negatives))
+    return added or None
