@@ -143,7 +143,7 @@ class Segmenter:
         ``previous``: for a model with a previous-mask channel, the mask being corrected (on the image's
         grid): the result of the same prompts without the newest point, as an interactive session keeps
         it. Without it the prompts are replayed in a fixed order (``replay_order``), one network pass per
-        point, so that the same prompts always give the same mask.
+        point, so that the same prompts always give the same mask. A model without the channel ignores it.
         """
         prompts = self._checked(image, seed, negative, box)
         if self.spec.previous_mask_channel:
