@@ -18,7 +18,7 @@ from ResponsePredictorLib.errors import GeometryMismatchError
 from ResponsePredictorLib.segment.inference import Segmenter, replay_order
 from ResponsePredictorLib.segment.network import build_network, load_weights, save_weights
 from ResponsePredictorLib.segment.prompts import Prompts
-from ResponsePredictorLib.segment.refinement import Refinement, points_added
+from ResponsePredictorLib.segment.interactive import InteractiveSegmenter, points_added
 from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
 from ResponsePredictorLib.segment.training import TrainingConfig, add_corrective_clicks, train, training_sample
 from ResponsePredictorLib.segment.validation import dice
@@ -30,10 +30,11 @@ EDITING = {**CORRECTABLE, "previous_mask_channel": True}
 
 
 class CountingNetwork(ThresholdNetwork):
-    """Tumor where the image is bright; counts its passes."""
+    """Tumor where input ``channel`` is above 0.5 (the image's bright voxels; the tumor points' blobs for
+    channel 1); counts its passes."""
 
-    def __init__(self) -> None:
-        super().__init__(0)
+    def __init__(self, channel: int = 0) -> None:
+        super().__init__(channel)
         self.passes = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +57,7 @@ def test_a_previous_mask_on_another_grid_is_refused_clearly():
     image, truth, centre = sphere_case()
     segmenter = Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(), device="cpu")
     shifted = Volume(truth.astype(np.uint8), image.spacing, (11.0, -20.0, 30.0), image.direction)
-    with pytest.raises(GeometryMismatchError, match="The previous mask is not on the image's voxel grid"):
+    with pytest.raises(GeometryMismatchError, match="not on the image's voxel grid .*Give the mask segmented from this image"):
         segmenter.segment_roi(image, seed=tuple(image.index_to_physical(centre)), previous=shifted)
 
 
@@ -88,39 +89,39 @@ def test_replaying_costs_a_pass_per_point_and_a_given_previous_mask_one():
 
 def test_a_session_makes_one_pass_per_new_point_also_after_an_undo_or_points_placed_at_once():
     image, _, _ = bridged_case()
-    network = CountingNetwork()
-    refinement = Refinement(Segmenter(ModelSpec.from_dict(EDITING), network, device="cpu"), image)
-    first, second, third = point(image, 40, 40, 40), point(image, 45, 40, 40), point(image, 35, 40, 40)
+    network = CountingNetwork(channel=1)  # a blob at each tumor point: each set of points has its own mask
+    session = InteractiveSegmenter(Segmenter(ModelSpec.from_dict(EDITING), network, device="cpu"), image)
+    first, second, third = point(image, 40, 40, 40), point(image, 48, 40, 40), point(image, 32, 40, 40)
     away = point(image, 57, 40, 40)
-    steps = [Prompts((first,)), Prompts((first, second)), Prompts((first, second), (away,))]
-    for prompts in steps:
-        refinement.segment(prompts)
-    assert network.passes == 3
+    made = [session.segment(prompts).mask.array
+            for prompts in (Prompts((first,)), Prompts((first, second)), Prompts((first, second), (away,)))]
+    assert network.passes == 3 and made[0].sum() < made[1].sum()
     # Undo the not-tumor point, place another tumor point: the mask before the Undo is remembered.
-    refinement.segment(Prompts((first, second, third)))
+    session.segment(Prompts((first, second, third)))
     assert network.passes == 4
+    assert np.array_equal(session.corrected_mask(Prompts((first, second, third))).array, made[1])
     # The second point moved: the mask of the first point alone is the largest it extends.
     moved = second[:2] + (second[2] + 1.0,)
-    assert np.array_equal(refinement.corrected_mask(Prompts((first, third, moved))).array,
-                          refinement.corrected_mask(Prompts((first, third))).array)
+    assert np.array_equal(session.corrected_mask(Prompts((first, moved))).array, made[0])
     # Two points placed while the session was busy: one pass, correcting the mask they both extend.
-    refinement.segment(Prompts((first, second, third), (away, point(image, 60, 40, 40))))
+    session.segment(Prompts((first, second, third), (away, point(image, 60, 40, 40))))
     assert network.passes == 5
     # The first point moved: nothing remembered is extended, so the prompts are replayed.
     network.passes = 0
-    refinement.segment(Prompts((moved, second)))
+    elsewhere = point(image, 38, 40, 40)
+    session.segment(Prompts((elsewhere, second)))
     assert network.passes == 2
-    assert refinement.corrected_mask(Prompts((first,))) is None
+    assert session.corrected_mask(Prompts((elsewhere,))) is None
 
 
 def test_remembered_masks_are_bounded_and_read_back_as_made():
     image, _, _ = bridged_case()
-    refinement = Refinement(Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(), device="cpu"), image,
+    session = InteractiveSegmenter(Segmenter(ModelSpec.from_dict(EDITING), ThresholdNetwork(), device="cpu"), image,
                             remembered=2)
     seeds = [point(image, 40 + i, 40, 40) for i in range(4)]
-    made = [refinement.segment(Prompts(tuple(seeds[:n]))) for n in (1, 2, 3)]
-    assert refinement.corrected_mask(Prompts(tuple(seeds[:2]))) is None  # the first was let go
-    back = refinement.corrected_mask(Prompts(tuple(seeds[:4])))
+    made = [session.segment(Prompts(tuple(seeds[:n]))) for n in (1, 2, 3)]
+    assert session.corrected_mask(Prompts(tuple(seeds[:2]))) is None  # the first was let go
+    back = session.corrected_mask(Prompts(tuple(seeds[:4])))
     assert np.array_equal(back.array, made[2].mask.array)
 
 
@@ -173,6 +174,8 @@ def test_a_previous_mask_model_starts_as_the_model_without_it_and_trains(tmp_pat
     config = TrainingConfig(steps=2, batch_size=2, device="cpu", corrective_clicks=2, initial_weights=str(weights))
     network, losses = train(editing, [sample, sample], config)
     assert len(losses) == 2 and all(np.isfinite(losses))
+    with pytest.raises(ValueError, match="learns from corrective clicks only"):
+        train(editing, [sample, sample], TrainingConfig(steps=1, batch_size=2, device="cpu"))
 
 
 def test_the_command_line_corrects_a_given_previous_mask(tmp_path, capsys):
@@ -189,4 +192,22 @@ def test_the_command_line_corrects_a_given_previous_mask(tmp_path, capsys):
     assert main([*common, "--previous-mask", str(tmp_path / "before.nrrd"), "-o", str(tmp_path / "m.nrrd")]) == EXIT_OK
     assert read_volume(tmp_path / "m.nrrd").size == image.size
     assert main([*common, "--previous-mask", str(tmp_path / "other.nrrd"), "-o", str(tmp_path / "n.nrrd")]) == EXIT_INPUT
-    assert "not on the image's voxel grid" in capsys.readouterr().err and not (tmp_path / "n.nrrd").exists()
+    said = capsys.readouterr().err
+    assert "not on the image's voxel grid" in said and "Give the mask segmented from this scan" in said
+    assert not (tmp_path / "n.nrrd").exists()
+    assert main(["segment", str(tmp_path / "ct.nrrd"), "--whole-volume", "--previous-mask", str(tmp_path / "before.nrrd"),
+                 "-o", str(tmp_path / "w.nrrd")]) == EXIT_INPUT
+    assert "--whole-volume takes" in capsys.readouterr().err
+
+
+def test_a_model_not_shown_a_previous_mask_warns_and_leaves_it_unread(tmp_path, capsys):
+    image, tumor, _ = bridged_case()
+    write_volume(image, tmp_path / "ct.nrrd")
+    write_volume(Volume(tumor.astype(np.uint8), (2.0, 1.0, 1.0), image.origin, image.direction), tmp_path / "other.nrrd")
+    args = {"spatial_dims": 3, "in_channels": 3, "out_channels": 2, "channels": [4, 8], "strides": [2]}
+    spec = ModelSpec.from_dict({**CORRECTABLE, "roi_size": [32, 32, 32], "network": {"name": "UNet", "args": args}})
+    model = _model_folder(tmp_path / "model", spec, save_weights(build_network(spec), tmp_path / "model" / "w.safetensors"))
+    assert main(["segment", str(tmp_path / "ct.nrrd"), "--model", str(model), "--device", "cpu",
+                 "--seed", ",".join(map(str, point(image, 40, 40, 40))), "--previous-mask", str(tmp_path / "other.nrrd"),
+                 "-o", str(tmp_path / "m.nrrd")]) == EXIT_OK
+    assert "is not shown a previous mask; --previous-mask is not used" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from test_segment import SPEC, ThresholdNetwork, sphere_case
 from ResponsePredictorLib.cli.segment_session_command import answer, serve
 from ResponsePredictorLib.engine_status import PROGRESS_VARIABLE
 from ResponsePredictorLib.segment.inference import Segmenter
-from ResponsePredictorLib.segment.refinement import Refinement
+from ResponsePredictorLib.segment.interactive import InteractiveSegmenter
 from ResponsePredictorLib.segment.spec import ModelSpec
 from ResponsePredictorLib.segment.validation import dice
 from ResponsePredictorLib.session_protocol import (PROTOCOL, Answer, Prompts, Ready, Request, read_answer,
@@ -45,7 +45,7 @@ def test_requests_are_answered_in_order_and_a_refused_one_leaves_the_session_goi
     users = tmp_path / "users_mask.nrrd"
     users.write_bytes(b"the user's own file")
     said: list[str] = []
-    serve(Refinement(segmenter, image), [
+    serve(InteractiveSegmenter(segmenter, image), [
         request(1, tmp_path / "m1.nrrd", tumor=[inside]),
         request(2, tmp_path / "m2.nrrd", tumor=[inside], not_tumor=[inside]),  # one voxel, both kinds
         "not json\n",
@@ -71,10 +71,10 @@ def test_not_tumor_points_need_a_model_that_takes_them(tmp_path):
     tumor, beside = tuple(image.index_to_physical(centre)), tuple(image.index_to_physical(centre + [8, 0, 0]))
     line = request(1, tmp_path / "m.nrrd", tumor=[tumor], not_tumor=[beside])
     without = Segmenter(ModelSpec.from_dict({**SPEC, "seed_channel": True}), ThresholdNetwork(), device="cpu")
-    refused = answer(Refinement(without, image), line)
+    refused = answer(InteractiveSegmenter(without, image), line)
     assert "takes no not-tumor points" in refused.error and not (tmp_path / "m.nrrd").exists()
     spec = ModelSpec.from_dict({**SPEC, "seed_channel": True, "negative_channel": True})
-    taken = answer(Refinement(Segmenter(spec, ThresholdNetwork(), device="cpu"), image), line)
+    taken = answer(InteractiveSegmenter(Segmenter(spec, ThresholdNetwork(), device="cpu"), image), line)
     assert taken.error is None and Path(taken.mask).is_file()
 
 
@@ -86,11 +86,11 @@ class FailingNetwork(ThresholdNetwork):
 def test_an_internal_failure_is_answered_and_the_next_request_still_served(tmp_path, capsys):
     image, _, centre = sphere_case()
     tumor = tuple(image.index_to_physical(centre))
-    failed = answer(Refinement(Segmenter(ModelSpec.from_dict(SPEC), FailingNetwork(), device="cpu"), image),
+    failed = answer(InteractiveSegmenter(Segmenter(ModelSpec.from_dict(SPEC), FailingNetwork(), device="cpu"), image),
                     request(1, tmp_path / "a.nrrd", tumor=[tumor]))
     assert failed.error == "internal error (RuntimeError): out of memory" and not (tmp_path / "a.nrrd").exists()
     assert "Traceback" in capsys.readouterr().err  # for the log
-    served = answer(Refinement(Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu"), image),
+    served = answer(InteractiveSegmenter(Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu"), image),
                     request(2, tmp_path / "b.nrrd", tumor=[tumor]))
     assert served.error is None and Path(served.mask).is_file()
 
@@ -106,7 +106,7 @@ def test_an_internal_failure_is_answered_and_the_next_request_still_served(tmp_p
 ])
 def test_bad_requests_say_what_is_wrong(line, message):
     image, _, _ = sphere_case()
-    refused = answer(Refinement(Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu"), image), line)
+    refused = answer(InteractiveSegmenter(Segmenter(ModelSpec.from_dict(SPEC), ThresholdNetwork(), device="cpu"), image), line)
     assert refused.error is not None and message in refused.error
 
 

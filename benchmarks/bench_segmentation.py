@@ -9,7 +9,7 @@ Measured in one run, each stage in a fresh process (so that peak memory is the s
   pass on a 96^3 input (same precision) and the same ROI in float32;
 - a refinement: the same ROI from five clicks (the central one and four corrections of the interactive
   protocol's simulated user, with not-tumor points for a model that takes them), as each new click in
-  the Slicer panel runs it once the model is loaded (``segment.refinement``: the mask of the first four
+  the Slicer panel runs it once the model is loaded (``segment.interactive``: the mask of the first four
   clicks remembered and shown to a model that takes the mask it corrects), next to its peer, the
   one-click ROI;
 - whole-volume sliding-window inference on lung2 (512 x 512 x 61), time and peak memory;
@@ -57,7 +57,7 @@ def run_stage(name: str) -> dict:
     from ResponsePredictorLib.catalog import load_model
     from ResponsePredictorLib.segment.inference import Segmenter
     from ResponsePredictorLib.segment.prompts import Prompts
-    from ResponsePredictorLib.segment.refinement import Refinement
+    from ResponsePredictorLib.segment.interactive import InteractiveSegmenter
     from ResponsePredictorLib.segment.validation import LabeledCase, central_seed, click_session, dice, drawn_box
     from ResponsePredictorLib.volume import read_volume
 
@@ -78,9 +78,10 @@ def run_stage(name: str) -> dict:
         clicks = click_session(segmenter, LabeledCase("lung2", image, label), max_clicks=5).clicks
         seeds = tuple(point for point, positive in clicks if positive)
         negatives = tuple(point for point, positive in clicks if not positive)
-        refinement = Refinement(segmenter, image)
-        positive = clicks[-1][1]  # the kind of the newest click
-        refinement.segment(Prompts(seeds[:-1], negatives) if positive else Prompts(seeds, negatives[:-1]))
+        session = InteractiveSegmenter(segmenter, image)
+        if len(clicks) > 1:  # the mask the newest click corrects, made first as a session has made it
+            positive = clicks[-1][1]
+            session.segment(Prompts(seeds[:-1], negatives) if positive else Prompts(seeds, negatives[:-1]))
         ours, bare, float32, refine = [], [], [], []
         x = torch.rand(1, model.spec.in_channels, *model.spec.roi_size)
         for _ in range(REPEATS):  # interleaved, so that drift hits all alike
@@ -95,7 +96,7 @@ def run_stage(name: str) -> dict:
             exact.segment_roi(image, seed=seed)
             float32.append(time.perf_counter() - clock)
             clock = time.perf_counter()
-            refinement.segment(Prompts(seeds, negatives))
+            session.segment(Prompts(seeds, negatives))
             refine.append(time.perf_counter() - clock)
         return {"roi_s": float(np.median(ours)), "bare_forward_s": float(np.median(bare)),
                 "float32_roi_s": float(np.median(float32)), "bfloat16": segmenter.bfloat16, "peak_mb": peak_mb(),

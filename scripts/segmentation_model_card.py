@@ -60,34 +60,31 @@ def edge_warnings(cases: list[dict]) -> str:
             f"it) for {len(warned)} of the {len(cases)} central clicks" + (f" (tumors of {sizes} cm3)." if warned else "."))
 
 
-def box_input(entry: dict) -> str:
-    if not entry.get("box_channel"):
+def guidance_inputs(entry: dict) -> str:
+    """The input channels after the image and the tumor clicks, "and" before the last of them."""
+    channels = []
+    if entry.get("box_channel"):
+        channels.append("a third marking the box the user drew (1 inside, 0 outside; empty for a click; a box's click "
+                        "is its centre)")
+    if entry.get("negative_channel"):
+        channels.append("a channel marking the not-tumor points a user adds (Gaussians as for the tumor points; empty "
+                        "until then)")
+    if entry.get("previous_mask_channel"):
+        channels.append("a last channel holding the mask the newest point corrects (1 tumor, 0 elsewhere; empty for the "
+                        "first click or the box; an interactive session keeps that mask, and prompts given all at once "
+                        "are replayed: the box or the first tumor point, each further tumor point, then each not-tumor "
+                        "point)")
+    if not channels:
         return ""
-    return (", and a third marking the box the user drew (1 inside, 0 outside; empty for a click; a box's click is "
-            "its centre)")
-
-
-def negative_input(entry: dict) -> str:
-    if not entry.get("negative_channel"):
-        return ""
-    return (", a channel marking the not-tumor points a user adds (Gaussians as for the tumor points; "
-            "empty until then)")
-
-
-def previous_input(entry: dict) -> str:
-    if not entry.get("previous_mask_channel"):
-        return ""
-    return (", and a last channel holding the mask the newest point corrects (1 tumor, 0 elsewhere; empty for the "
-            "first click or the box). An interactive session keeps that mask; prompts given all at once are replayed: "
-            "the box or the first tumor point, each further tumor point, then each not-tumor point")
+    return "".join(f", {channel}" for channel in channels[:-1]) + f", and {channels[-1]}"
 
 
 def corrective_samples(training: dict, entry: dict) -> str:
     most = training.get("corrective_clicks", 0)
     if not most:
         return ""
-    shown = (" and the previous-mask channel held that round's prediction, the mask the click corrects"
-             if entry.get("previous_mask_channel") else "")
+    shown = (" and the previous-mask channel held that round's prediction, the mask the click corrects (thresholded "
+             "at 0.5, without the post-processing of the mask a user sees)" if entry.get("previous_mask_channel") else "")
     return (f" Before each step a simulated user corrected the batch with 0-{most} clicks (uniformly drawn): each "
             "round the network predicted from the clicks so far and each window got a click at the point farthest "
             "from the edge of its largest error region, in the tumor channel where tumor was missed, in the "
@@ -221,7 +218,7 @@ medical device; not for clinical decisions. Other modalities, organs or lesion t
 MONAI `{entry['network']['name']}` with {json.dumps(entry['network']['args'])}. Input: the CT
 resampled to {entry['spacing']} mm (RAS), window {entry['intensity_window']} HU scaled to [0, 1], a
 {entry['roi_size']} voxel region around the click, and a second channel marking the tumor clicks (Gaussians,
-sigma {entry['seed_sigma_mm']} mm){box_input(entry)}{negative_input(entry)}{previous_input(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
+sigma {entry['seed_sigma_mm']} mm){guidance_inputs(entry)}. Output: tumor probability; mask = probability >= 0.5, the connected
 components at the tumor clicks, holes filled (except a hole at a not-tumor click).{context_line(entry.get('context_mm'))}
 
 ## Training data

@@ -305,7 +305,8 @@ def main() -> None:
     parser.add_argument("--box-fraction", type=float, default=TrainingConfig.box_fraction,
                         help="share of training samples guided by a box around the tumor (a model with a box channel)")
     parser.add_argument("--corrective-clicks", type=int, default=TrainingConfig.corrective_clicks,
-                        help="for a model with a negative channel: the most corrective clicks simulated before a step")
+                        help="for a model with a negative channel: the most corrective clicks simulated before a step "
+                             "(needed, above 0, for a model shown the mask a click corrects)")
     parser.add_argument("--reference", type=Path, metavar="REPORT.json",
                         help="an earlier model's `models validate` report on the held-back crops, drawn beside this "
                              "model's click curve and recorded with the validation")

@@ -270,6 +270,25 @@ def nonzero_box(array: np.ndarray) -> tuple[slice, ...] | None:
     return tuple(box)
 
 
+def nonzero_crop(mask: Volume) -> Volume | None:
+    """``mask`` cut down to the box around its non-zero voxels, still on the scan's voxel lattice (masks are
+    kept for undo and corrections, and the box is small next to the scan); None when it has none."""
+    box = nonzero_box(mask.array)
+    if box is None:
+        return None
+    return crop_padded(mask, [part.start for part in reversed(box)], [part.stop for part in reversed(box)], 0)
+
+
+def onto_grid(part: Volume | None, grid: Volume) -> Volume:
+    """``part`` (a crop of a volume on ``grid``'s voxel lattice, as ``nonzero_crop`` makes; None for none)
+    written into zeros on ``grid``."""
+    full = np.zeros(grid.shape, dtype=np.uint8 if part is None else part.array.dtype)
+    if part is not None:
+        start = np.floor(grid.physical_to_index(part.origin) + 0.5).astype(int)
+        full[tuple(slice(a, a + n) for a, n in zip(start[::-1], part.shape))] = part.array
+    return grid.with_array(full)
+
+
 def as_label_map(mask: Volume, *, source: str = "mask") -> Volume:
     """Check that ``mask`` holds whole non-negative labels and return it as an integer Volume."""
     array = mask.array
@@ -296,11 +315,13 @@ def resample_to_grid(moving: Volume, reference: Volume, *, interpolator: int = s
     return Volume.from_sitk(resampled)
 
 
-def conform_mask(mask: Volume, image: Volume, *, resample: bool = False, source: str = "mask") -> Volume:
+def conform_mask(mask: Volume, image: Volume, *, resample: bool = False, source: str = "mask",
+                 advice: str | None = None) -> Volume:
     """The label map ``mask`` on ``image``'s grid.
 
     A mask on another grid is an error, because silently resampling a clinician's segmentation
-    changes it; with ``resample=True`` it is resampled with nearest-neighbour interpolation.
+    changes it; with ``resample=True`` it is resampled with nearest-neighbour interpolation. ``advice``:
+    what the error tells the user to do instead of the default (export from the same image, or resample).
     """
     mask = as_label_map(mask, source=source)
     differences = mask.grid_differences(image)
@@ -310,13 +331,14 @@ def conform_mask(mask: Volume, image: Volume, *, resample: bool = False, source:
         return image.with_array(mask.array)
     if not resample:
         raise GeometryMismatchError(
-            f"{source} is not on the image's voxel grid ({'; '.join(differences)}). Export the mask from the "
-            "same image, or ask for nearest-neighbour resampling onto the image grid (--resample-mask on the command "
-            "line, resample=True in Python, correctMask: true in pyradiomics settings)."
+            f"{source} is not on the image's voxel grid ({'; '.join(differences)}). " + (advice or (
+                "Export the mask from the same image, or ask for nearest-neighbour resampling onto the image grid "
+                "(--resample-mask on the command line, resample=True in Python, correctMask: true in pyradiomics "
+                "settings)."))
         )
     return as_label_map(resample_to_grid(mask, image), source=source)
 
 
-def read_mask(path: str | Path, image: Volume, *, resample: bool = False) -> Volume:
+def read_mask(path: str | Path, image: Volume, *, resample: bool = False, advice: str | None = None) -> Volume:
     """Read a label map (any supported format) and put it on ``image``'s grid (see ``conform_mask``)."""
-    return conform_mask(read_volume(path), image, resample=resample, source=f"Mask {path}")
+    return conform_mask(read_volume(path), image, resample=resample, source=f"Mask {path}", advice=advice)

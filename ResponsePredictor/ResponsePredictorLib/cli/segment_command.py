@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 from ..engine_status import report_progress
+from ..errors import InputError
 from ..volume import read_mask, read_volume, write_volume
+
+
+PREVIOUS_MASK_ADVICE = "Give the mask segmented from this scan (the last one written for it)."
 
 
 def coordinates(count: int):
@@ -60,10 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.whole_volume and args.roi:
-        raise argparse.ArgumentTypeError("--whole-volume takes optional --seed and --negative points, not a --roi")
+    # Said before the model loads (seconds), as bad input: the command line parsed, but cannot be followed.
+    if args.whole_volume and (args.roi or args.previous_mask):
+        raise InputError("--whole-volume takes optional --seed and --negative points, not a --roi or a --previous-mask")
     if not args.whole_volume and not args.seed and not args.roi:
-        raise argparse.ArgumentTypeError("show the tumor: give --seed X,Y,Z (a point on it) or --roi (a box around it)")
+        raise InputError("show the tumor: give --seed X,Y,Z (a point on it) or --roi (a box around it)")
     report_progress("load", 0.0, "Loading the segmentation model")
     # torch and MONAI load here, not when the command line starts (seconds for every other command).
     from ..catalog import check_modality, load_model
@@ -77,13 +82,11 @@ def run(args: argparse.Namespace) -> None:
     report_progress("read", 0.3, "Reading the scan")
     image = read_volume(args.image, series_uid=args.series)
     previous = None
-    if args.previous_mask:
-        if args.whole_volume:
-            raise argparse.ArgumentTypeError("--previous-mask corrects a region's mask (--seed or --roi), not --whole-volume")
-        if not model.spec.previous_mask_channel:
-            print(f"warning: {model.spec.id} {model.spec.version} is not shown a previous mask; --previous-mask is "
-                  "not used", file=sys.stderr)
-        previous = read_mask(args.previous_mask, image)
+    if args.previous_mask and not model.spec.previous_mask_channel:
+        print(f"warning: {model.spec.id} {model.spec.version} is not shown a previous mask; --previous-mask is "
+              "not used", file=sys.stderr)
+    elif args.previous_mask:
+        previous = read_mask(args.previous_mask, image, advice=PREVIOUS_MASK_ADVICE)
     report_progress("segment", 0.4, "Segmenting the tumor")
     if args.whole_volume:
         result = segmenter.segment_volume(image, seed=args.seed, negative=args.negative, probability=bool(args.probability))

@@ -4,7 +4,7 @@ A process per click cannot answer in under a second: importing torch and MONAI a
 take seconds. This one loads them and the scan once, says it is ready, then answers each request on
 stdin (tumor points, not-tumor points, a box, where to write the mask) with one line on stdout, until
 its input ends. The messages are ``session_protocol``'s. It remembers the masks it made, so that a
-model that is shown the mask a click corrects gets it in one pass (``segment.refinement``). A request the engine refuses (``InputError``:
+model that is shown the mask a click corrects gets it in one pass (``segment.interactive``). A request the engine refuses (``InputError``:
 a point outside the image or outside what the network sees, a tumor and a not-tumor point on one
 voxel...) is answered with its message, and the session goes on.
 """
@@ -28,7 +28,7 @@ from ..volume import Volume, read_volume, write_volume
 
 if TYPE_CHECKING:
     from ..segment.inference import Segmenter
-    from ..segment.refinement import Refinement
+    from ..segment.interactive import InteractiveSegmenter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     # torch and MONAI load here, not when the command line starts.
     from ..catalog import load_model
     from ..segment.inference import Segmenter
-    from ..segment.refinement import Refinement
+    from ..segment.interactive import InteractiveSegmenter
 
     model = load_model(args.model, device="cpu", allow_download=not args.offline)
     segmenter = Segmenter(model.spec, model.network, device=args.device)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     spec = model.spec
     ready = Ready(spec.id, spec.version, spec.negative_channel, spec.box_channel, str(segmenter.device),
                   round(time.perf_counter() - clock, 3))
-    serve(Refinement(segmenter, image), iter(sys.stdin.readline, ""), lambda line: print(line, flush=True), ready)
+    serve(InteractiveSegmenter(segmenter, image), iter(sys.stdin.readline, ""), lambda line: print(line, flush=True), ready)
 
 
 def warm_up(segmenter: Segmenter, image: Volume) -> None:
@@ -78,15 +78,15 @@ def warm_up(segmenter: Segmenter, image: Volume) -> None:
         pass
 
 
-def serve(refinement: Refinement, lines: Iterable[str], say: Callable[[str], None], ready: Ready) -> None:
+def serve(interactive: InteractiveSegmenter, lines: Iterable[str], say: Callable[[str], None], ready: Ready) -> None:
     """Say ``ready``, then answer each request line until ``lines`` end."""
     say(answer_line(ready))
     for line in lines:
         if line.strip():
-            say(answer_line(answer(refinement, line)))
+            say(answer_line(answer(interactive, line)))
 
 
-def answer(refinement: Refinement, line: str) -> Answer:
+def answer(interactive: InteractiveSegmenter, line: str) -> Answer:
     """One request done: the mask written where it asks, or the reason it was refused."""
     clock = time.perf_counter()
     try:
@@ -95,7 +95,7 @@ def answer(refinement: Refinement, line: str) -> Answer:
         return Answer(error.request_id, error=str(error))
     prompts = request.prompts
     try:
-        result = refinement.segment(prompts)
+        result = interactive.segment(prompts)
         write_new_file(result.mask, Path(request.mask))
     except InputError as error:
         return Answer(request.id, error=str(error))

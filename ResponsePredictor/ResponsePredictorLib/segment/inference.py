@@ -48,8 +48,7 @@ class NetworkInput:
 
     def mask_on_input(self, mask: Volume) -> torch.Tensor:
         """A mask on the scan's grid brought onto the network's input grid, (i, j, k) bool."""
-        region = crop_padded(mask, tuple(self.start), tuple(self.stop), 0)
-        return torch.as_tensor(self.mask_transforms(to_metatensor(region)))[0] > 0.5
+        return _mask_on_input(mask, self.start, self.stop, self.mask_transforms)[0]
 
     def to_region(self, values: torch.Tensor) -> np.ndarray:
         """Values on the input grid (one channel: (i, j, k) or (1, i, j, k)) back on the cropped region's grid (k, j, i), float32: MONAI
@@ -150,23 +149,32 @@ class Segmenter:
             if previous is None:
                 previous = self._replayed_previous(image, prompts)
             else:
-                previous = conform_mask(previous, image, source="The previous mask")
+                previous = conform_mask(previous, image, source="The previous mask",
+                                        advice="Give the mask segmented from this image.")
         warnings: list[str] = []
         return self._run(image, *self._roi_region(image, prompts, warnings), prompts, probability, warnings, previous)
 
     def _replayed_previous(self, image: Volume, prompts: Prompts, region=None) -> Volume | None:
         """The mask the last of ``prompts`` (in ``replay_order``) corrects: each shorter sequence segmented
         with the mask before it, in the region ``region(image, prompts)`` gives (``_roi_region``'s by
-        default); None for a single prompt (a first click has no previous mask)."""
+        default); None for a single prompt (a first click has no previous mask). Every point is checked
+        against what the network sees first, so that a point it cannot follow costs no pass."""
+        def bounds(step: Prompts):
+            return self._roi_region(image, step, []) if region is None else region(image, step)
+
+        steps = replay_order(prompts)
+        if len(steps) > 1:
+            start, stop, anchor, inside_box, fits = bounds(prompts)
+            self._checked_region(image, start, stop, anchor, prompts, inside_box, fits)
         previous = None
-        for step in replay_order(prompts)[:-1]:
-            bounds = self._roi_region(image, step, []) if region is None else region(image, step)
-            previous = self._run(image, *bounds, step, False, [], previous).mask
+        for step in steps[:-1]:
+            previous = self._run(image, *bounds(step), step, False, [], previous).mask
         return previous
 
     def roi_input(self, image: Volume, *, seed: Point | Sequence[Point] | None = None, box: Box | None = None,
                   negative: Point | Sequence[Point] | None = None) -> NetworkInput:
-        """What ``segment_roi`` shows the network for these prompts, without running it."""
+        """What ``segment_roi`` shows the network for these prompts, without running it on them (a model that
+        is shown the mask they correct runs on the prompts before them: ``replay_order``)."""
         prompts = self._checked(image, seed, negative, box)
         start, stop, anchor, inside_box, fits = self._roi_region(image, prompts, [])
         previous = self._replayed_previous(image, prompts) if self.spec.previous_mask_channel else None
@@ -249,13 +257,12 @@ class Segmenter:
         start, stop = _index_box(image, center, half)
         return start, stop, inside, center
 
-    def _network_input(self, image, start, stop, anchor, prompts, inside_box, *, fixed_size,
-                       previous: Volume | None = None) -> NetworkInput:
-        """The region of the scan from ``start`` to ``stop`` as the network's input, with its prompts and
-        the mask they correct (``previous``, on the scan's grid; None: none yet)."""
+    def _checked_region(self, image, start, stop, anchor, prompts, inside_box, fixed_size):
+        """The region of the scan from ``start`` to ``stop`` (padded with the window's floor beyond the scan) and
+        what of it the network is shown and can change (see ``_run``), after ``RegionError`` for a point outside
+        that: the user's box, or for a click its training crops' extent (else its window)."""
         low = self.spec.intensity_window[0]
         region = image if (np.all(start == 0) and np.all(stop == image.size)) else crop_padded(image, start, stop, low)
-        # What the network is shown: the user's box, or for a click its training crops' extent (else its window).
         seen = None
         if inside_box is not None:
             seen = (inside_box[0] - start, inside_box[1] - start, "the box", "Draw a larger box.")
@@ -265,6 +272,14 @@ class Segmenter:
                     "that the model sees", "Check the mask, or draw a box around the whole tumor.")
         if seen is not None:
             _check_points_seen(region, prompts, seen)
+        return region, seen
+
+    def _network_input(self, image, start, stop, anchor, prompts, inside_box, *, fixed_size,
+                       previous: Volume | None = None) -> NetworkInput:
+        """The region of the scan from ``start`` to ``stop`` as the network's input, with its prompts and
+        the mask they correct (``previous``, on the scan's grid; None: none yet)."""
+        low = self.spec.intensity_window[0]
+        region, seen = self._checked_region(image, start, stop, anchor, prompts, inside_box, fixed_size)
         if inside_box is None and fixed_size and self.spec.context_mm is not None:
             # A click (a box bounds the mask itself, and may be wider than the training crops).
             region = _within_context(region, region.physical_to_index(anchor), self.spec.context_mm, low)
@@ -284,7 +299,7 @@ class Segmenter:
             channels.append(click_channel(x, [voxel_of(x, p) for p in prompts.negatives], self.spec.seed_sigma_mm))
         if self.spec.previous_mask_channel:
             channels.append(torch.zeros_like(torch.as_tensor(x)) if previous is None else
-                            (torch.as_tensor(masks(to_metatensor(crop_padded(previous, start, stop, 0)))) > 0.5).float())
+                            _mask_on_input(previous, start, stop, masks).float())
         inputs = torch.cat([torch.as_tensor(c) for c in channels])[None].to(self.device)
         return NetworkInput(inputs, x, transforms, masks, np.asarray(start), np.asarray(stop), seen, positives)
 
@@ -332,6 +347,13 @@ class Segmenter:
             warnings.append("No tumor was found at this location (empty mask); check the seed or the box.")
         shown = None if seen is None else tuple(np.clip(start + bound, 0, image.size) for bound in seen[:2])
         return SegmentationResult(mask, prob_volume, timings, warnings, reaches_edge, shown)
+
+
+def _mask_on_input(mask: Volume, start: np.ndarray, stop: np.ndarray, transforms: Compose) -> torch.Tensor:
+    """``mask`` (on the scan's grid) over the region from ``start`` to ``stop`` brought onto the network's
+    input grid by ``transforms`` (a mask's: nearest neighbour), (1, i, j, k) bool."""
+    region = crop_padded(mask, tuple(start), tuple(stop), 0)
+    return torch.as_tensor(transforms(to_metatensor(region))) > 0.5
 
 
 def replay_order(prompts: Prompts) -> list[Prompts]:

@@ -40,9 +40,9 @@ class ModelSpec:
     # A further input channel marking the user's box (1 inside, 0 outside; all 0 for a click), so
     # that the network learns where the tumor ends from the box rather than only cutting its mask there.
     box_channel: bool = False
-    # A last input channel marking "not tumor here" clicks (Gaussians as for the seed channel), with
-    # which a user corrects what the network wrongly added; after the box channel, so that weights
-    # without it start a network with it as the same network (``load_weights(widen=True)``).
+    # An input channel marking "not tumor here" clicks (Gaussians as for the seed channel), with which a
+    # user corrects what the network wrongly added; after the box channel, so that weights without it
+    # start a network with it as the same network (``load_weights(widen=True)``).
     negative_channel: bool = False
     # A last input channel holding the mask the user is correcting (1 tumor, 0 elsewhere; empty for the
     # first prompt), as RITM and DeepEdit show it: a correction then edits that mask rather than
@@ -68,6 +68,11 @@ class ModelSpec:
     def negative_index(self) -> int:
         """The negative channel's place among the input channels (it follows the image, seed and box)."""
         return 1 + int(self.seed_channel) + int(self.box_channel)
+
+    @property
+    def previous_index(self) -> int:
+        """The previous-mask channel's place among the input channels (the last)."""
+        return self.in_channels - 1
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "model description") -> ModelSpec:

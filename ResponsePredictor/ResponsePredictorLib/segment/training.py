@@ -210,6 +210,9 @@ def train(
     progress: Callable[[int, float], None] | None = None,
 ) -> tuple[torch.nn.Module, list[float]]:
     """A network trained on ``samples`` (from ``training_sample``); returns it with the loss per step."""
+    if spec.previous_mask_channel and not config.corrective_clicks:
+        raise ValueError("A model shown the mask a click corrects learns from corrective clicks only: set "
+                         "corrective_clicks (--corrective-clicks) above 0.")
     set_determinism(seed=config.seed)
     device = resolve_device(config.device)
     network = build_network(spec)
@@ -279,7 +282,7 @@ def add_corrective_clicks(network: torch.nn.Module, inputs: torch.Tensor, labels
         with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bfloat16):
             predicted = tumor_probability(network(inputs).float()) >= 0.5
         if spec.previous_mask_channel:
-            inputs[:, spec.in_channels - 1] = predicted.to(inputs.dtype)
+            inputs[:, spec.previous_index] = predicted.to(inputs.dtype)
         prediction = predicted.cpu().numpy()
         for sample in range(len(inputs)):
             click = next_click(prediction[sample], truth[sample], spec.spacing)

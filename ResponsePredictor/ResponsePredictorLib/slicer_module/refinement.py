@@ -41,25 +41,14 @@ def start_session(image: Volume, model: str | None, device: str) -> SegmentSessi
 
 
 def read_session_mask(path: str) -> Volume | None:
-    """A mask the session wrote, read and deleted, as ``tumor_box`` keeps it."""
-    from ..volume import read_volume
+    """A mask the session wrote, read and deleted, cut to its tumor's box as the panel keeps it."""
+    from ..volume import nonzero_crop, read_volume
 
     try:
         mask = read_volume(path)
     finally:
         Path(path).unlink(missing_ok=True)
-    return tumor_box(mask)
-
-
-def tumor_box(mask: Volume) -> Volume | None:
-    """The mask cut down to the box around its tumor voxels, still on the scan's voxel grid (masks are
-    remembered for undo, and the box is small next to the scan); None when it has none."""
-    from ..volume import crop_padded, nonzero_box
-
-    box = nonzero_box(mask.array)
-    if box is None:
-        return None
-    return crop_padded(mask, [part.start for part in reversed(box)], [part.stop for part in reversed(box)], 0)
+    return nonzero_crop(mask)
 
 
 def session_key(parameters: Any) -> tuple[str, str, str] | None:
@@ -272,13 +261,15 @@ class Refinement:
 
     def _segment_shown(self) -> Volume | None:
         """The module's tumor segment in the output segmentation, as a mask on the scan's grid; None without one."""
+        from ..volume import nonzero_crop
+
         parameters = self._parameters
         output = alive(parameters.outputSegmentation)
         segment_id = display.result_segment_id(output) if output is not None else None
         if segment_id is None:
             return None
         try:
-            return tumor_box(labelmap_from_segmentation(output, parameters.inputVolume, [segment_id]).volume)
+            return nonzero_crop(labelmap_from_segmentation(output, parameters.inputVolume, [segment_id]).volume)
         except InputError:  # empty, or outside the scan
             return None
 

@@ -12,31 +12,35 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import numpy as np
-
-from ..volume import Volume, nonzero_box
+from ..volume import Volume, nonzero_crop, onto_grid
 from .inference import SegmentationResult, Segmenter
 from .prompts import Prompts
 
-# Masks remembered per session: a tumor's box of voxels each (about 1 MB for a 10 cm tumor).
+# Masks remembered per session, each cut to its tumor's box (about 1 MB for a 10 cm tumor).
 REMEMBERED_MASKS = 64
 
 
-class Refinement:
-    """Segments ``image`` for each set of prompts a user makes, remembering the masks it made."""
+class InteractiveSegmenter:
+    """Segments ``image`` for each set of prompts a user makes, remembering the masks it made for a model
+    that is shown the mask a click corrects."""
 
     def __init__(self, segmenter: Segmenter, image: Volume, remembered: int = REMEMBERED_MASKS) -> None:
         self.segmenter = segmenter
         self.image = image
         self.remembered = remembered
-        # Prompts -> (box, voxels in it) of the mask made for them; (None, None) for an empty mask.
-        self._masks: OrderedDict[Prompts, tuple[tuple[slice, ...] | None, np.ndarray | None]] = OrderedDict()
+        # Prompts -> the mask made for them, cut to its tumor's box (None: empty).
+        self._masks: OrderedDict[Prompts, Volume | None] = OrderedDict()
 
     def segment(self, prompts: Prompts, probability: bool = False) -> SegmentationResult:
-        previous = self.corrected_mask(prompts) if self.segmenter.spec.previous_mask_channel else None
+        corrects = self.segmenter.spec.previous_mask_channel
         result = self.segmenter.segment_roi(self.image, seed=prompts.seeds or None, negative=prompts.negatives or None,
-                                            box=prompts.box, previous=previous, probability=probability)
-        self._remember(prompts, result.mask.array)
+                                            box=prompts.box, previous=self.corrected_mask(prompts) if corrects else None,
+                                            probability=probability)
+        if corrects:
+            self._masks[prompts] = nonzero_crop(result.mask)
+            self._masks.move_to_end(prompts)
+            while len(self._masks) > self.remembered:
+                self._masks.popitem(last=False)
         return result
 
     def corrected_mask(self, prompts: Prompts) -> Volume | None:
@@ -50,18 +54,7 @@ class Refinement:
         if best is None:
             return None
         self._masks.move_to_end(best)
-        box, voxels = self._masks[best]
-        full = np.zeros(self.image.shape, np.uint8)
-        if box is not None:
-            full[box] = voxels
-        return self.image.with_array(full)
-
-    def _remember(self, prompts: Prompts, mask: np.ndarray) -> None:
-        box = nonzero_box(mask)
-        self._masks[prompts] = (box, None if box is None else mask[box].astype(np.uint8))
-        self._masks.move_to_end(prompts)
-        while len(self._masks) > self.remembered:
-            self._masks.popitem(last=False)
+        return onto_grid(self._masks[best], self.image)
 
 
 def points_added(earlier: Prompts, later: Prompts) -> int | None:
