@@ -176,22 +176,27 @@ def test_simulated_corrections_mark_the_negative_channel_where_the_network_over_
     assert all(19.5 <= float(c) <= 27.5 for c in np.unravel_index(int(negative.argmax()), negative.shape))
 
 
-def test_a_negative_channel_model_trains_with_simulated_clicks_and_starts_as_the_model_without_it(tmp_path):
+@pytest.mark.parametrize("narrower, added", [
+    ({**SPEC, "box_channel": True}, "negative_channel"),  # not-tumor points, after the box
+    ({**CORRECTABLE}, "previous_mask_channel"),  # the mask a click corrects, last
+])
+def test_a_correcting_model_trains_with_simulated_clicks_and_starts_as_the_model_without_its_channel(
+        tmp_path, narrower, added):
     args = {"spatial_dims": 3, "out_channels": 2, "channels": [4, 8], "strides": [2], "num_res_units": 1}
-    boxed = ModelSpec.from_dict({**SPEC, "box_channel": True, "roi_size": [32, 32, 32],
-                                 "network": {"name": "UNet", "args": {**args, "in_channels": 3}}})
-    corrected = ModelSpec.from_dict({**boxed.to_dict(), "negative_channel": True,
-                                     "network": {"name": "UNet", "args": {**args, "in_channels": 4}}})
-    weights = save_weights(build_network(boxed).eval(), tmp_path / "boxed.safetensors")
-    widened = load_weights(build_network(corrected), weights, widen=True).eval()
-    original = load_weights(build_network(boxed), weights).eval()
+    before = ModelSpec.from_dict({**narrower, "roi_size": [32, 32, 32],
+                                  "network": {"name": "UNet", "args": {**args, "in_channels": 3}}})
+    widened_spec = ModelSpec.from_dict({**before.to_dict(), added: True,
+                                        "network": {"name": "UNet", "args": {**args, "in_channels": 4}}})
+    weights = save_weights(build_network(before).eval(), tmp_path / "before.safetensors")
+    widened = load_weights(build_network(widened_spec), weights, widen=True).eval()
+    original = load_weights(build_network(before), weights).eval()
     x = torch.rand(1, 3, 16, 16, 16)
     with torch.no_grad():
         assert torch.allclose(widened(torch.cat([x, torch.rand(1, 1, 16, 16, 16)], dim=1)), original(x), atol=1e-6)
     image, truth, _ = bridged_case()
-    sample = training_sample(corrected, image, image.with_array(truth.astype(np.uint8)))
+    sample = training_sample(widened_spec, image, image.with_array(truth.astype(np.uint8)))
     config = TrainingConfig(steps=2, batch_size=2, device="cpu", corrective_clicks=2, initial_weights=str(weights))
-    network, losses = train(corrected, [sample, sample], config)
+    network, losses = train(widened_spec, [sample, sample], config)
     assert len(losses) == 2 and all(np.isfinite(losses))
     assert network(torch.rand(1, 4, 32, 32, 32)).shape == (1, 2, 32, 32, 32)
 
