@@ -162,16 +162,19 @@ def test_the_protocol_gives_a_model_without_a_negative_channel_tumor_points_only
     assert all(positive for _, positive in session.clicks) and len(session.dice_by_click) == 3
 
 
-def test_simulated_corrections_mark_the_negative_channel_where_the_network_over_segments():
-    spec = ModelSpec.from_dict({**CORRECTABLE, "roi_size": [32, 32, 32]})
-    inputs = torch.zeros(1, 3, 32, 32, 32)
+@pytest.mark.parametrize("previous_mask", [False, True])
+def test_simulated_corrections_mark_the_negative_channel_where_the_network_over_segments(previous_mask):
+    spec = ModelSpec.from_dict({**CORRECTABLE, "roi_size": [32, 32, 32], "previous_mask_channel": previous_mask})
+    inputs = torch.zeros(1, spec.in_channels, 32, 32, 32)
     inputs[0, 0, 8:16, 8:16, 8:16] = 1.0  # the tumor
     inputs[0, 0, 20:28, 20:28, 20:28] = 1.0  # as bright, not tumor
     labels = torch.zeros(1, 1, 32, 32, 32)
     labels[0, 0, 8:16, 8:16, 8:16] = 1
     corrected = add_corrective_clicks(CorrectableThresholdNetwork(), inputs, labels, 1, spec, bfloat16=False)
-    negative = corrected[0, -1]
+    negative = corrected[0, spec.negative_index]
     assert torch.equal(corrected[:, :2], inputs[:, :2])  # the image and the tumor clicks as they were
+    if previous_mask:  # shown the prediction the click corrects
+        assert torch.equal(corrected[0, spec.previous_index], (inputs[0, 0] > 0.5).float())
     assert negative.max() == pytest.approx(1.0, abs=0.05)
     assert all(19.5 <= float(c) <= 27.5 for c in np.unravel_index(int(negative.argmax()), negative.shape))
 

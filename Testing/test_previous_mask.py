@@ -3,8 +3,8 @@
 Stand-in networks make what reaches the network visible: one returns its previous-mask channel as the
 tumor, one counts its passes. Checked: the mask arrives at the right voxels through an oblique,
 anisotropic scan; prompts given all at once are replayed in a fixed order; an interactive session makes
-one pass per new point, also after an Undo; training shows the network its last prediction (that weights
-without the channel start the same network is tested with the negative channel in test_interactive_segmentation).
+one pass per new point, also after an Undo. (That training shows the network its last prediction, and that
+weights without the channel start the same network: test_interactive_segmentation, with the negative channel.)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ResponsePredictorLib.segment.network import build_network, save_weights
 from ResponsePredictorLib.segment.prompts import Prompts
 from ResponsePredictorLib.segment.interactive import InteractiveSegmenter, points_added
 from ResponsePredictorLib.segment.spec import ModelSpec, ModelSpecError
-from ResponsePredictorLib.segment.training import TrainingConfig, add_corrective_clicks, train, training_sample
+from ResponsePredictorLib.segment.training import TrainingConfig, train, training_sample
 from ResponsePredictorLib.segment.validation import dice
 from ResponsePredictorLib.volume import Volume, read_volume, write_volume
 from test_interactive_segmentation import CORRECTABLE, bridged_case, point
@@ -133,20 +133,6 @@ def test_points_added_counts_new_points_of_the_same_kind_with_the_same_box():
     assert points_added(Prompts((a,)), Prompts((a,))) is None  # nothing added
     assert points_added(Prompts((a,), (b,)), Prompts((a, b))) is None  # a point changed kind
     assert points_added(Prompts((a,)), Prompts((a, b), (), box)) is None  # another box
-
-
-def test_training_shows_the_network_its_last_prediction_and_the_click_it_corrects():
-    spec = ModelSpec.from_dict({**EDITING, "roi_size": [32, 32, 32]})
-    inputs = torch.zeros(1, 4, 32, 32, 32)
-    inputs[0, 0, 8:16, 8:16, 8:16] = 1.0  # the tumor
-    inputs[0, 0, 20:28, 20:28, 20:28] = 1.0  # as bright, not tumor
-    labels = torch.zeros(1, 1, 32, 32, 32)
-    labels[0, 0, 8:16, 8:16, 8:16] = 1
-    corrected = add_corrective_clicks(ThresholdNetwork(), inputs, labels, 1, spec, bfloat16=False)
-    assert torch.equal(corrected[0, -1], (inputs[0, 0] > 0.5).float())  # the prediction the click corrects
-    negative = corrected[0, spec.negative_index]
-    assert negative.max() == pytest.approx(1.0, abs=0.05)
-    assert all(19.5 <= float(c) <= 27.5 for c in np.unravel_index(int(negative.argmax()), negative.shape))
 
 
 def test_spec_needs_a_negative_channel_and_counts_the_previous_mask():
