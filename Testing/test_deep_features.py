@@ -153,17 +153,20 @@ def blob_model(blob_cohort, shipped, tmp_path_factory):
     return folder
 
 
-def test_the_deep_heatmap_points_at_the_blob(blob_model):
+def test_the_deep_heatmap_of_a_blob_case_covers_the_tumor_block_by_block(blob_model):
     pipeline = Pipeline(load_model(blob_model), heatmap="contribution", report=False)
     image, mask = ball_case(radius=9.0, blob=True, seed=99, size=48)
     result = pipeline.run(CaseInput("new", image, mask))
     assert result.prediction["probability"] > 0.5
     heatmap = result.heatmap.volume.array
-    k, j, i = np.indices(mask.shape) - 24
-    blob = (k + 4.5) ** 2 + j**2 + i**2 <= 3.6**2
-    far = (mask.array > 0) & (k > 3)  # the half of the tumor without the blob
-    assert heatmap[blob].mean() > heatmap[far].mean()
-    assert result.heatmap.method == "deep occlusion"
+    inside = mask.array > 0
+    assert result.heatmap.method == "deep occlusion" and np.isfinite(heatmap).all()
+    assert not heatmap[~inside].any()
+    # One value per 8 mm block of the coarsest feature layer: a handful of distinct values, not one.
+    assert 8 <= len(np.unique(np.round(heatmap[inside], 6))) <= inside.sum() / 100
+    # Where the map puts the blob depends on the encoder, not on the method: a block's features see far
+    # beyond it (1.6.1's encoder put the blob above the other half of the tumor, 1.7.1's below; see
+    # docs/deep_features.md), so no test asserts it.
 
 
 def test_explain_draws_the_deep_map_of_a_deep_model(blob_model, tmp_path):
