@@ -388,6 +388,8 @@ def train_model(args: argparse.Namespace, spec: ModelSpec, code: str, training_c
         print(f"step {step}/{config.steps} loss {loss:.4f}", flush=True) if step % 200 == 0 else None))
     training_seconds = time.perf_counter() - started
     weights = store_half(network, weights_path(spec, args.output))
+    # Validate what ships: the weights as stored (float16), read back as inference reads them.
+    load_weights(network, weights_path(spec, args.output), model_id=spec.id)
     record = {
         "model": spec.id, "version": spec.version,
         "date": datetime.date.today().isoformat(),
