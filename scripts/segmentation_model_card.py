@@ -96,7 +96,7 @@ def protocol_section(validation: dict) -> str:
     if "dice_after_clicks" not in validation:
         return ""
     reference = validation.get("reference")
-    head = "| clicks | this model |" + (f" {reference['model']['id']} {reference['model']['version']} ({reference.get('points', 'tumor points only')}) |"
+    head = "| clicks | this model |" + (f" {reference['model']['id']} {reference['model']['version']} ({reference['points']}) |"
                                       if reference else "")
     lines = [head, "|---|---|" + ("---|" if reference else "")]
     for count, figure in validation["dice_after_clicks"].items():
