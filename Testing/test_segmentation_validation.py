@@ -16,7 +16,7 @@ from ResponsePredictorLib.pipeline import CaseInput
 from ResponsePredictorLib.segment.inference import Segmenter
 from ResponsePredictorLib.segment.site_validation import validate_cases
 from ResponsePredictorLib.segment.spec import ModelSpec
-from ResponsePredictorLib.segment.validation import LabeledCase, summarize, validate_case
+from ResponsePredictorLib.segment.validation import LabeledCase, near_contour, near_contour_shares, summarize, validate_case
 from ResponsePredictorLib.volume import write_volume
 from test_segment import SPEC, ThresholdNetwork, sphere_case
 
@@ -38,6 +38,30 @@ def test_a_model_that_finds_the_tumor_scores_near_one_from_every_click(segmenter
     figures = summarize([row, {**row, "dice_central_click": 0.5}])
     assert figures["dice_central_click"]["mean"] == pytest.approx((row["dice_central_click"] + 0.5) / 2)
     assert figures["dice_random_clicks"]["n"] == 6 and "dice_box" not in figures
+
+
+def test_near_the_contour_is_within_the_distance_on_either_side_in_millimetres():
+    truth = np.zeros((12, 40, 40), bool)
+    truth[3:9, 5:35, 5:35] = True  # 3 mm slices, 1 mm pixels: the slices above and below are 3 mm away
+    near = near_contour(truth, (3.0, 1.0, 1.0), within_mm=3.0)
+    row = near[6, 20]  # a line across the middle slice
+    assert row[2:8].all() and not row[:2].any() and not row[8:32].any() and row[32:38].all() and not row[38:].any()
+    assert near[2, 20, 20] and near[3, 20, 20] and not near[1, 20, 20] and not near[4, 20, 20]
+    edge = np.zeros((6, 10, 10), bool)
+    edge[:, :5, :5] = True  # a tumor cut by the image's edge: the edge is not its contour
+    assert not near_contour(edge, (1.0, 1.0, 1.0), 1.0)[3, 0, 0] and near_contour(edge, (1.0, 1.0, 1.0), 1.0)[3, 0, 4]
+    assert not near_contour(np.ones((4, 4, 4), bool), (1.0, 1.0, 1.0)).any()
+
+
+def test_the_share_of_wrong_voxels_near_the_contour_is_pooled_over_cases(segmenter):
+    image, truth, _ = sphere_case()
+    row, _ = validate_case(segmenter, LabeledCase("s", image, image.with_array(truth.astype(np.uint8))), protocol_clicks=3)
+    assert len(row["wrong_voxels_by_click"]) == len(row["wrong_near_contour_by_click"]) == 3
+    rows = [{"wrong_voxels_by_click": [10, 4, 0], "wrong_near_contour_by_click": [5, 4, 0]},
+            {"wrong_voxels_by_click": [30, 4], "wrong_near_contour_by_click": [5, 0]}]
+    shares = near_contour_shares(rows)
+    assert shares["after_clicks"] == {"1": 10 / 40} and shares["within_mm"] == 3.0
+    assert near_contour_shares(rows[:1])["after_clicks"] == {"1": 0.5, "3": 0.0}
 
 
 def test_a_box_guided_model_is_also_scored_from_a_box(segmenter):
@@ -116,6 +140,8 @@ def test_the_command_prints_the_figures_and_writes_every_cases_row(contoured, tm
     assert written["failed"][0]["id"] == "empty" and "dice_box" in written
     assert "after 5 click(s)" not in out and "after 3 click(s)" in out and "NoC@85, at most 3" in out
     assert written["protocol_clicks"] == 3 and len(written["cases"][0]["dice_by_click"]) == 3
+    shares = written["share_of_wrong_voxels_near_contour"]["after_clicks"]
+    assert set(shares) == {"1", "3"} and f"{shares['3']:.0%} after 3 click(s)" in out and "3 mm of the expert's contour" in out
 
 
 def test_the_command_fails_clearly_when_no_case_can_be_scored(contoured, tmp_path, capsys):

@@ -126,7 +126,18 @@ for a model that takes it, the mask the newest click corrects, as an interactive
 
 Mean Dice after clicks 1-10: {curve}.{paired} The curve: `benchmarks/results/{validation['clicks_figure']}`; the
 lowest-Dice cases after 5 clicks, with their clicks: `benchmarks/results/{validation['worst_cases_after_clicks_figure']}`.
-"""
+{near_contour_line(validation)}"""
+
+
+def near_contour_line(validation: dict) -> str:
+    """How much of the remaining disagreement is where the edge runs rather than a part missed or added."""
+    contour = validation["share_of_wrong_voxels_near_contour"]
+    shares = ", ".join(f"{share:.0%} after {count}" for count, share in contour["after_clicks"].items())
+    edge = list(contour["after_clicks"].values())[-1] > 0.5
+    return (f"Of the wrong voxels, {shares} click(s) lie within {contour['within_mm']:g} mm of the expert's contour (one "
+            "slice of the CTs the experts drew on), so most of what the last of these clicks leaves is "
+            + ("disagreement about where the edge runs rather than parts missed or added.\n" if edge else
+               "parts missed or added rather than where the edge runs.\n"))
 
 
 def paired_line(reference: dict) -> str:
