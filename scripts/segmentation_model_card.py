@@ -133,10 +133,10 @@ def near_contour_line(validation: dict) -> str:
     """How much of the remaining disagreement is where the edge runs rather than a part missed or added."""
     contour = validation["share_of_wrong_voxels_near_contour"]
     shares = ", ".join(f"{share:.0%} after {count}" for count, share in contour["after_clicks"].items())
-    edge = list(contour["after_clicks"].values())[-1] > 0.5
+    last, share = list(contour["after_clicks"].items())[-1]
     return (f"Of the wrong voxels, {shares} click(s) lie within {contour['within_mm']:g} mm of the expert's contour (one "
-            "slice of the CTs the experts drew on), so most of what the last of these clicks leaves is "
-            + ("disagreement about where the edge runs rather than parts missed or added.\n" if edge else
+            f"slice of the CTs the experts drew on): after {last} click(s) most of the disagreement is "
+            + ("where the edge runs rather than parts missed or added.\n" if share > 0.5 else
                "parts missed or added rather than where the edge runs.\n"))
 
 
