@@ -76,7 +76,8 @@ def drawn_box(mask: Volume, seed: int) -> tuple[float, ...]:
 
 def near_contour(truth: np.ndarray, spacing: tuple[float, ...], within_mm: float = CONTOUR_MM) -> np.ndarray:
     """The voxels within ``within_mm`` of the contour of ``truth`` (a non-empty mask), on either side: tumor
-    voxels that near a non-tumor voxel, other voxels that near a tumor voxel. ``spacing``: the arrays' axes' (mm)."""
+    voxels that close to a non-tumor voxel, other voxels that close to a tumor voxel. ``spacing``: the voxel
+    size along the arrays' axes (mm)."""
     reach = np.ceil(within_mm / np.asarray(spacing)).astype(int) + 1
     voxels = np.argwhere(truth)
     # Only the tumor's bounding box widened by the reach can be near it: a full CT costs no more than a crop.
@@ -194,9 +195,9 @@ def summarize(rows: list[dict]) -> dict:
     figures = {
         "dice_central_click": summary([r["dice_central_click"] for r in rows]),
         "missed_share_of_wrong_voxels": sum(r["missed_voxels"] for r in rows) / max(1, wrong),
+        "share_of_wrong_voxels_near_contour": near_contour_shares(rows),
     }
     random = [d for r in rows for d in r["dice_random_clicks"]]
-    figures["share_of_wrong_voxels_near_contour"] = near_contour_shares(rows)
     if random:  # none when the validation asked for none
         figures["dice_random_clicks"] = summary(random)
     if rows and "dice_box" in rows[0]:
