@@ -56,12 +56,14 @@ def test_near_the_contour_is_within_the_distance_on_either_side_in_millimetres()
 def test_the_share_of_wrong_voxels_near_the_contour_is_pooled_over_cases(segmenter):
     image, truth, _ = sphere_case()
     row, _ = validate_case(segmenter, LabeledCase("s", image, image.with_array(truth.astype(np.uint8))), protocol_clicks=3)
-    assert len(row["wrong_voxels_by_click"]) == len(row["wrong_near_contour_by_click"]) == 3
+    wrong, near = row["wrong_voxels_by_click"], row["wrong_near_contour_by_click"]
+    assert len(wrong) == len(near) == 3 and wrong[0] == row["missed_voxels"] + row["extra_voxels"] > 0
+    assert all(0 < n <= w for n, w in zip(near, wrong))  # a threshold network errs along the sphere's edge
     rows = [{"wrong_voxels_by_click": [10, 4, 0], "wrong_near_contour_by_click": [5, 4, 0]},
-            {"wrong_voxels_by_click": [30, 4], "wrong_near_contour_by_click": [5, 0]}]
+            {"wrong_voxels_by_click": [30, 4, 0], "wrong_near_contour_by_click": [5, 0, 0]}]
     shares = near_contour_shares(rows)
-    assert shares["after_clicks"] == {"1": 10 / 40} and shares["within_mm"] == 3.0
-    assert near_contour_shares(rows[:1])["after_clicks"] == {"1": 0.5, "3": 0.0}
+    assert shares["after_clicks"] == {"1": 10 / 40, "3": 0.0} and shares["within_mm"] == 3.0
+    assert near_contour_shares([{"wrong_voxels_by_click": [8], "wrong_near_contour_by_click": [2]}])["after_clicks"] == {"1": 0.25}
 
 
 def test_a_box_guided_model_is_also_scored_from_a_box(segmenter):

@@ -43,7 +43,7 @@ from ResponsePredictorLib.segment.postprocess import clean_mask  # noqa: E402
 from ResponsePredictorLib.segment.prompts import Prompts  # noqa: E402
 from ResponsePredictorLib.segment.validation import LabeledCase, click_session, summary  # noqa: E402
 from revision import git_revision  # noqa: E402
-from train_segmentation import load_cases, split  # noqa: E402
+from train_segmentation import check_split, load_cases, split  # noqa: E402
 
 DATA = Path(os.environ.get("RP_DATA_DIR", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
@@ -61,16 +61,17 @@ class Mirrored(Segmenter):
 
 class LocalUpdate(Segmenter):
     """Takes only the changes (against the mask a click corrects) that reach within ``LOCAL_UPDATE_MM`` of
-    the newest point. The protocol gives the points in the order they were clicked, each list growing by one."""
+    the newest point. The protocol starts each case without a previous mask and then appends one point per
+    call to the tumor or the not-tumor points: the newest is the one appended since the last call."""
+
+    last = Prompts()
 
     def segment_roi(self, image, *, seed=None, negative=None, previous=None, **options):
         result = super().segment_roi(image, seed=seed, negative=negative, previous=previous, **options)
-        if previous is None:
-            self.points = set()
         prompts = Prompts.of(seed, negative)
-        given = {point for _, point in prompts.points()}
-        newest, self.points = given - self.points, given
-        if previous is None or not newest:
+        newest = prompts.seeds[len(self.last.seeds):] + prompts.negatives[len(self.last.negatives):]
+        self.last = prompts
+        if previous is None:
             return result
         spacing = tuple(image.spacing[::-1])  # the arrays' axes are k, j, i
         clicked = np.zeros(image.shape, bool)
@@ -100,6 +101,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model(allow_download=False)
     training, held_back = split(load_cases(DATA)[0])
+    # The training crops must be the ones the default model learned from (the record of its training).
+    check_split(json.loads((RESULTS / "segmentation_training.json").read_text()), training)
     figures: dict[str, dict] = {}
     curves: dict[tuple[str, str], np.ndarray] = {}
     for name, segmenter in variants(model).items():

@@ -130,14 +130,12 @@ lowest-Dice cases after 5 clicks, with their clicks: `benchmarks/results/{valida
 
 
 def near_contour_line(validation: dict) -> str:
-    """How much of the remaining disagreement is where the edge runs rather than a part missed or added."""
+    """How much of the remaining disagreement lies along the expert's contour."""
     contour = validation["share_of_wrong_voxels_near_contour"]
     shares = ", ".join(f"{share:.0%} after {count}" for count, share in contour["after_clicks"].items())
-    last, share = list(contour["after_clicks"].items())[-1]
-    return (f"Of the wrong voxels, {shares} click(s) lie within {contour['within_mm']:g} mm of the expert's contour (one "
-            f"slice of the CTs the experts drew on): after {last} click(s) most of the disagreement is "
-            + ("where the edge runs rather than parts missed or added.\n" if share > 0.5 else
-               "parts missed or added rather than where the edge runs.\n"))
+    return (f"Of the wrong voxels, {shares} click(s) lie within {contour['within_mm']:g} mm of the expert's contour (the "
+            "slice thickness of the CTs the experts drew on): thin disagreements about where the edge runs, and the "
+            "rim of any larger part missed or added.\n")
 
 
 def paired_line(reference: dict) -> str:

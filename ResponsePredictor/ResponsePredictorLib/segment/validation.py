@@ -27,9 +27,9 @@ BOX_MARGIN_MM = 5.0
 # Clicks on random tumor voxels per case, beside the central one: where else a user may click.
 RANDOM_CLICKS = 3
 BOOTSTRAP_RESAMPLES = 2000
-# Wrong voxels this close to the expert's contour (mm, either side) are a disagreement about where the edge
-# runs, not a part missed or added: one slice of the 3 mm CTs the NSCLC experts drew on, and about the
-# spread of lung tumor contours between observers.
+# How close to the expert's contour (mm, either side) a wrong voxel counts as lying along it: the slice
+# thickness of the NSCLC-Radiomics CTs the default model's experts drew on. Thin disagreements about where
+# the edge runs lie within it, and so does the rim of a larger part missed or added.
 CONTOUR_MM = 3.0
 
 
@@ -209,8 +209,8 @@ def summarize(rows: list[dict]) -> dict:
 
 def near_contour_shares(rows: list[dict]) -> dict:
     """Of all cases' wrong voxels after 1, 3 and 5 clicks (as far as the protocol went), the share within
-    ``CONTOUR_MM`` of the expert's contour: how much of the disagreement is where the edge runs."""
-    done = min(len(r["wrong_voxels_by_click"]) for r in rows)
+    ``CONTOUR_MM`` of the expert's contour. The rows are one validation's: the same number of clicks each."""
+    done = len(rows[0]["wrong_voxels_by_click"]) if rows else 0
     shares = {}
     for n in (n for n in REPORTED_CLICKS if n <= done):
         wrong = sum(r["wrong_voxels_by_click"][n - 1] for r in rows)
