@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO / "ResponsePredictor"), str(REPO / "scripts")]
 from ResponsePredictorLib.catalog import load_model  # noqa: E402
 from ResponsePredictorLib.segment.inference import Segmenter  # noqa: E402
 from ResponsePredictorLib.segment.postprocess import clean_mask  # noqa: E402
-from ResponsePredictorLib.segment.prompts import Prompts  # noqa: E402
+from ResponsePredictorLib.segment.prompts import Prompts, nearest_voxel  # noqa: E402
 from ResponsePredictorLib.segment.validation import LabeledCase, click_session, summary  # noqa: E402
 from revision import git_revision  # noqa: E402
 from train_segmentation import check_split, load_cases, split  # noqa: E402
@@ -76,7 +76,7 @@ class LocalUpdate(Segmenter):
         spacing = tuple(image.spacing[::-1])  # the arrays' axes are k, j, i
         clicked = np.zeros(image.shape, bool)
         for point in newest:
-            clicked[tuple(np.round(image.physical_to_index(point)[::-1]).astype(int))] = True
+            clicked[nearest_voxel(image, point)[::-1]] = True
         near = ndimage.distance_transform_edt(~clicked, sampling=spacing) <= LOCAL_UPDATE_MM
         old, new = previous.array > 0, result.mask.array > 0
         changes, _ = ndimage.label(old != new, structure=np.ones((3, 3, 3)))

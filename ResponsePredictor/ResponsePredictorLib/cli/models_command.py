@@ -155,7 +155,8 @@ def run_validate(args: argparse.Namespace) -> None:
         print(f"    clicks to reach Dice 0.85 (NoC@85, at most {noc['cap']}): {noc['mean']:.1f} "
               f"({noc['ci95'][0]:.1f}-{noc['ci95'][1]:.1f}); {noc['cases_never_reaching']} case(s) never reached it")
     contour = report["share_of_wrong_voxels_near_contour"]
-    print(f"    share of the wrong voxels within {contour['within_mm']:g} mm of the expert's contour: " + ", ".join(f"{share:.0%} after {n} click(s)" for n, share in contour["after_clicks"].items()))
+    print(f"    share of the wrong voxels within {contour['within_mm']:g} mm of the expert's contour: "
+          + ", ".join(f"{share:.0%} after {n} click(s)" for n, share in contour["after_clicks"].items()))
     if args.output:
         write_json({"model": {"id": model.spec.id, "version": model.spec.version, "source": str(model.source)},
                     "manifest": str(args.manifest), "date": datetime.date.today().isoformat(), "label": args.label,

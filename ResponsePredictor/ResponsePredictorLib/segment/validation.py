@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MaskError
-from ..volume import Volume
+from ..volume import Volume, nonzero_box
 from .corrective_clicks import PROTOCOL_CLICKS, REPORTED_CLICKS, TARGET_DICE, next_click
 from .inference import SegmentationResult, Segmenter
 
@@ -79,9 +79,8 @@ def near_contour(truth: np.ndarray, spacing: tuple[float, ...], within_mm: float
     voxels that close to a non-tumor voxel, other voxels that close to a tumor voxel. ``spacing``: the voxel
     size along the arrays' axes (mm)."""
     reach = np.ceil(within_mm / np.asarray(spacing)).astype(int) + 1
-    voxels = np.argwhere(truth)
     # Only the tumor's bounding box widened by the reach can be near it: a full CT costs no more than a crop.
-    box = tuple(slice(max(int(low) - r, 0), int(high) + r + 1) for low, high, r in zip(voxels.min(0), voxels.max(0), reach))
+    box = tuple(slice(max(part.start - r, 0), part.stop + r) for part, r in zip(nonzero_box(truth), reach))
     tumor = truth[box]
     near = np.zeros(truth.shape, bool)
     if tumor.all():  # a tumor filling the whole image has no contour in it
